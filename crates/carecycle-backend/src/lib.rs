@@ -1,0 +1,190 @@
+//! The reference IPU back end: a SMART-on-FHIR R4 server small enough to run
+//! embedded, used for the demo, for development and by every test.
+//!
+//! [`start`] runs it on a loopback port and hands back its address; the
+//! `carecycle-backend` binary wraps the same function.
+
+pub mod api;
+pub mod auth;
+pub mod seed;
+pub mod store;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use carecycle_fhir::time::Clock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::{Db, Stamper, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub stamper: Arc<Stamper>,
+    /// `http://127.0.0.1:PORT`
+    pub origin: String,
+    /// `http://127.0.0.1:PORT/fhir`
+    pub fhir_base: String,
+    /// The care organization named on the sign-in page.
+    pub org_name: String,
+    /// Shown on the sign-in page when the server runs with demo seed data.
+    pub demo_credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    Demo,
+}
+
+#[derive(Debug)]
+pub struct ServerOptions {
+    pub addr: SocketAddr,
+    /// Where the database lives; `None` keeps everything in memory (tests).
+    pub data_dir: Option<PathBuf>,
+    pub seed: Option<Seed>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("address {0} is already in use; pick another port with --addr")]
+    AddrInUse(SocketAddr),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("the data directory {0} cannot be created or written: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("the database in {0} cannot be used: {1}")]
+    Database(PathBuf, StoreError),
+    #[error("seeding failed: {0}")]
+    Seed(String),
+}
+
+/// A server running in the background of this process.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn fhir_base(&self) -> String {
+        self.state.fhir_base.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server ends (it ends only when stopped).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+pub const DATABASE_FILE: &str = "carecycle-backend.sqlite3";
+
+fn open_database(options: &ServerOptions) -> Result<Db, StartError> {
+    match &options.data_dir {
+        None => Db::open_in_memory().map_err(|e| StartError::Database(PathBuf::from(":memory:"), e)),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
+            let probe = dir.join(".write-test");
+            std::fs::write(&probe, b"ok").map_err(|e| StartError::DataDir(dir.clone(), e))?;
+            let _ = std::fs::remove_file(&probe);
+            let path = dir.join(DATABASE_FILE);
+            Db::open(&path).map_err(|e| StartError::Database(path, e))
+        }
+    }
+}
+
+pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> {
+    let db = open_database(&options)?;
+    let db_path = options.data_dir.clone().unwrap_or_default();
+    let stamper = Arc::new(
+        Stamper::new(options.clock.clone(), &db).map_err(|e| StartError::Database(db_path.clone(), e))?,
+    );
+    if options.seed == Some(Seed::Demo) {
+        let st = stamper.clone();
+        db.with(|c| seed::demo(c, &st))
+            .map_err(|e| StartError::Seed(e.to_string()))?;
+    }
+    let org_name = db
+        .with(|c| store::meta_get(c, seed::META_ORG_NAME))
+        .map_err(|e| StartError::Database(db_path, e))?
+        .unwrap_or_else(|| "your care team".to_owned());
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => StartError::AddrInUse(options.addr),
+            _ => StartError::Bind(options.addr, e),
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(options.addr, e))?;
+    let origin = format!("http://{addr}");
+    let state = AppState {
+        db,
+        stamper,
+        fhir_base: format!("{origin}/fhir"),
+        origin,
+        org_name,
+        demo_credentials: (options.seed == Some(Seed::Demo)).then(|| {
+            (
+                seed::DEMO_PATIENT_USERNAME.to_owned(),
+                seed::DEMO_PATIENT_PASSWORD.to_owned(),
+            )
+        }),
+    };
+    let app = router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/fhir/metadata", get(api::metadata))
+        .route("/fhir/.well-known/smart-configuration", get(auth::smart_configuration))
+        .route("/fhir/{type}", get(api::search).post(api::create))
+        .route("/fhir/{type}/{id}", get(api::read).put(api::update).delete(api::delete))
+        .route("/fhir/{type}/{id}/_history/{version}", get(api::vread))
+        .route("/auth/authorize", get(auth::authorize_page).post(auth::authorize_submit))
+        .route("/auth/token", post(auth::token))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn home(axum::extract::State(state): axum::extract::State<AppState>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CareCycle reference back end</title></head>\
+         <body><main><h1>CareCycle reference back end</h1><p>FHIR R4 base: <code>{}</code></p></main></body></html>",
+        state.fhir_base
+    ))
+}
+
+async fn not_found() -> impl IntoResponse {
+    api::ApiError::NotFound("no such endpoint".into())
+}

@@ -1,0 +1,91 @@
+//! `carecycle-backend`: run the reference IPU back end.
+
+use carecycle_backend::{Seed, ServerOptions, start};
+use carecycle_fhir::time::SystemClock;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "carecycle-backend", version, about = "CareCycle reference IPU back end (SMART on FHIR R4)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve FHIR R4 and SMART authorization on a loopback address.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8710")]
+        addr: SocketAddr,
+        /// Directory for the database; data survives restarts.
+        #[arg(long)]
+        data: PathBuf,
+        /// Seed data to load on first start.
+        #[arg(long, value_enum)]
+        seed: Option<SeedArg>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SeedArg {
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { addr, data, seed } => {
+            if !addr.ip().is_loopback() {
+                tracing::warn!("listening on a non-loopback address: put TLS in front of this server");
+            }
+            let options = ServerOptions {
+                addr,
+                data_dir: Some(data),
+                seed: seed.map(|SeedArg::Demo| Seed::Demo),
+                clock: Arc::new(SystemClock),
+            };
+            let server = match start(options).await {
+                Ok(server) => server,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "carecycle-backend: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            // Tests and scripts read this line to learn the port.
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "listening on {} (FHIR base {})", server.addr, server.fhir_base());
+            let _ = out.flush();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => server.stop().await,
+                _ = terminate() => {}
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending::<()>().await
+}

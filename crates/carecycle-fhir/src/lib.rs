@@ -1,0 +1,90 @@
+//! FHIR R4 types used by both sides of CareCycle: the patient app's core and the
+//! reference back end. Serde only, no I/O.
+//!
+//! These are deliberately lean: each struct names the elements CareCycle reads or
+//! writes, and keeps every other element it was given in `extra`, so a resource
+//! read from any R4 server survives a round trip unchanged. The full generated
+//! models on crates.io cover STU3/R4B/R5 but not R4, and cost minutes of compile
+//! time on every build for thousands of types the app never touches.
+
+pub mod bundle;
+pub mod datatypes;
+pub mod outcome;
+pub mod reference;
+pub mod resource_type;
+pub mod resources;
+pub mod time;
+pub mod compartment;
+
+pub use bundle::{Bundle, BundleEntry, BundleLink, EntryRequest, EntryResponse, EntrySearch};
+pub use datatypes::*;
+pub use outcome::{IssueSeverity, OperationOutcome, OutcomeIssue};
+pub use reference::{LocalReference, ReferenceError};
+pub use resource_type::{ResourceType, UnknownResourceType};
+pub use resources::*;
+
+/// The media type of FHIR JSON (R4).
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// The FHIR version this crate speaks.
+pub const FHIR_VERSION: &str = "4.0.1";
+
+/// CareCycle's own canonical base for code systems and extensions that FHIR R4 has
+/// no standard code for (care-cycle phases, IPU team roles). A real IPU's server
+/// that uses other codes maps them at its edge; the app reads the `text`/`display`
+/// it is given whenever a code is unknown.
+pub const CARECYCLE_CANONICAL: &str = "https://carecycle.dev/fhir";
+
+/// Code system for the roles of an IPU's care team.
+pub const TEAM_ROLE_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/ipu-team-role";
+
+/// Code system that tags a CarePlan as the whole care cycle or as one phase of it.
+pub const CARE_PLAN_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/care-plan-kind";
+
+/// Identifier system of the client identifiers the app puts on what it creates,
+/// so a conditional create can find a resource sent before a lost response.
+pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";
+
+/// Errors from turning JSON into a typed resource.
+#[derive(Debug, thiserror::Error)]
+pub enum FhirError {
+    #[error("not valid FHIR JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("expected a {expected} resource, found {found}")]
+    WrongType { expected: &'static str, found: String },
+}
+
+/// A typed FHIR resource this crate knows.
+pub trait Resource: serde::Serialize + serde::de::DeserializeOwned {
+    const TYPE: ResourceType;
+
+    fn id(&self) -> Option<&str>;
+
+    /// Parses a resource, checking `resourceType` first so a wrong type gives a
+    /// clear error instead of a half-empty struct.
+    fn from_value(value: serde_json::Value) -> Result<Self, FhirError> {
+        let found = value
+            .get("resourceType")
+            .and_then(|t| t.as_str())
+            .unwrap_or("(none)");
+        if found != Self::TYPE.as_str() {
+            return Err(FhirError::WrongType {
+                expected: Self::TYPE.as_str(),
+                found: found.to_owned(),
+            });
+        }
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// The resource as JSON, with its `resourceType`.
+    fn to_value(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            map.insert(
+                "resourceType".to_owned(),
+                serde_json::Value::String(Self::TYPE.as_str().to_owned()),
+            );
+        }
+        value
+    }
+}
