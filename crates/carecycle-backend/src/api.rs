@@ -132,7 +132,12 @@ fn http_date(last_updated: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
 }
 
-fn resource_response(status: StatusCode, state: &AppState, stored: &Stored, minimal: bool) -> Response {
+fn resource_response(
+    status: StatusCode,
+    state: &AppState,
+    stored: &Stored,
+    minimal: bool,
+) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     if let Ok(etag) = HeaderValue::from_str(&stored.etag()) {
@@ -171,11 +176,18 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 'r') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow reading this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow reading this",
+        ));
     }
-    let stored = state.db.call(move |c| store::read(c, t, &id).map_err(ApiError::from)).await?;
+    let stored = state
+        .db
+        .call(move |c| store::read(c, t, &id).map_err(ApiError::from))
+        .await?;
     let not_found = || ApiError::NotFound(format!("{type_name} not found"));
-    let stored = stored.filter(|s| visible_to(&principal, s)).ok_or_else(not_found)?;
+    let stored = stored
+        .filter(|s| visible_to(&principal, s))
+        .ok_or_else(not_found)?;
     if stored.deleted {
         return Err(ApiError::Gone(format!("{type_name} was deleted")));
     }
@@ -189,7 +201,9 @@ pub async fn vread(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 'r') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow reading this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow reading this",
+        ));
     }
     let version: i64 = version
         .parse()
@@ -228,9 +242,15 @@ fn parse_body(t: ResourceType, body: Result<Bytes, BytesRejection>) -> Result<Va
 }
 
 /// Checks that a patient-facing principal may write this content.
-fn check_write_access(principal: &Principal, t: ResourceType, content: &Value) -> Result<(), ApiError> {
+fn check_write_access(
+    principal: &Principal,
+    t: ResourceType,
+    content: &Value,
+) -> Result<(), ApiError> {
     if !t.in_patient_compartment() {
-        return Err(ApiError::Forbidden("patients cannot change the shared directory"));
+        return Err(ApiError::Forbidden(
+            "patients cannot change the shared directory",
+        ));
     }
     match (&principal.patient, patient_of(t, content)) {
         (Some(mine), Some(theirs)) if *mine == theirs => Ok(()),
@@ -242,9 +262,10 @@ fn check_write_access(principal: &Principal, t: ResourceType, content: &Value) -
 }
 
 fn parse_if_none_exist(value: &str) -> Result<(Option<String>, String), ApiError> {
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(value.trim_start_matches('?').as_bytes())
-        .into_owned()
-        .collect();
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(value.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
     match params.as_slice() {
         [(name, token)] if name == "identifier" => Ok(split_token(token)),
         _ => Err(ApiError::BadRequest(
@@ -275,13 +296,18 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 'c') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow creating this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow creating this",
+        ));
     }
     let content = parse_body(t, body)?;
     check_write_access(&principal, t, &content)?;
     let condition = headers
         .get("if-none-exist")
-        .map(|v| v.to_str().map_err(|_| ApiError::BadRequest("bad If-None-Exist header".into())))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest("bad If-None-Exist header".into()))
+        })
         .transpose()?
         .map(parse_if_none_exist)
         .transpose()?;
@@ -295,13 +321,22 @@ pub async fn create(
                 match existing.len() {
                     0 => {}
                     1 => {
-                        let found = existing.into_iter().next().ok_or_else(|| ApiError::Internal("lost match".into()))?;
+                        let found = existing
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| ApiError::Internal("lost match".into()))?;
                         if !visible_to(&principal, &found) {
-                            return Err(ApiError::PreconditionFailed("the identifier is already in use".into()));
+                            return Err(ApiError::PreconditionFailed(
+                                "the identifier is already in use".into(),
+                            ));
                         }
                         return Ok(CreateOutcome::Existing(found));
                     }
-                    _ => return Err(ApiError::PreconditionFailed("more than one resource matches If-None-Exist".into())),
+                    _ => {
+                        return Err(ApiError::PreconditionFailed(
+                            "more than one resource matches If-None-Exist".into(),
+                        ));
+                    }
                 }
             }
             let id = uuid::Uuid::new_v4().to_string();
@@ -312,8 +347,12 @@ pub async fn create(
         .await?;
     let minimal = prefers_minimal(&headers);
     Ok(match outcome {
-        CreateOutcome::Created(stored) => resource_response(StatusCode::CREATED, &state, &stored, minimal),
-        CreateOutcome::Existing(stored) => resource_response(StatusCode::OK, &state, &stored, minimal),
+        CreateOutcome::Created(stored) => {
+            resource_response(StatusCode::CREATED, &state, &stored, minimal)
+        }
+        CreateOutcome::Existing(stored) => {
+            resource_response(StatusCode::OK, &state, &stored, minimal)
+        }
     })
 }
 
@@ -323,10 +362,9 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     };
     let text = value.to_str().unwrap_or_default().trim();
     let inner = text.trim_start_matches("W/").trim_matches('"');
-    inner
-        .parse()
-        .map(Some)
-        .map_err(|_| ApiError::BadRequest(format!("If-Match must be an ETag like W/\"3\", not {text}")))
+    inner.parse().map(Some).map_err(|_| {
+        ApiError::BadRequest(format!("If-Match must be an ETag like W/\"3\", not {text}"))
+    })
 }
 
 pub async fn update(
@@ -338,14 +376,18 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 'u') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow updating this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow updating this",
+        ));
     }
     if !is_valid_id(&id) {
         return Err(ApiError::BadRequest(format!("{id:?} is not a valid id")));
     }
     let content = parse_body(t, body)?;
     if content.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(ApiError::BadRequest("the resource id must match the id in the URL".into()));
+        return Err(ApiError::BadRequest(
+            "the resource id must match the id in the URL".into(),
+        ));
     }
     check_write_access(&principal, t, &content)?;
     let expected = parse_if_match(&headers)?;
@@ -367,8 +409,17 @@ pub async fn update(
             Ok((stored, created))
         })
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(resource_response(status, &state, &stored, prefers_minimal(&headers)))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(resource_response(
+        status,
+        &state,
+        &stored,
+        prefers_minimal(&headers),
+    ))
 }
 
 pub async fn delete(
@@ -378,7 +429,9 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 'd') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow deleting this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow deleting this",
+        ));
     }
     let stamper = state.stamper.clone();
     state
@@ -409,8 +462,9 @@ fn parse_last_updated(value: &str) -> Result<(Prefix, String), ApiError> {
         Some("eq") => (Prefix::Eq, &value[2..]),
         _ => (Prefix::Eq, value),
     };
-    let when = FhirDateTime::parse(rest)
-        .map_err(|_| ApiError::BadRequest(format!("_lastUpdated {value:?} is not a date or instant")))?;
+    let when = FhirDateTime::parse(rest).map_err(|_| {
+        ApiError::BadRequest(format!("_lastUpdated {value:?} is not a date or instant"))
+    })?;
     Ok((prefix, format_instant(when.start_instant(&TimeZone::UTC))))
 }
 
@@ -454,15 +508,18 @@ pub async fn search(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     if !principal.may(t.as_str(), 's') {
-        return Err(ApiError::Forbidden("the granted scopes do not allow searching this"));
+        return Err(ApiError::Forbidden(
+            "the granted scopes do not allow searching this",
+        ));
     }
     let strict = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("handling=strict"));
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let mut q = Query {
         count: DEFAULT_PAGE,
         ..Default::default()
@@ -490,19 +547,24 @@ pub async fn search(
             "identifier" => q.identifier = Some(split_token(value)),
             "_cursor" => q.after = Some(decode_cursor(value)?),
             "_sort" if value == "_lastUpdated" => {}
-            "_sort" => return Err(ApiError::BadRequest("only _sort=_lastUpdated is supported".into())),
+            "_sort" => {
+                return Err(ApiError::BadRequest(
+                    "only _sort=_lastUpdated is supported".into(),
+                ));
+            }
             "_format" => {}
             other if strict => {
-                return Err(ApiError::BadRequest(format!("search parameter {other} is not supported")));
+                return Err(ApiError::BadRequest(format!(
+                    "search parameter {other} is not supported"
+                )));
             }
             _ => {}
         }
     }
     if t.in_patient_compartment() {
-        let mine = principal
-            .patient
-            .clone()
-            .ok_or(ApiError::Forbidden("this sign-in is not linked to a patient record"))?;
+        let mine = principal.patient.clone().ok_or(ApiError::Forbidden(
+            "this sign-in is not linked to a patient record",
+        ))?;
         if requested_patient.as_ref().is_some_and(|p| *p != mine) {
             return Err(ApiError::Forbidden("you can only search your own record"));
         }
@@ -521,7 +583,11 @@ pub async fn search(
         all.extend(extra);
         if !all.is_empty() {
             url.push('?');
-            url.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(all).finish());
+            url.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(all)
+                    .finish(),
+            );
         }
         url
     };
@@ -530,7 +596,11 @@ pub async fn search(
     bundle.total = Some(page.total);
     bundle.link.push(BundleLink {
         relation: "self".into(),
-        url: link(q.after.as_ref().map(|a| ("_cursor".to_owned(), encode_cursor(a)))),
+        url: link(
+            q.after
+                .as_ref()
+                .map(|a| ("_cursor".to_owned(), encode_cursor(a))),
+        ),
     });
     if let Some(after) = &page.next_after {
         bundle.link.push(BundleLink {
@@ -574,10 +644,11 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                     search_params.push(json!({"name": name, "type": "reference"}));
                 }
             }
-            let interactions: Vec<Value> = ["read", "vread", "create", "update", "delete", "search-type"]
-                .iter()
-                .map(|c| json!({"code": c}))
-                .collect();
+            let interactions: Vec<Value> =
+                ["read", "vread", "create", "update", "delete", "search-type"]
+                    .iter()
+                    .map(|c| json!({"code": c}))
+                    .collect();
             json!({
                 "type": t.as_str(),
                 "interaction": interactions,

@@ -6,8 +6,10 @@
 
 use crate::AppState;
 use crate::api::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use axum::Form;
 use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
@@ -177,8 +179,10 @@ fn grant_scopes(requested: &str) -> String {
     requested
         .split_whitespace()
         .filter(|s| {
-            matches!(*s, "launch/patient" | "offline_access" | "fhirUser" | "openid")
-                || parse_resource_scope(s).is_some()
+            matches!(
+                *s,
+                "launch/patient" | "offline_access" | "fhirUser" | "openid"
+            ) || parse_resource_scope(s).is_some()
         })
         .filter(|s| *s != "openid") // no OpenID Connect id_token here; never claim one
         .collect::<Vec<_>>()
@@ -316,16 +320,25 @@ fn check_authorize(state: &AppState, p: &AuthorizeParams) -> Result<(), Response
             .unwrap_or_else(|| error_page(StatusCode::BAD_REQUEST, description))
     };
     if p.response_type != "code" {
-        return Err(redirect_error("unsupported_response_type", "response_type must be code"));
+        return Err(redirect_error(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
     }
     if p.code_challenge_method != "S256" || p.code_challenge.len() < 43 {
-        return Err(redirect_error("invalid_request", "PKCE with S256 is required"));
+        return Err(redirect_error(
+            "invalid_request",
+            "PKCE with S256 is required",
+        ));
     }
     if p.state.is_empty() {
         return Err(redirect_error("invalid_request", "state is required"));
     }
     if p.aud.trim_end_matches('/') != state.fhir_base.trim_end_matches('/') {
-        return Err(redirect_error("invalid_request", "aud must be this server's FHIR base URL"));
+        return Err(redirect_error(
+            "invalid_request",
+            "aud must be this server's FHIR base URL",
+        ));
     }
     Ok(())
 }
@@ -340,7 +353,10 @@ pub async fn authorize_page(
     }
 }
 
-pub async fn authorize_submit(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+pub async fn authorize_submit(
+    State(state): State<AppState>,
+    Form(form): Form<SignInForm>,
+) -> Response {
     if let Err(response) = check_authorize(&state, &form.params) {
         return response;
     }
@@ -444,7 +460,11 @@ struct Grant {
     client_id: String,
 }
 
-fn issue_tokens(conn: &Connection, now: Timestamp, grant: &Grant) -> Result<serde_json::Value, ApiError> {
+fn issue_tokens(
+    conn: &Connection,
+    now: Timestamp,
+    grant: &Grant,
+) -> Result<serde_json::Value, ApiError> {
     let access = random_secret();
     let access_expires = now.saturating_add(ACCESS_LIFETIME).unwrap_or(now);
     conn.execute(
@@ -471,7 +491,11 @@ fn issue_tokens(conn: &Connection, now: Timestamp, grant: &Grant) -> Result<serd
     if let Some(patient) = patient {
         body["patient"] = json!(patient);
     }
-    if grant.scope.split_whitespace().any(|s| s == "offline_access") {
+    if grant
+        .scope
+        .split_whitespace()
+        .any(|s| s == "offline_access")
+    {
         let refresh = random_secret();
         let refresh_expires = now.saturating_add(REFRESH_LIFETIME).unwrap_or(now);
         conn.execute(
@@ -573,14 +597,21 @@ pub async fn token(State(state): State<AppState>, Form(form): Form<TokenForm>) -
     match result {
         Ok(TokenOutcome::Issued(body)) => (
             StatusCode::OK,
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
             Json(body),
         )
             .into_response(),
         Ok(TokenOutcome::Refused(error, description)) => {
             oauth_error(StatusCode::BAD_REQUEST, error, description)
         }
-        Err(_) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "try again later"),
+        Err(_) => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "try again later",
+        ),
     }
 }
 
@@ -625,8 +656,12 @@ impl Principal {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token =
+            bearer(&parts.headers).ok_or(ApiError::Unauthorized("a bearer token is required"))?;
         let now = format_instant(state.stamper.clock().now());
         let token_hash = hash_secret(&token);
         state
@@ -638,7 +673,16 @@ impl FromRequestParts<AppState> for Principal {
                          FROM token t JOIN user_account u ON u.username = t.username
                          WHERE t.token_hash = ?1 AND t.kind = 'access'",
                         [token_hash],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
                     )
                     .optional()
                     .map_err(ApiError::from_sql)?;
@@ -646,9 +690,16 @@ impl FromRequestParts<AppState> for Principal {
                     Some((username, scope, expires, patient, fhir_user, state))
                         if state == "active" && expires > now =>
                     {
-                        Ok(Principal { username, fhir_user, patient, scope })
+                        Ok(Principal {
+                            username,
+                            fhir_user,
+                            patient,
+                            scope,
+                        })
                     }
-                    Some(_) => Err(ApiError::Unauthorized("the access token has expired or was revoked")),
+                    Some(_) => Err(ApiError::Unauthorized(
+                        "the access token has expired or was revoked",
+                    )),
                     None => Err(ApiError::Unauthorized("the access token is not valid")),
                 }
             })
@@ -671,23 +722,48 @@ mod tests {
 
     #[test]
     fn loopback_and_custom_scheme_redirects_only() {
-        assert!(redirect_allowed(APP_CLIENT_ID, "http://127.0.0.1:49152/callback"));
-        assert!(redirect_allowed(APP_CLIENT_ID, "http://[::1]:8080/callback"));
-        assert!(redirect_allowed(APP_CLIENT_ID, "dev.carecycle.app:/callback"));
-        assert!(!redirect_allowed(APP_CLIENT_ID, "http://localhost:8080/callback"));
-        assert!(!redirect_allowed(APP_CLIENT_ID, "https://evil.example/callback"));
+        assert!(redirect_allowed(
+            APP_CLIENT_ID,
+            "http://127.0.0.1:49152/callback"
+        ));
+        assert!(redirect_allowed(
+            APP_CLIENT_ID,
+            "http://[::1]:8080/callback"
+        ));
+        assert!(redirect_allowed(
+            APP_CLIENT_ID,
+            "dev.carecycle.app:/callback"
+        ));
+        assert!(!redirect_allowed(
+            APP_CLIENT_ID,
+            "http://localhost:8080/callback"
+        ));
+        assert!(!redirect_allowed(
+            APP_CLIENT_ID,
+            "https://evil.example/callback"
+        ));
         assert!(!redirect_allowed(APP_CLIENT_ID, "http://127.0.0.1:1/other"));
-        assert!(!redirect_allowed("someone-else", "http://127.0.0.1:1/callback"));
+        assert!(!redirect_allowed(
+            "someone-else",
+            "http://127.0.0.1:1/callback"
+        ));
     }
 
     #[test]
     fn scopes_v1_and_v2() {
         assert!(scope_allows("patient/*.rs", "CarePlan", 'r'));
         assert!(!scope_allows("patient/*.rs", "CarePlan", 'u'));
-        assert!(scope_allows("patient/Communication.cu patient/*.rs", "Communication", 'c'));
+        assert!(scope_allows(
+            "patient/Communication.cu patient/*.rs",
+            "Communication",
+            'c'
+        ));
         assert!(scope_allows("patient/*.read", "Task", 's'));
         assert!(!scope_allows("launch/patient", "Task", 'r'));
-        assert_eq!(grant_scopes("openid launch/patient bogus patient/*.rs"), "launch/patient patient/*.rs");
+        assert_eq!(
+            grant_scopes("openid launch/patient bogus patient/*.rs"),
+            "launch/patient patient/*.rs"
+        );
     }
 
     #[test]

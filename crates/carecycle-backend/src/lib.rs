@@ -94,7 +94,9 @@ pub const DATABASE_FILE: &str = "carecycle-backend.sqlite3";
 
 fn open_database(options: &ServerOptions) -> Result<Db, StartError> {
     match &options.data_dir {
-        None => Db::open_in_memory().map_err(|e| StartError::Database(PathBuf::from(":memory:"), e)),
+        None => {
+            Db::open_in_memory().map_err(|e| StartError::Database(PathBuf::from(":memory:"), e))
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
             let probe = dir.join(".write-test");
@@ -110,7 +112,8 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
     let db = open_database(&options)?;
     let db_path = options.data_dir.clone().unwrap_or_default();
     let stamper = Arc::new(
-        Stamper::new(options.clock.clone(), &db).map_err(|e| StartError::Database(db_path.clone(), e))?,
+        Stamper::new(options.clock.clone(), &db)
+            .map_err(|e| StartError::Database(db_path.clone(), e))?,
     );
     if options.seed == Some(Seed::Demo) {
         let st = stamper.clone();
@@ -150,7 +153,10 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         let shutdown = async {
             let _ = rx.await;
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(error = %e, "server stopped with an error");
         }
     });
@@ -166,11 +172,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/fhir/metadata", get(api::metadata))
-        .route("/fhir/.well-known/smart-configuration", get(auth::smart_configuration))
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(auth::smart_configuration),
+        )
         .route("/fhir/{type}", get(api::search).post(api::create))
-        .route("/fhir/{type}/{id}", get(api::read).put(api::update).delete(api::delete))
+        .route(
+            "/fhir/{type}/{id}",
+            get(api::read).put(api::update).delete(api::delete),
+        )
         .route("/fhir/{type}/{id}/_history/{version}", get(api::vread))
-        .route("/auth/authorize", get(auth::authorize_page).post(auth::authorize_submit))
+        .route(
+            "/auth/authorize",
+            get(auth::authorize_page).post(auth::authorize_submit),
+        )
         .route("/auth/token", post(auth::token))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))

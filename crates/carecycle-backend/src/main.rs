@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "carecycle-backend", version, about = "CareCycle reference IPU back end (SMART on FHIR R4)")]
+#[command(
+    name = "carecycle-backend",
+    version,
+    about = "CareCycle reference IPU back end (SMART on FHIR R4)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,9 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve { addr, data, seed } => {
             if !addr.ip().is_loopback() {
-                tracing::warn!("listening on a non-loopback address: put TLS in front of this server");
+                tracing::warn!(
+                    "listening on a non-loopback address: put TLS in front of this server"
+                );
             }
             let options = ServerOptions {
                 addr,
@@ -67,7 +73,12 @@ async fn main() -> ExitCode {
             };
             // Tests and scripts read this line to learn the port.
             let mut out = std::io::stdout();
-            let _ = writeln!(out, "listening on {} (FHIR base {})", server.addr, server.fhir_base());
+            let _ = writeln!(
+                out,
+                "listening on {} (FHIR base {})",
+                server.addr,
+                server.fhir_base()
+            );
             let _ = out.flush();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => server.stop().await,

@@ -80,24 +80,78 @@ struct Member {
 }
 
 const KNEE_TEAM: &[Member] = &[
-    Member { id: "pr-okonkwo", prefix: Some("Dr."), given: "Samuel", family: "Okonkwo", suffix: None,
-        role_code: "orthopaedic-surgeon", role: "Orthopaedic surgeon", extra_role: Some(("team-captain", "Team captain")),
-        phone: "+1-312-555-0140", contact_for: "Questions about your surgery and whether it is the right choice for you" },
-    Member { id: "pr-raman", prefix: None, given: "Priya", family: "Raman", suffix: Some("RN"),
-        role_code: "nurse-navigator", role: "Nurse navigator", extra_role: Some(("care-coordinator", "Care coordinator")),
-        phone: "+1-312-555-0141", contact_for: "Anything at all: your schedule, your next steps, or a worry you are not sure about" },
-    Member { id: "pr-herrera", prefix: None, given: "Tomás", family: "Herrera", suffix: Some("DPT"),
-        role_code: "physical-therapist", role: "Physical therapist", extra_role: None,
-        phone: "+1-312-555-0142", contact_for: "Your exercises before and after surgery, walking aids, stiffness" },
-    Member { id: "pr-lindqvist", prefix: None, given: "Grace", family: "Lindqvist", suffix: Some("LCSW"),
-        role_code: "social-worker", role: "Social worker", extra_role: None,
-        phone: "+1-312-555-0143", contact_for: "Help at home, transport, work leave, and how you are coping" },
-    Member { id: "pr-bello", prefix: None, given: "Aisha", family: "Bello", suffix: Some("RD"),
-        role_code: "dietitian", role: "Dietitian", extra_role: None,
-        phone: "+1-312-555-0144", contact_for: "Eating well before surgery and healing afterwards" },
-    Member { id: "pr-cho", prefix: None, given: "Daniel", family: "Cho", suffix: Some("PharmD"),
-        role_code: "pharmacist", role: "Pharmacist", extra_role: None,
-        phone: "+1-312-555-0145", contact_for: "Your medicines, blood thinners, and pain relief" },
+    Member {
+        id: "pr-okonkwo",
+        prefix: Some("Dr."),
+        given: "Samuel",
+        family: "Okonkwo",
+        suffix: None,
+        role_code: "orthopaedic-surgeon",
+        role: "Orthopaedic surgeon",
+        extra_role: Some(("team-captain", "Team captain")),
+        phone: "+1-312-555-0140",
+        contact_for: "Questions about your surgery and whether it is the right choice for you",
+    },
+    Member {
+        id: "pr-raman",
+        prefix: None,
+        given: "Priya",
+        family: "Raman",
+        suffix: Some("RN"),
+        role_code: "nurse-navigator",
+        role: "Nurse navigator",
+        extra_role: Some(("care-coordinator", "Care coordinator")),
+        phone: "+1-312-555-0141",
+        contact_for: "Anything at all: your schedule, your next steps, or a worry you are not sure about",
+    },
+    Member {
+        id: "pr-herrera",
+        prefix: None,
+        given: "Tomás",
+        family: "Herrera",
+        suffix: Some("DPT"),
+        role_code: "physical-therapist",
+        role: "Physical therapist",
+        extra_role: None,
+        phone: "+1-312-555-0142",
+        contact_for: "Your exercises before and after surgery, walking aids, stiffness",
+    },
+    Member {
+        id: "pr-lindqvist",
+        prefix: None,
+        given: "Grace",
+        family: "Lindqvist",
+        suffix: Some("LCSW"),
+        role_code: "social-worker",
+        role: "Social worker",
+        extra_role: None,
+        phone: "+1-312-555-0143",
+        contact_for: "Help at home, transport, work leave, and how you are coping",
+    },
+    Member {
+        id: "pr-bello",
+        prefix: None,
+        given: "Aisha",
+        family: "Bello",
+        suffix: Some("RD"),
+        role_code: "dietitian",
+        role: "Dietitian",
+        extra_role: None,
+        phone: "+1-312-555-0144",
+        contact_for: "Eating well before surgery and healing afterwards",
+    },
+    Member {
+        id: "pr-cho",
+        prefix: None,
+        given: "Daniel",
+        family: "Cho",
+        suffix: Some("PharmD"),
+        role_code: "pharmacist",
+        role: "Pharmacist",
+        extra_role: None,
+        phone: "+1-312-555-0145",
+        contact_for: "Your medicines, blood thinners, and pain relief",
+    },
 ];
 
 fn member_display(m: &Member) -> String {
@@ -133,47 +187,77 @@ pub fn demo(conn: &mut Connection, stamper: &Stamper) -> Result<(), ApiError> {
 
 fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), ApiError> {
     use ResourceType::*;
-    put(conn, s, Organization, "org-riverside-knee", json!({
-        "resourceType": "Organization",
-        "active": true,
-        "name": KNEE_IPU_NAME,
-        "alias": ["Knee & Hip Osteoarthritis Integrated Practice Unit"],
-        "telecom": [{"system": "phone", "value": "+1-312-555-0100", "use": "work"}],
-        "address": [{"line": ["1200 Riverside Drive"], "city": "Chicago", "state": "IL", "postalCode": "60601"}],
-        "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/time-zone", "valueCode": KNEE_IPU_TIME_ZONE}]
-    }))?;
+    put(
+        conn,
+        s,
+        Organization,
+        "org-riverside-knee",
+        json!({
+            "resourceType": "Organization",
+            "active": true,
+            "name": KNEE_IPU_NAME,
+            "alias": ["Knee & Hip Osteoarthritis Integrated Practice Unit"],
+            "telecom": [{"system": "phone", "value": "+1-312-555-0100", "use": "work"}],
+            "address": [{"line": ["1200 Riverside Drive"], "city": "Chicago", "state": "IL", "postalCode": "60601"}],
+            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/time-zone", "valueCode": KNEE_IPU_TIME_ZONE}]
+        }),
+    )?;
     for m in KNEE_TEAM {
-        put(conn, s, Practitioner, m.id, json!({
-            "resourceType": "Practitioner",
-            "active": true,
-            "name": [{"use": "official", "prefix": m.prefix.into_iter().collect::<Vec<_>>(), "given": [m.given],
-                      "family": m.family, "suffix": m.suffix.into_iter().collect::<Vec<_>>()}],
-            "telecom": [{"system": "phone", "value": m.phone, "use": "work"}]
-        }))?;
-        put(conn, s, PractitionerRole, &format!("role-{}", m.id), json!({
-            "resourceType": "PractitionerRole",
-            "active": true,
-            "practitioner": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
-            "organization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
-            "code": [{"coding": [{"system": TEAM_ROLE_SYSTEM, "code": m.role_code, "display": m.role}], "text": m.role}],
-            "telecom": [{"system": "phone", "value": m.phone, "use": "work"}],
-            "availabilityExceptions": m.contact_for
-        }))?;
+        put(
+            conn,
+            s,
+            Practitioner,
+            m.id,
+            json!({
+                "resourceType": "Practitioner",
+                "active": true,
+                "name": [{"use": "official", "prefix": m.prefix.into_iter().collect::<Vec<_>>(), "given": [m.given],
+                          "family": m.family, "suffix": m.suffix.into_iter().collect::<Vec<_>>()}],
+                "telecom": [{"system": "phone", "value": m.phone, "use": "work"}]
+            }),
+        )?;
+        put(
+            conn,
+            s,
+            PractitionerRole,
+            &format!("role-{}", m.id),
+            json!({
+                "resourceType": "PractitionerRole",
+                "active": true,
+                "practitioner": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
+                "organization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
+                "code": [{"coding": [{"system": TEAM_ROLE_SYSTEM, "code": m.role_code, "display": m.role}], "text": m.role}],
+                "telecom": [{"system": "phone", "value": m.phone, "use": "work"}],
+                "availabilityExceptions": m.contact_for
+            }),
+        )?;
     }
 
     let patient = new_id();
     let pref = format!("Patient/{patient}");
-    put(conn, s, Patient, &patient, json!({
-        "resourceType": "Patient",
-        "identifier": [{"system": "https://riverside.example/mrn", "value": "RJ-204817"}],
-        "active": true,
-        "name": [{"use": "official", "given": ["Eleanor"], "family": "Whitfield"}],
-        "gender": "female",
-        "birthDate": "1958-04-12",
-        "telecom": [{"system": "phone", "value": "+1-312-555-0187", "use": "mobile"}],
-        "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en"}]}, "preferred": true}]
-    }))?;
-    put_user(conn, DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD, &pref, Some(&patient))?;
+    put(
+        conn,
+        s,
+        Patient,
+        &patient,
+        json!({
+            "resourceType": "Patient",
+            "identifier": [{"system": "https://riverside.example/mrn", "value": "RJ-204817"}],
+            "active": true,
+            "name": [{"use": "official", "given": ["Eleanor"], "family": "Whitfield"}],
+            "gender": "female",
+            "birthDate": "1958-04-12",
+            "telecom": [{"system": "phone", "value": "+1-312-555-0187", "use": "mobile"}],
+            "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en"}]}, "preferred": true}]
+        }),
+    )?;
+    put_user(
+        conn,
+        DEMO_PATIENT_USERNAME,
+        DEMO_PATIENT_PASSWORD,
+        &pref,
+        Some(&patient),
+    )?;
 
     let care_team = new_id();
     let participants: Vec<Value> = KNEE_TEAM
@@ -187,183 +271,429 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
                    "onBehalfOf": {"reference": "Organization/org-riverside-knee"}})
         })
         .collect();
-    put(conn, s, CareTeam, &care_team, json!({
-        "resourceType": "CareTeam",
-        "status": "active",
-        "name": "Your knee replacement team",
-        "subject": {"reference": pref},
-        "participant": participants,
-        "managingOrganization": [{"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME}],
-        "telecom": [{"system": "phone", "value": "+1-312-555-0100"}]
-    }))?;
+    put(
+        conn,
+        s,
+        CareTeam,
+        &care_team,
+        json!({
+            "resourceType": "CareTeam",
+            "status": "active",
+            "name": "Your knee replacement team",
+            "subject": {"reference": pref},
+            "participant": participants,
+            "managingOrganization": [{"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME}],
+            "telecom": [{"system": "phone", "value": "+1-312-555-0100"}]
+        }),
+    )?;
 
     let episode = new_id();
-    put(conn, s, EpisodeOfCare, &episode, json!({
-        "resourceType": "EpisodeOfCare",
-        "status": "active",
-        "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "239873007", "display": "Osteoarthritis of knee"}],
-                  "text": "Knee osteoarthritis"}],
-        "patient": {"reference": pref},
-        "managingOrganization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
-        "period": {"start": a.at(-60, 9, 0)},
-        "careManager": {"reference": "Practitioner/pr-raman", "display": "Priya Raman, RN"},
-        "team": [{"reference": format!("CareTeam/{care_team}")}]
-    }))?;
+    put(
+        conn,
+        s,
+        EpisodeOfCare,
+        &episode,
+        json!({
+            "resourceType": "EpisodeOfCare",
+            "status": "active",
+            "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "239873007", "display": "Osteoarthritis of knee"}],
+                      "text": "Knee osteoarthritis"}],
+            "patient": {"reference": pref},
+            "managingOrganization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
+            "period": {"start": a.at(-60, 9, 0)},
+            "careManager": {"reference": "Practitioner/pr-raman", "display": "Priya Raman, RN"},
+            "team": [{"reference": format!("CareTeam/{care_team}")}]
+        }),
+    )?;
 
     let cycle = new_id();
-    put(conn, s, CarePlan, &cycle, json!({
-        "resourceType": "CarePlan",
-        "status": "active",
-        "intent": "plan",
-        "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "care-cycle", "display": "Care cycle"}]}],
-        "title": "Right total knee replacement",
-        "description": "Your care from the first visit to one year after surgery.",
-        "subject": {"reference": pref},
-        "period": {"start": a.day(-60), "end": a.day(365)},
-        "careTeam": [{"reference": format!("CareTeam/{care_team}")}],
-        "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/episode", "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}}]
-    }))?;
+    put(
+        conn,
+        s,
+        CarePlan,
+        &cycle,
+        json!({
+            "resourceType": "CarePlan",
+            "status": "active",
+            "intent": "plan",
+            "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "care-cycle", "display": "Care cycle"}]}],
+            "title": "Right total knee replacement",
+            "description": "Your care from the first visit to one year after surgery.",
+            "subject": {"reference": pref},
+            "period": {"start": a.day(-60), "end": a.day(365)},
+            "careTeam": [{"reference": format!("CareTeam/{care_team}")}],
+            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/episode", "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}}]
+        }),
+    )?;
 
     // (title, plain-language description, start, end) relative to surgery day.
     let phases: [(&str, &str, i64, i64); 7] = [
-        ("Evaluation", "We learn about your knee, your health and what matters to you.", -60, -46),
-        ("Shared decision", "You and Dr. Okonkwo decide together whether surgery is right for you.", -45, -31),
-        ("Prehabilitation", "You get stronger and ready for surgery, and prepare your home.", -30, -1),
+        (
+            "Evaluation",
+            "We learn about your knee, your health and what matters to you.",
+            -60,
+            -46,
+        ),
+        (
+            "Shared decision",
+            "You and Dr. Okonkwo decide together whether surgery is right for you.",
+            -45,
+            -31,
+        ),
+        (
+            "Prehabilitation",
+            "You get stronger and ready for surgery, and prepare your home.",
+            -30,
+            -1,
+        ),
         ("Surgery", "The day of your knee replacement.", 0, 0),
-        ("Hospital stay", "You start walking with help and learn how to care for your knee.", 0, 2),
-        ("Home rehabilitation", "Exercises at home and with your physical therapist to get moving again.", 3, 41),
-        ("Follow-up", "Check-ins at 6 weeks, 3 months and 1 year to see how well your knee is doing.", 42, 365),
+        (
+            "Hospital stay",
+            "You start walking with help and learn how to care for your knee.",
+            0,
+            2,
+        ),
+        (
+            "Home rehabilitation",
+            "Exercises at home and with your physical therapist to get moving again.",
+            3,
+            41,
+        ),
+        (
+            "Follow-up",
+            "Check-ins at 6 weeks, 3 months and 1 year to see how well your knee is doing.",
+            42,
+            365,
+        ),
     ];
     let today = a.surgery_day.saturating_sub(DAYS_TO_SURGERY.days());
     let mut phase_ids = Vec::new();
     for (title, description, start, end) in phases {
         let start_day = a.surgery_day.saturating_add(start.days());
         let end_day = a.surgery_day.saturating_add(end.days());
-        let status = if end_day < today { "completed" } else if start_day <= today { "active" } else { "draft" };
+        let status = if end_day < today {
+            "completed"
+        } else if start_day <= today {
+            "active"
+        } else {
+            "draft"
+        };
         let id = new_id();
-        put(conn, s, CarePlan, &id, json!({
-            "resourceType": "CarePlan",
-            "status": status,
-            "intent": "plan",
-            "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "phase", "display": "Care cycle phase"}]}],
-            "title": title,
-            "description": description,
-            "subject": {"reference": pref},
-            "partOf": [{"reference": format!("CarePlan/{cycle}")}],
-            "period": {"start": a.day(start), "end": a.day(end)},
-            "careTeam": [{"reference": format!("CareTeam/{care_team}")}]
-        }))?;
+        put(
+            conn,
+            s,
+            CarePlan,
+            &id,
+            json!({
+                "resourceType": "CarePlan",
+                "status": status,
+                "intent": "plan",
+                "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "phase", "display": "Care cycle phase"}]}],
+                "title": title,
+                "description": description,
+                "subject": {"reference": pref},
+                "partOf": [{"reference": format!("CarePlan/{cycle}")}],
+                "period": {"start": a.day(start), "end": a.day(end)},
+                "careTeam": [{"reference": format!("CareTeam/{care_team}")}]
+            }),
+        )?;
         phase_ids.push(id);
     }
     let phase_ref = |i: usize| json!({"reference": format!("CarePlan/{}", phase_ids[i])});
 
     // (phase, title, day, hour, minute, minutes, who, where, how to prepare, status)
     let appointments: [(usize, &str, i64, i8, i8, i64, &str, &str, &str, &str); 10] = [
-        (0, "First visit with the joint team", -60, 9, 0, 60, "pr-okonkwo", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "Bring your knee X-rays if you have them and a list of your medicines.", "fulfilled"),
-        (1, "Shared decision visit with Dr. Okonkwo", -38, 11, 0, 45, "pr-okonkwo", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "Write down your questions and what you most want to be able to do again.", "fulfilled"),
-        (2, "Prehabilitation physical therapy", -14, 10, 0, 60, "pr-herrera", "Riverside Rehab Gym, Building B, 1st floor",
-         "Wear comfortable clothes and shoes you can walk in. Bring your exercise log.", "booked"),
-        (2, "Pre-operative assessment", -10, 9, 30, 90, "pr-raman", "Pre-Admission Clinic, Main Hospital, Level 2",
-         "Bring a list of every medicine you take, including vitamins and supplements.", "booked"),
-        (2, "Joint replacement class", -7, 14, 0, 120, "pr-herrera", "Education Room 3, Building B",
-         "Bring the person who will help you at home after surgery.", "booked"),
-        (3, "Right total knee replacement", 0, 7, 30, 150, "pr-okonkwo", "Surgery Center, Main Hospital, Level 1",
-         "Do not eat after midnight. You may drink clear liquids until 2 hours before you arrive. Arrive at 5:30 am.", "booked"),
-        (5, "2-week check: wound and staples", 14, 10, 30, 30, "pr-raman", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "Wear loose trousers or shorts so we can see your knee.", "booked"),
-        (6, "6-week follow-up with Dr. Okonkwo", 42, 11, 0, 30, "pr-okonkwo", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "Bring your walking aid and your exercise log.", "booked"),
-        (6, "3-month follow-up", 90, 11, 0, 30, "pr-okonkwo", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "We will ask you a few questions about your knee before the visit.", "proposed"),
-        (6, "1-year follow-up", 365, 11, 0, 30, "pr-okonkwo", "Riverside Knee & Hip Unit, Building A, 3rd floor",
-         "We will ask you a few questions about your knee before the visit.", "proposed"),
+        (
+            0,
+            "First visit with the joint team",
+            -60,
+            9,
+            0,
+            60,
+            "pr-okonkwo",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "Bring your knee X-rays if you have them and a list of your medicines.",
+            "fulfilled",
+        ),
+        (
+            1,
+            "Shared decision visit with Dr. Okonkwo",
+            -38,
+            11,
+            0,
+            45,
+            "pr-okonkwo",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "Write down your questions and what you most want to be able to do again.",
+            "fulfilled",
+        ),
+        (
+            2,
+            "Prehabilitation physical therapy",
+            -14,
+            10,
+            0,
+            60,
+            "pr-herrera",
+            "Riverside Rehab Gym, Building B, 1st floor",
+            "Wear comfortable clothes and shoes you can walk in. Bring your exercise log.",
+            "booked",
+        ),
+        (
+            2,
+            "Pre-operative assessment",
+            -10,
+            9,
+            30,
+            90,
+            "pr-raman",
+            "Pre-Admission Clinic, Main Hospital, Level 2",
+            "Bring a list of every medicine you take, including vitamins and supplements.",
+            "booked",
+        ),
+        (
+            2,
+            "Joint replacement class",
+            -7,
+            14,
+            0,
+            120,
+            "pr-herrera",
+            "Education Room 3, Building B",
+            "Bring the person who will help you at home after surgery.",
+            "booked",
+        ),
+        (
+            3,
+            "Right total knee replacement",
+            0,
+            7,
+            30,
+            150,
+            "pr-okonkwo",
+            "Surgery Center, Main Hospital, Level 1",
+            "Do not eat after midnight. You may drink clear liquids until 2 hours before you arrive. Arrive at 5:30 am.",
+            "booked",
+        ),
+        (
+            5,
+            "2-week check: wound and staples",
+            14,
+            10,
+            30,
+            30,
+            "pr-raman",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "Wear loose trousers or shorts so we can see your knee.",
+            "booked",
+        ),
+        (
+            6,
+            "6-week follow-up with Dr. Okonkwo",
+            42,
+            11,
+            0,
+            30,
+            "pr-okonkwo",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "Bring your walking aid and your exercise log.",
+            "booked",
+        ),
+        (
+            6,
+            "3-month follow-up",
+            90,
+            11,
+            0,
+            30,
+            "pr-okonkwo",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "We will ask you a few questions about your knee before the visit.",
+            "proposed",
+        ),
+        (
+            6,
+            "1-year follow-up",
+            365,
+            11,
+            0,
+            30,
+            "pr-okonkwo",
+            "Riverside Knee & Hip Unit, Building A, 3rd floor",
+            "We will ask you a few questions about your knee before the visit.",
+            "proposed",
+        ),
     ];
     for (phase, title, day, hour, minute, minutes, who, place, prepare, status) in appointments {
         let member = KNEE_TEAM.iter().find(|m| m.id == who);
         let start = a.at(day, hour, minute);
-        let end_time = a.surgery_day.saturating_add(day.days())
+        let end_time = a
+            .surgery_day
+            .saturating_add(day.days())
             .to_datetime(Time::new(hour, minute, 0, 0).unwrap_or(Time::midnight()))
             .saturating_add(minutes.minutes())
             .to_zoned(a.tz.clone())
             .map(|z: Zoned| format_zoned(&z))
             .unwrap_or_default();
-        put(conn, s, Appointment, &new_id(), json!({
-            "resourceType": "Appointment",
-            "status": status,
-            "description": title,
-            "start": start,
-            "end": end_time,
-            "minutesDuration": minutes,
-            "patientInstruction": prepare,
-            "basedOn": [phase_ref(phase)],
-            "participant": [
-                {"actor": {"reference": pref, "display": "Eleanor Whitfield"}, "status": "accepted"},
-                {"actor": {"reference": format!("Practitioner/{who}"), "display": member.map(member_display).unwrap_or_default()}, "status": "accepted"},
-                {"actor": {"display": place}, "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "LOC", "display": "location"}]}], "status": "accepted"}
-            ]
-        }))?;
+        put(
+            conn,
+            s,
+            Appointment,
+            &new_id(),
+            json!({
+                "resourceType": "Appointment",
+                "status": status,
+                "description": title,
+                "start": start,
+                "end": end_time,
+                "minutesDuration": minutes,
+                "patientInstruction": prepare,
+                "basedOn": [phase_ref(phase)],
+                "participant": [
+                    {"actor": {"reference": pref, "display": "Eleanor Whitfield"}, "status": "accepted"},
+                    {"actor": {"reference": format!("Practitioner/{who}"), "display": member.map(member_display).unwrap_or_default()}, "status": "accepted"},
+                    {"actor": {"display": place}, "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "LOC", "display": "location"}]}], "status": "accepted"}
+                ]
+            }),
+        )?;
     }
 
     // Checklist: (phase, title, how, due day, status)
     let checklist: [(usize, &str, &str, i64, &str); 6] = [
-        (0, "Fill in your health history form", "Your team uses it to plan safe care.", -58, "completed"),
-        (2, "Arrange a ride home and someone to stay with you", "You cannot drive for about 6 weeks. Plan for someone to stay with you for the first few days.", -6, "requested"),
-        (2, "Stop your blood thinner (apixaban)", "Take your last dose 5 days before surgery, unless Dr. Okonkwo tells you otherwise. Call the pharmacist if you are unsure.", -5, "requested"),
-        (2, "Prepare your home", "Remove loose rugs, put things you use every day at waist height, and set up a firm chair with arms.", -3, "requested"),
-        (2, "Shower with the antiseptic soap", "The evening before and the morning of surgery. Do not shave your leg.", -1, "requested"),
-        (5, "Do your home exercises three times a day", "Follow the sheet from your physical therapist. A little pain is normal; stop if the pain is sharp.", 14, "requested"),
+        (
+            0,
+            "Fill in your health history form",
+            "Your team uses it to plan safe care.",
+            -58,
+            "completed",
+        ),
+        (
+            2,
+            "Arrange a ride home and someone to stay with you",
+            "You cannot drive for about 6 weeks. Plan for someone to stay with you for the first few days.",
+            -6,
+            "requested",
+        ),
+        (
+            2,
+            "Stop your blood thinner (apixaban)",
+            "Take your last dose 5 days before surgery, unless Dr. Okonkwo tells you otherwise. Call the pharmacist if you are unsure.",
+            -5,
+            "requested",
+        ),
+        (
+            2,
+            "Prepare your home",
+            "Remove loose rugs, put things you use every day at waist height, and set up a firm chair with arms.",
+            -3,
+            "requested",
+        ),
+        (
+            2,
+            "Shower with the antiseptic soap",
+            "The evening before and the morning of surgery. Do not shave your leg.",
+            -1,
+            "requested",
+        ),
+        (
+            5,
+            "Do your home exercises three times a day",
+            "Follow the sheet from your physical therapist. A little pain is normal; stop if the pain is sharp.",
+            14,
+            "requested",
+        ),
     ];
     for (phase, title, how, due, status) in checklist {
-        put(conn, s, Task, &new_id(), json!({
-            "resourceType": "Task",
-            "status": status,
-            "intent": "order",
-            "code": {"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/task-kind", "code": "checklist", "display": "Checklist item"}]},
-            "description": title,
-            "note": [{"text": how}],
-            "basedOn": [phase_ref(phase)],
-            "for": {"reference": pref},
-            "owner": {"reference": pref},
-            "restriction": {"period": {"end": a.day(due)}}
-        }))?;
+        put(
+            conn,
+            s,
+            Task,
+            &new_id(),
+            json!({
+                "resourceType": "Task",
+                "status": status,
+                "intent": "order",
+                "code": {"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/task-kind", "code": "checklist", "display": "Checklist item"}]},
+                "description": title,
+                "note": [{"text": how}],
+                "basedOn": [phase_ref(phase)],
+                "for": {"reference": pref},
+                "owner": {"reference": pref},
+                "restriction": {"period": {"end": a.day(due)}}
+            }),
+        )?;
     }
     Ok(())
 }
 
 fn seed_breast_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), ApiError> {
     use ResourceType::*;
-    put(conn, s, Organization, "org-lakeshore-breast", json!({
-        "resourceType": "Organization", "active": true, "name": "Lakeshore Breast Cancer Unit"
-    }))?;
-    put(conn, s, Practitioner, "pr-nakamura", json!({
-        "resourceType": "Practitioner", "active": true,
-        "name": [{"use": "official", "prefix": ["Dr."], "given": ["Kenji"], "family": "Nakamura"}]
-    }))?;
+    put(
+        conn,
+        s,
+        Organization,
+        "org-lakeshore-breast",
+        json!({
+            "resourceType": "Organization", "active": true, "name": "Lakeshore Breast Cancer Unit"
+        }),
+    )?;
+    put(
+        conn,
+        s,
+        Practitioner,
+        "pr-nakamura",
+        json!({
+            "resourceType": "Practitioner", "active": true,
+            "name": [{"use": "official", "prefix": ["Dr."], "given": ["Kenji"], "family": "Nakamura"}]
+        }),
+    )?;
     let patient = new_id();
     let pref = format!("Patient/{patient}");
-    put(conn, s, Patient, &patient, json!({
-        "resourceType": "Patient", "active": true,
-        "name": [{"use": "official", "given": ["Dana"], "family": "Okafor"}],
-        "gender": "female", "birthDate": "1979-09-30"
-    }))?;
-    put_user(conn, SECOND_PATIENT_USERNAME, SECOND_PATIENT_PASSWORD, &pref, Some(&patient))?;
-    put(conn, s, EpisodeOfCare, &new_id(), json!({
-        "resourceType": "EpisodeOfCare", "status": "active",
-        "type": [{"text": "Breast cancer"}],
-        "patient": {"reference": pref},
-        "managingOrganization": {"reference": "Organization/org-lakeshore-breast"},
-        "period": {"start": a.at(-20, 9, 0)}
-    }))?;
-    put(conn, s, Appointment, &new_id(), json!({
-        "resourceType": "Appointment", "status": "booked",
-        "description": "Oncology consultation",
-        "start": a.at(-2, 13, 0),
-        "participant": [
-            {"actor": {"reference": pref}, "status": "accepted"},
-            {"actor": {"reference": "Practitioner/pr-nakamura"}, "status": "accepted"}
-        ]
-    }))?;
+    put(
+        conn,
+        s,
+        Patient,
+        &patient,
+        json!({
+            "resourceType": "Patient", "active": true,
+            "name": [{"use": "official", "given": ["Dana"], "family": "Okafor"}],
+            "gender": "female", "birthDate": "1979-09-30"
+        }),
+    )?;
+    put_user(
+        conn,
+        SECOND_PATIENT_USERNAME,
+        SECOND_PATIENT_PASSWORD,
+        &pref,
+        Some(&patient),
+    )?;
+    put(
+        conn,
+        s,
+        EpisodeOfCare,
+        &new_id(),
+        json!({
+            "resourceType": "EpisodeOfCare", "status": "active",
+            "type": [{"text": "Breast cancer"}],
+            "patient": {"reference": pref},
+            "managingOrganization": {"reference": "Organization/org-lakeshore-breast"},
+            "period": {"start": a.at(-20, 9, 0)}
+        }),
+    )?;
+    put(
+        conn,
+        s,
+        Appointment,
+        &new_id(),
+        json!({
+            "resourceType": "Appointment", "status": "booked",
+            "description": "Oncology consultation",
+            "start": a.at(-2, 13, 0),
+            "participant": [
+                {"actor": {"reference": pref}, "status": "accepted"},
+                {"actor": {"reference": "Practitioner/pr-nakamura"}, "status": "accepted"}
+            ]
+        }),
+    )?;
     Ok(())
 }

@@ -117,7 +117,10 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut guard = self.conn.lock().map_err(|_| E::from(StoreError::Poisoned))?;
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| E::from(StoreError::Poisoned))?;
         f(&mut guard)
     }
 }
@@ -187,7 +190,10 @@ impl Stored {
     }
 }
 
-fn stored_from_row(resource_type: ResourceType, row: &rusqlite::Row<'_>) -> rusqlite::Result<(Stored, String)> {
+fn stored_from_row(
+    resource_type: ResourceType,
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(Stored, String)> {
     Ok((
         Stored {
             resource_type,
@@ -488,11 +494,9 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
 
 pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT value FROM server_meta WHERE key = ?1",
-            [key],
-            |r| r.get(0),
-        )
+        .query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 
@@ -523,15 +527,37 @@ mod tests {
         let (db, stamper) = setup();
         db.with(|c| {
             let tx = c.transaction()?;
-            let a = write(&tx, &stamper, ResourceType::Task, "t1", json!({"status": "requested"}), None)?;
-            let b = write(&tx, &stamper, ResourceType::Task, "t1", json!({"status": "completed"}), Some(1))?;
+            let a = write(
+                &tx,
+                &stamper,
+                ResourceType::Task,
+                "t1",
+                json!({"status": "requested"}),
+                None,
+            )?;
+            let b = write(
+                &tx,
+                &stamper,
+                ResourceType::Task,
+                "t1",
+                json!({"status": "completed"}),
+                Some(1),
+            )?;
             assert_eq!((a.version, b.version), (1, 2));
             assert!(b.last_updated > a.last_updated);
             assert_eq!(b.content["meta"]["versionId"], "2");
             let stale = write(&tx, &stamper, ResourceType::Task, "t1", json!({}), Some(1));
-            assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })));
+            assert!(matches!(
+                stale,
+                Err(StoreError::VersionConflict { current: 2 })
+            ));
             tx.commit()?;
-            assert_eq!(read_version(c, ResourceType::Task, "t1", 1)?.unwrap().content["status"], "requested");
+            assert_eq!(
+                read_version(c, ResourceType::Task, "t1", 1)?
+                    .unwrap()
+                    .content["status"],
+                "requested"
+            );
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -543,17 +569,30 @@ mod tests {
         db.with(|c| {
             let tx = c.transaction()?;
             for i in 0..7 {
-                write(&tx, &stamper, ResourceType::Task, &format!("t{i}"),
-                    json!({"status": "requested", "for": {"reference": "Patient/p"}}), None)?;
+                write(
+                    &tx,
+                    &stamper,
+                    ResourceType::Task,
+                    &format!("t{i}"),
+                    json!({"status": "requested", "for": {"reference": "Patient/p"}}),
+                    None,
+                )?;
             }
             tx.commit()?;
-            let mut q = Query { patient: Some("p".into()), count: 3, ..Default::default() };
+            let mut q = Query {
+                patient: Some("p".into()),
+                count: 3,
+                ..Default::default()
+            };
             let mut seen = vec![];
             loop {
                 let page = search(c, ResourceType::Task, &q)?;
                 assert_eq!(page.total, 7);
                 seen.extend(page.resources.iter().map(|r| r.id.clone()));
-                match page.next_after { Some(after) => q.after = Some(after), None => break }
+                match page.next_after {
+                    Some(after) => q.after = Some(after),
+                    None => break,
+                }
             }
             assert_eq!(seen, (0..7).map(|i| format!("t{i}")).collect::<Vec<_>>());
             Ok::<_, StoreError>(())

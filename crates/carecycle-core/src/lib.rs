@@ -1,1 +1,291 @@
-//! placeholder
+//! The patient app's brain. The shell (Tauri) and the headless CLI call this
+//! plain async API; it owns the encrypted store, the SMART sign-in, sync, and
+//! the views of the care cycle. Time comes from a [`Clock`] passed in.
+
+pub mod care_cycle;
+pub mod contract;
+pub mod error;
+pub mod fhir_http;
+pub mod profiles;
+pub mod secrets;
+pub mod smart;
+pub mod store;
+pub mod sync;
+
+pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
+pub use error::{CommandError, CoreError, ErrorCode, Result};
+
+use contract::{AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, TodayView};
+use fhir_http::FhirSession;
+use profiles::{ProfileEntry, ProfileList};
+use secrets::{SecretKind, Vault};
+use smart::Browser;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use store::Store;
+use sync::with_store;
+
+/// Something the UI should re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A profile's record changed (a sync brought data).
+    RecordChanged {
+        profile_id: String,
+    },
+    ProfilesChanged,
+}
+
+/// How the core is set up by its host (the shell or the CLI).
+#[derive(Debug)]
+pub struct CoreConfig {
+    pub data_dir: PathBuf,
+    /// The keyring, or why there is none.
+    pub vault: std::result::Result<Vault, String>,
+    pub clock: Arc<dyn Clock>,
+    pub browser: Arc<dyn Browser>,
+    /// Care organizations offered on the first screen.
+    pub server_choices: Vec<ServerChoice>,
+}
+
+/// One profile's open parts.
+#[derive(Debug)]
+struct OpenProfile {
+    entry: ProfileEntry,
+    store: Arc<Mutex<Store>>,
+    session: Arc<FhirSession>,
+    /// One sync at a time per profile.
+    sync_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+pub struct CareCycle {
+    data_dir: PathBuf,
+    vault: std::result::Result<Vault, String>,
+    clock: Arc<dyn Clock>,
+    browser: Arc<dyn Browser>,
+    http: reqwest::Client,
+    server_choices: Vec<ServerChoice>,
+    profiles: ProfileList,
+    open: tokio::sync::Mutex<HashMap<String, Arc<OpenProfile>>>,
+    events: tokio::sync::broadcast::Sender<ChangeEvent>,
+}
+
+impl CareCycle {
+    pub fn new(config: CoreConfig) -> Result<CareCycle> {
+        std::fs::create_dir_all(config.data_dir.join("profiles"))?;
+        Ok(CareCycle {
+            profiles: ProfileList::new(&config.data_dir),
+            data_dir: config.data_dir,
+            vault: config.vault,
+            clock: config.clock,
+            browser: config.browser,
+            http: smart::http_client()?,
+            server_choices: config.server_choices,
+            open: tokio::sync::Mutex::new(HashMap::new()),
+            events: tokio::sync::broadcast::channel(64).0,
+        })
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
+        self.events.subscribe()
+    }
+
+    fn vault(&self) -> Result<&Vault> {
+        self.vault
+            .as_ref()
+            .map_err(|why| CoreError::Keyring(why.clone()))
+    }
+
+    /// Profiles on this device and the organizations offered for a new one.
+    pub async fn overview(&self) -> Result<AppOverview> {
+        let mut profiles = Vec::new();
+        for entry in self.profiles.load()? {
+            // A profile whose store cannot be opened still shows, without a name.
+            let patient_name = match self.profile(&entry.id).await {
+                Ok(open) => with_store(&open.store, |s| {
+                    Ok(care_cycle::Record::load(s)
+                        .ok()
+                        .and_then(|r| r.patient_name()))
+                })
+                .await
+                .unwrap_or(None),
+                Err(_) => None,
+            };
+            profiles.push(ProfileSummary {
+                id: entry.id,
+                server_label: entry.server_label,
+                fhir_base_url: entry.fhir_base_url,
+                patient_name,
+            });
+        }
+        Ok(AppOverview {
+            profiles,
+            server_choices: self.server_choices.clone(),
+            keyring_available: self.vault.is_ok(),
+        })
+    }
+
+    async fn profile(&self, profile_id: &str) -> Result<Arc<OpenProfile>> {
+        let mut open = self.open.lock().await;
+        if let Some(p) = open.get(profile_id) {
+            return Ok(p.clone());
+        }
+        let entry = self
+            .profiles
+            .load()?
+            .into_iter()
+            .find(|p| p.id == profile_id)
+            .ok_or_else(|| CoreError::NoProfile(profile_id.to_owned()))?;
+        let vault = self.vault()?.clone();
+        let key = vault
+            .get(profile_id, SecretKind::DatabaseKey)?
+            .ok_or_else(|| {
+                CoreError::StoreLocked(
+                    "the key of this profile's database is missing from the keyring".into(),
+                )
+            })?;
+        let path = ProfileList::database_path(&self.data_dir, profile_id);
+        let store = tokio::task::spawn_blocking(move || Store::open(&path, key.expose()))
+            .await
+            .map_err(|_| CoreError::Data("background task failed".into()))??;
+        let session = FhirSession::new(
+            self.http.clone(),
+            &entry.fhir_base_url,
+            profile_id,
+            vault,
+            self.clock.clone(),
+        );
+        let profile = Arc::new(OpenProfile {
+            entry,
+            store: Arc::new(Mutex::new(store)),
+            session: Arc::new(session),
+            sync_lock: Arc::default(),
+        });
+        open.insert(profile_id.to_owned(), profile.clone());
+        Ok(profile)
+    }
+
+    /// Signs in to a FHIR server through the system browser (SMART standalone
+    /// launch), creates the profile, and runs the first sync.
+    pub async fn sign_in(&self, fhir_base_url: &str) -> Result<ProfileSummary> {
+        let base = smart::parse_fhir_base(fhir_base_url)?;
+        let vault = self.vault()?.clone();
+        let tokens = smart::sign_in(
+            &self.http,
+            &base,
+            self.browser.as_ref(),
+            self.clock.as_ref(),
+            smart::SIGN_IN_TIMEOUT,
+        )
+        .await?;
+        let patient = tokens.patient.clone().ok_or_else(|| {
+            CoreError::SignIn(
+                "the server did not say whose record this is (no patient in the sign-in answer)"
+                    .into(),
+            )
+        })?;
+        let base_text = base.as_str().trim_end_matches('/').to_owned();
+        let label = self
+            .server_choices
+            .iter()
+            .find(|c| c.fhir_base_url.trim_end_matches('/') == base_text)
+            .map(|c| c.label.clone())
+            .unwrap_or_else(|| base.host_str().unwrap_or("FHIR server").to_owned());
+        let profile_id = self
+            .create_profile(&vault, &base_text, &label, &patient, &tokens)
+            .await?;
+        self.sync(&profile_id).await?;
+        let overview = self.overview().await?;
+        let _ = self.events.send(ChangeEvent::ProfilesChanged);
+        overview
+            .profiles
+            .into_iter()
+            .find(|p| p.id == profile_id)
+            .ok_or(CoreError::NoProfile(profile_id))
+    }
+
+    async fn create_profile(
+        &self,
+        vault: &Vault,
+        base: &str,
+        label: &str,
+        patient: &str,
+        tokens: &smart::TokenSet,
+    ) -> Result<String> {
+        // Signing in again to the same record reuses its profile.
+        for entry in self
+            .profiles
+            .load()?
+            .into_iter()
+            .filter(|p| p.fhir_base_url == base)
+        {
+            if let Ok(open) = self.profile(&entry.id).await {
+                let same = with_store(&open.store, |s| s.meta("patient_id")).await?;
+                if same.as_deref() == Some(patient) {
+                    fhir_http::save_tokens(vault, &entry.id, tokens)?;
+                    self.open.lock().await.remove(&entry.id);
+                    return Ok(entry.id);
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        vault.set(&id, SecretKind::DatabaseKey, &store::new_database_key())?;
+        fhir_http::save_tokens(vault, &id, tokens)?;
+        let mut list = self.profiles.load()?;
+        list.push(ProfileEntry {
+            id: id.clone(),
+            server_label: label.to_owned(),
+            fhir_base_url: base.to_owned(),
+        });
+        self.profiles.save(&list)?;
+        let open = self.profile(&id).await?;
+        let patient = patient.to_owned();
+        with_store(&open.store, move |s| s.set_meta("patient_id", &patient)).await?;
+        Ok(id)
+    }
+
+    /// Brings the profile's local record up to date from its server.
+    pub async fn sync(&self, profile_id: &str) -> Result<SyncReport> {
+        let open = self.profile(profile_id).await?;
+        let _one_at_a_time = open.sync_lock.lock().await;
+        let patient = with_store(&open.store, |s| s.meta("patient_id"))
+            .await?
+            .ok_or(CoreError::NotSignedIn)?;
+        let result = sync::pull(&open.session, &open.store, &patient).await?;
+        let finished_at = self.clock.now().to_string();
+        let stamp = finished_at.clone();
+        if result.failures.is_empty() {
+            with_store(&open.store, move |s| s.set_meta("last_synced", &stamp)).await?;
+        }
+        for (resource_type, error) in &result.failures {
+            tracing::warn!(resource_type = %resource_type, code = ?error.code(), "sync of a resource type failed");
+        }
+        let _ = self.events.send(ChangeEvent::RecordChanged {
+            profile_id: open.entry.id.clone(),
+        });
+        Ok(SyncReport {
+            received: result.received,
+            failures: result
+                .failures
+                .into_iter()
+                .map(|(resource_type, e)| SyncFailure {
+                    resource_type,
+                    message: e.to_string(),
+                })
+                .collect(),
+            finished_at,
+        })
+    }
+
+    /// The Today screen, from the local store (works offline).
+    pub async fn today(&self, profile_id: &str) -> Result<TodayView> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            let record = care_cycle::Record::load(s)?;
+            Ok(care_cycle::today_view(&record, now, s.meta("last_synced")?))
+        })
+        .await
+    }
+}

@@ -21,8 +21,14 @@ pub fn patient_of(resource_type: ResourceType, resource: &Value) -> Option<Strin
     use ResourceType::*;
     match resource_type {
         Patient => resource.get("id")?.as_str().map(str::to_owned),
-        RelatedPerson | EpisodeOfCare | Goal => reference_at(resource, "patient").and_then(patient_id),
-        CarePlan | CareTeam | Communication | DocumentReference | QuestionnaireResponse
+        RelatedPerson | EpisodeOfCare | Goal => {
+            reference_at(resource, "patient").and_then(patient_id)
+        }
+        CarePlan
+        | CareTeam
+        | Communication
+        | DocumentReference
+        | QuestionnaireResponse
         | Observation => reference_at(resource, "subject").and_then(patient_id),
         Task => reference_at(resource, "for").and_then(patient_id),
         Appointment => resource

@@ -8,13 +8,13 @@
 //! time on every build for thousands of types the app never touches.
 
 pub mod bundle;
+pub mod compartment;
 pub mod datatypes;
 pub mod outcome;
 pub mod reference;
 pub mod resource_type;
 pub mod resources;
 pub mod time;
-pub mod compartment;
 
 pub use bundle::{Bundle, BundleEntry, BundleLink, EntryRequest, EntryResponse, EntrySearch};
 pub use datatypes::*;
@@ -51,7 +51,10 @@ pub enum FhirError {
     #[error("not valid FHIR JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("expected a {expected} resource, found {found}")]
-    WrongType { expected: &'static str, found: String },
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
 }
 
 /// A typed FHIR resource this crate knows.

@@ -108,7 +108,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_references() {
-        for bad in ["Patient", "Patient/", "Patient/a b", "Patient/1/x", "Nope/1", "/1"] {
+        for bad in [
+            "Patient",
+            "Patient/",
+            "Patient/a b",
+            "Patient/1/x",
+            "Nope/1",
+            "/1",
+        ] {
             assert!(LocalReference::parse(bad, None).is_err(), "{bad}");
         }
     }

@@ -93,7 +93,9 @@ impl FhirDateTime {
         match s_trim.len() {
             4 => {
                 let y: i16 = s_trim.parse().map_err(|_| bad())?;
-                Date::new(y, 1, 1).map(FhirDateTime::Date).map_err(|_| bad())
+                Date::new(y, 1, 1)
+                    .map(FhirDateTime::Date)
+                    .map_err(|_| bad())
             }
             7 => {
                 let d: Date = format!("{s_trim}-01").parse().map_err(|_| bad())?;

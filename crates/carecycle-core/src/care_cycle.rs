@@ -1,0 +1,453 @@
+//! The care cycle as the patient sees it: which phase they are in, what comes
+//! next, and who coordinates their care. Built from the local store, at an
+//! instant that is passed in.
+
+use crate::contract::{NextStep, PhaseView, StepKind, TeamMemberView, TodayView};
+use crate::error::{CoreError, Result};
+use crate::store::Store;
+use carecycle_fhir::time::FhirDateTime;
+use carecycle_fhir::{
+    Appointment, CARE_PLAN_KIND_SYSTEM, CarePlan, CareTeam, EpisodeOfCare, LocalReference,
+    Organization, Patient, Practitioner, Resource, ResourceType, TEAM_ROLE_SYSTEM, Task,
+    preferred_name,
+};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::Value;
+
+/// Extension on the managing Organization naming its IANA time zone.
+pub const TIME_ZONE_EXTENSION: &str = "https://carecycle.dev/fhir/StructureDefinition/time-zone";
+
+/// How many upcoming steps Today shows.
+pub const NEXT_STEPS_SHOWN: usize = 3;
+
+/// Everything the care-cycle views are computed from, read once from the store.
+#[derive(Debug, Default)]
+pub struct Record {
+    pub patient_id: String,
+    pub patients: Vec<Patient>,
+    pub episodes: Vec<EpisodeOfCare>,
+    pub organizations: Vec<(String, Organization)>,
+    pub practitioners: Vec<(String, Practitioner)>,
+    pub care_teams: Vec<CareTeam>,
+    pub care_plans: Vec<CarePlan>,
+    pub appointments: Vec<Appointment>,
+    pub tasks: Vec<Task>,
+}
+
+fn typed<T: Resource>(values: Vec<Value>) -> Vec<T> {
+    // A resource the app cannot read is left out of the views, not fatal: the
+    // rest of the record must still show.
+    values
+        .into_iter()
+        .filter_map(|v| T::from_value(v).ok())
+        .collect()
+}
+
+fn with_ids<T: Resource>(values: Vec<Value>) -> Vec<(String, T)> {
+    typed::<T>(values)
+        .into_iter()
+        .filter_map(|r| r.id().map(str::to_owned).map(|id| (id, r)))
+        .collect()
+}
+
+impl Record {
+    pub fn load(store: &Store) -> Result<Record> {
+        let patient_id = store
+            .meta("patient_id")?
+            .ok_or_else(|| CoreError::Data("this profile has not synced yet".into()))?;
+        Ok(Record {
+            patient_id,
+            patients: typed(store.all(ResourceType::Patient)?),
+            episodes: typed(store.all(ResourceType::EpisodeOfCare)?),
+            organizations: with_ids(store.all(ResourceType::Organization)?),
+            practitioners: with_ids(store.all(ResourceType::Practitioner)?),
+            care_teams: typed(store.all(ResourceType::CareTeam)?),
+            care_plans: typed(store.all(ResourceType::CarePlan)?),
+            appointments: typed(store.all(ResourceType::Appointment)?),
+            tasks: typed(store.all(ResourceType::Task)?),
+        })
+    }
+
+    pub fn patient_name(&self) -> Option<String> {
+        self.patients
+            .iter()
+            .find(|p| p.id.as_deref() == Some(self.patient_id.as_str()))
+            .and_then(|p| preferred_name(&p.name))
+    }
+
+    fn episode(&self) -> Option<&EpisodeOfCare> {
+        self.episodes
+            .iter()
+            .find(|e| e.status == "active")
+            .or_else(|| {
+                self.episodes
+                    .iter()
+                    .find(|e| e.status != "entered-in-error")
+            })
+    }
+
+    fn organization(&self, reference: Option<&carecycle_fhir::Reference>) -> Option<&Organization> {
+        let id = LocalReference::parse(reference?.reference.as_deref()?, None)
+            .ok()?
+            .id;
+        self.organizations
+            .iter()
+            .find(|(oid, _)| *oid == id)
+            .map(|(_, o)| o)
+    }
+
+    fn practitioner_name(&self, reference: &carecycle_fhir::Reference) -> Option<String> {
+        let id = reference
+            .reference
+            .as_deref()
+            .and_then(|r| LocalReference::parse(r, None).ok())
+            .filter(|r| r.resource_type == ResourceType::Practitioner)
+            .map(|r| r.id);
+        reference.display.clone().or_else(|| {
+            self.practitioners
+                .iter()
+                .find(|(pid, _)| Some(pid) == id.as_ref())
+                .and_then(|(_, p)| preferred_name(&p.name))
+        })
+    }
+
+    /// The time zone of the clinic's calendar: from its organization, else this device's.
+    pub fn time_zone(&self) -> TimeZone {
+        self.episode()
+            .and_then(|e| self.organization(e.managing_organization.as_ref()))
+            .and_then(|o| o.extra.get("extension"))
+            .and_then(|ext| ext.as_array())
+            .and_then(|exts| {
+                exts.iter()
+                    .find(|e| e.get("url").and_then(Value::as_str) == Some(TIME_ZONE_EXTENSION))
+            })
+            .and_then(|e| e.get("valueCode").and_then(Value::as_str))
+            .and_then(|name| TimeZone::get(name).ok())
+            .unwrap_or_else(TimeZone::system)
+    }
+}
+
+fn is_phase(plan: &CarePlan) -> bool {
+    plan.category
+        .iter()
+        .any(|c| c.has(CARE_PLAN_KIND_SYSTEM, "phase"))
+        && !matches!(plan.status.as_str(), "revoked" | "entered-in-error")
+}
+
+fn period_dates(plan: &CarePlan) -> (Option<Date>, Option<Date>) {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| FhirDateTime::parse(s).ok())
+            .map(|d| d.date())
+    };
+    plan.period
+        .as_ref()
+        .map(|p| (parse(&p.start), parse(&p.end)))
+        .unwrap_or((None, None))
+}
+
+/// The phases in order, and the index of the current one: the last phase that
+/// has started by `today` (the team's `active` status decides when no dates say).
+pub fn phases(record: &Record, today: Date) -> (Vec<&CarePlan>, Option<usize>) {
+    let mut phases: Vec<&CarePlan> = record.care_plans.iter().filter(|p| is_phase(p)).collect();
+    phases.sort_by_key(|p| period_dates(p).0.unwrap_or(Date::MAX));
+    let by_date = phases.iter().rposition(|p| {
+        let (start, end) = period_dates(p);
+        start.is_some_and(|s| s <= today) && end.is_none_or(|e| e >= today)
+    });
+    let by_start = phases
+        .iter()
+        .rposition(|p| period_dates(p).0.is_some_and(|s| s <= today));
+    let by_status = phases.iter().position(|p| p.status == "active");
+    let current = by_date.or(by_status).or(by_start);
+    (phases, current)
+}
+
+fn is_open_appointment(a: &Appointment) -> bool {
+    matches!(
+        a.status.as_str(),
+        "proposed" | "pending" | "booked" | "arrived" | "checked-in" | "waitlist"
+    )
+}
+
+fn is_open_task(t: &Task) -> bool {
+    matches!(
+        t.status.as_str(),
+        "draft" | "requested" | "received" | "accepted" | "ready" | "in-progress" | "on-hold"
+    )
+}
+
+fn appointment_step(record: &Record, a: &Appointment, now: Timestamp) -> Option<NextStep> {
+    let start = FhirDateTime::parse(a.start.as_deref()?).ok()?;
+    if !is_open_appointment(a) || start.start_instant(&TimeZone::UTC) < now {
+        return None;
+    }
+    let title = a.description.clone().or_else(|| {
+        a.service_type
+            .first()
+            .and_then(|s| s.label())
+            .map(str::to_owned)
+    })?;
+    let who = a
+        .participant
+        .iter()
+        .filter_map(|p| p.actor.as_ref())
+        .find_map(|actor| {
+            let is_practitioner = actor.reference.as_deref().is_some_and(|r| {
+                r.starts_with("Practitioner/") || r.starts_with("PractitionerRole/")
+            });
+            if is_practitioner {
+                record.practitioner_name(actor)
+            } else {
+                None
+            }
+        });
+    let place = a
+        .participant
+        .iter()
+        .filter_map(|p| p.actor.as_ref())
+        .find_map(|actor| {
+            let is_location = match actor.reference.as_deref() {
+                Some(r) => r.starts_with("Location/"),
+                None => true,
+            };
+            if is_location {
+                actor.display.clone()
+            } else {
+                None
+            }
+        });
+    Some(NextStep {
+        id: format!("Appointment/{}", a.id.as_deref().unwrap_or_default()),
+        kind: StepKind::Appointment,
+        title,
+        date: start.date().to_string(),
+        time: start.time().map(|t| t.strftime("%H:%M").to_string()),
+        place,
+        who,
+        prepare: a.patient_instruction.clone().or_else(|| a.comment.clone()),
+    })
+}
+
+fn task_due(t: &Task) -> Option<FhirDateTime> {
+    let period = t.restriction.as_ref()?.period.as_ref()?;
+    period
+        .end
+        .as_deref()
+        .or(period.start.as_deref())
+        .and_then(|d| FhirDateTime::parse(d).ok())
+}
+
+fn task_step(t: &Task, today: Date) -> Option<NextStep> {
+    let due = task_due(t)?;
+    if !is_open_task(t) || due.date() < today {
+        return None;
+    }
+    let note = t
+        .extra
+        .get("note")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(|n| n.get("text"))
+        .and_then(Value::as_str);
+    Some(NextStep {
+        id: format!("Task/{}", t.id.as_deref().unwrap_or_default()),
+        kind: StepKind::Checklist,
+        title: t
+            .description
+            .clone()
+            .or_else(|| t.code.as_ref().and_then(|c| c.label()).map(str::to_owned))?,
+        date: due.date().to_string(),
+        time: due.time().map(|t| t.strftime("%H:%M").to_string()),
+        place: None,
+        who: None,
+        prepare: note.map(str::to_owned),
+    })
+}
+
+/// Upcoming appointments and open checklist items, soonest first; on one day,
+/// timed appointments come before things to do by the end of the day.
+pub fn next_steps(record: &Record, now: Timestamp, tz: &TimeZone) -> Vec<NextStep> {
+    let today = now.to_zoned(tz.clone()).date();
+    let mut steps: Vec<NextStep> = record
+        .appointments
+        .iter()
+        .filter_map(|a| appointment_step(record, a, now))
+        .chain(record.tasks.iter().filter_map(|t| task_step(t, today)))
+        .collect();
+    steps.sort_by(|a, b| {
+        (&a.date, a.time.as_deref().unwrap_or("99:99"), &a.title).cmp(&(
+            &b.date,
+            b.time.as_deref().unwrap_or("99:99"),
+            &b.title,
+        ))
+    });
+    steps
+}
+
+/// The care coordinator of the patient's active care team.
+pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
+    let team = record
+        .care_teams
+        .iter()
+        .find(|t| t.status.as_deref() == Some("active"))
+        .or(record.care_teams.first())?;
+    let participant = team.participant.iter().find(|p| {
+        p.role
+            .iter()
+            .any(|r| r.has(TEAM_ROLE_SYSTEM, "care-coordinator"))
+    })?;
+    let role = participant
+        .role
+        .iter()
+        .find(|r| !r.has(TEAM_ROLE_SYSTEM, "care-coordinator"))
+        .and_then(|r| r.label())
+        .unwrap_or("Care coordinator")
+        .to_owned();
+    Some(TeamMemberView {
+        name: record.practitioner_name(participant.member.as_ref()?)?,
+        role,
+        is_care_coordinator: true,
+    })
+}
+
+pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) -> TodayView {
+    let tz = record.time_zone();
+    let today = now.to_zoned(tz.clone()).date();
+    let (phases, current) = phases(record, today);
+    let phase = current.and_then(|i| {
+        let plan = phases.get(i)?;
+        let (start, end) = period_dates(plan);
+        Some(PhaseView {
+            title: plan.title.clone()?,
+            description: plan.description.clone(),
+            start: start.map(|d| d.to_string()),
+            end: end.map(|d| d.to_string()),
+            position: (i + 1) as u32,
+            count: phases.len() as u32,
+        })
+    });
+    let episode = record.episode();
+    let mut steps = next_steps(record, now, &tz);
+    steps.truncate(NEXT_STEPS_SHOWN);
+    TodayView {
+        patient_name: record
+            .patient_name()
+            .unwrap_or_else(|| "your record".to_owned()),
+        ipu_name: episode.and_then(|e| {
+            record
+                .organization(e.managing_organization.as_ref())
+                .and_then(|o| o.name.clone())
+                .or_else(|| {
+                    e.managing_organization
+                        .as_ref()
+                        .and_then(|r| r.display.clone())
+                })
+        }),
+        condition: episode
+            .and_then(|e| e.type_.first())
+            .and_then(|c| c.label())
+            .map(str::to_owned),
+        phase,
+        next_steps: steps,
+        coordinator: coordinator(record),
+        last_synced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(title: &str, start: &str, end: &str, status: &str) -> CarePlan {
+        CarePlan::from_value(json!({
+            "resourceType": "CarePlan", "status": status, "intent": "plan", "title": title,
+            "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "phase"}]}],
+            "subject": {"reference": "Patient/p"}, "period": {"start": start, "end": end}
+        }))
+        .unwrap()
+    }
+
+    fn record() -> Record {
+        Record {
+            patient_id: "p".into(),
+            patients: vec![Patient::from_value(json!({"resourceType": "Patient", "id": "p", "name": [{"given": ["Ana"], "family": "Ruiz"}]})).unwrap()],
+            care_plans: vec![
+                plan("Surgery", "2026-12-08", "2026-12-08", "draft"),
+                plan("Evaluation", "2026-10-01", "2026-10-20", "completed"),
+                plan("Prehabilitation", "2026-10-21", "2026-12-07", "active"),
+            ],
+            appointments: vec![
+                Appointment::from_value(json!({"resourceType": "Appointment", "id": "past", "status": "booked",
+                    "description": "Past visit", "start": "2026-11-01T09:00:00-06:00", "participant": []})).unwrap(),
+                Appointment::from_value(json!({"resourceType": "Appointment", "id": "pt", "status": "booked",
+                    "description": "Physical therapy", "start": "2026-11-24T10:00:00-06:00",
+                    "patientInstruction": "Wear comfortable shoes.",
+                    "participant": [{"actor": {"reference": "Practitioner/d", "display": "Tomás Herrera, DPT"}, "status": "accepted"},
+                                    {"actor": {"display": "Rehab Gym"}, "status": "accepted"}]})).unwrap(),
+                Appointment::from_value(json!({"resourceType": "Appointment", "id": "x", "status": "cancelled",
+                    "description": "Cancelled", "start": "2026-11-23T10:00:00-06:00", "participant": []})).unwrap(),
+            ],
+            tasks: vec![
+                Task::from_value(json!({"resourceType": "Task", "id": "t1", "status": "requested", "intent": "order",
+                    "description": "Stop blood thinner", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
+                Task::from_value(json!({"resourceType": "Task", "id": "t2", "status": "completed", "intent": "order",
+                    "description": "Done already", "restriction": {"period": {"end": "2026-11-30"}}})).unwrap(),
+            ],
+            care_teams: vec![CareTeam::from_value(json!({"resourceType": "CareTeam", "status": "active", "participant": [
+                {"role": [{"text": "Surgeon"}], "member": {"reference": "Practitioner/s", "display": "Dr. S"}},
+                {"role": [{"text": "Nurse navigator"}, {"coding": [{"system": TEAM_ROLE_SYSTEM, "code": "care-coordinator"}]}],
+                 "member": {"reference": "Practitioner/n", "display": "Priya Raman, RN"}}
+            ]})).unwrap()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn current_phase_follows_the_calendar() {
+        let r = record();
+        let (phases, current) = phases(&r, "2026-11-22".parse().unwrap());
+        assert_eq!(
+            phases
+                .iter()
+                .map(|p| p.title.as_deref().unwrap())
+                .collect::<Vec<_>>(),
+            ["Evaluation", "Prehabilitation", "Surgery"]
+        );
+        assert_eq!(current, Some(1));
+        let (_, on_the_day) = super::phases(&r, "2026-12-08".parse().unwrap());
+        assert_eq!(on_the_day, Some(2));
+    }
+
+    #[test]
+    fn next_steps_are_open_future_and_ordered() {
+        let r = record();
+        let now: Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
+        let steps = next_steps(&r, now, &TimeZone::get("America/Chicago").unwrap());
+        let titles: Vec<_> = steps.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(titles, ["Physical therapy", "Stop blood thinner"]);
+        assert_eq!(steps[0].time.as_deref(), Some("10:00"));
+        assert_eq!(steps[0].who.as_deref(), Some("Tomás Herrera, DPT"));
+        assert_eq!(steps[0].place.as_deref(), Some("Rehab Gym"));
+        assert_eq!(steps[1].date, "2026-11-24");
+    }
+
+    #[test]
+    fn today_names_the_coordinator_and_phase() {
+        let view = today_view(&record(), "2026-11-22T15:00:00Z".parse().unwrap(), None);
+        assert_eq!(view.patient_name, "Ana Ruiz");
+        let phase = view.phase.unwrap();
+        assert_eq!(
+            (phase.title.as_str(), phase.position, phase.count),
+            ("Prehabilitation", 2, 3)
+        );
+        let c = view.coordinator.unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.role.as_str()),
+            ("Priya Raman, RN", "Nurse navigator")
+        );
+    }
+}

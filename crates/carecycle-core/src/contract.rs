@@ -1,0 +1,143 @@
+//! What the app's screens are shown: plain views built by the core from the
+//! local store. The UI's TypeScript types are generated from these (ts-rs), so
+//! the two sides cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A care organization the patient can connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerChoice {
+    pub label: String,
+    pub fhir_base_url: String,
+}
+
+/// A record this device can show: the patient's own, or one a family member may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileSummary {
+    pub id: String,
+    pub server_label: String,
+    pub fhir_base_url: String,
+    /// The patient's name, once the first sync has brought it.
+    pub patient_name: Option<String>,
+}
+
+/// What the app shows before a record is open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AppOverview {
+    pub profiles: Vec<ProfileSummary>,
+    pub server_choices: Vec<ServerChoice>,
+    /// False when the system keyring cannot be used: nothing can be stored safely.
+    pub keyring_available: bool,
+}
+
+/// The Today screen: where the patient is in the care cycle and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TodayView {
+    pub patient_name: String,
+    /// The care unit (IPU) looking after this condition.
+    pub ipu_name: Option<String>,
+    pub condition: Option<String>,
+    pub phase: Option<PhaseView>,
+    pub next_steps: Vec<NextStep>,
+    pub coordinator: Option<TeamMemberView>,
+    /// When the record was last brought up to date from the care team (RFC 3339).
+    pub last_synced: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseView {
+    pub title: String,
+    pub description: Option<String>,
+    /// First and last day of the phase (YYYY-MM-DD), when known.
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// 1-based position of this phase in the cycle, and how many phases there are.
+    pub position: u32,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum StepKind {
+    Appointment,
+    Checklist,
+}
+
+/// Something coming up: what, when, where, with whom, and how to prepare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NextStep {
+    pub id: String,
+    pub kind: StepKind,
+    pub title: String,
+    /// The day, on the clinic's calendar (YYYY-MM-DD).
+    pub date: String,
+    /// The time on the clinic's clock (HH:MM), for appointments.
+    pub time: Option<String>,
+    pub place: Option<String>,
+    pub who: Option<String>,
+    pub prepare: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberView {
+    pub name: String,
+    /// What they do, in words (e.g. "Nurse navigator").
+    pub role: String,
+    /// The one who oversees the whole care cycle.
+    pub is_care_coordinator: bool,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    pub received: u32,
+    pub failures: Vec<SyncFailure>,
+    pub finished_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncFailure {
+    pub resource_type: String,
+    pub message: String,
+}
+
+/// The TypeScript declarations of every type that crosses the command boundary,
+/// in one file. The shell's test compares this with the committed UI file.
+pub fn typescript_contract() -> String {
+    use crate::error::{CommandError, ErrorCode};
+    let cfg = ts_rs::Config::default();
+    let decls = [
+        ErrorCode::decl(&cfg),
+        CommandError::decl(&cfg),
+        ServerChoice::decl(&cfg),
+        ProfileSummary::decl(&cfg),
+        AppOverview::decl(&cfg),
+        TodayView::decl(&cfg),
+        PhaseView::decl(&cfg),
+        StepKind::decl(&cfg),
+        NextStep::decl(&cfg),
+        TeamMemberView::decl(&cfg),
+        SyncReport::decl(&cfg),
+        SyncFailure::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\
+         // Do not edit: run `UPDATE_CONTRACT=1 cargo test -p carecycle-app contract` to regenerate.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.trim_end().to_owned() + "\n"
+}

@@ -1,0 +1,118 @@
+//! Errors of the core, classified by cause, and the closed set of codes the UI
+//! turns into a sentence a patient understands.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Why something failed, as the UI sees it. Closed: the UI has a sentence for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// No profile, or the profile's sign-in is gone: sign in again.
+    NotSignedIn,
+    /// The server rejected our sign-in (expired or revoked): sign in again.
+    SessionExpired,
+    /// The sign-in in the browser failed or was refused.
+    SignInFailed,
+    /// The browser sign-in did not come back in time.
+    SignInTimedOut,
+    /// The OS keyring cannot be used; nothing is stored without it.
+    KeyringUnavailable,
+    /// The server could not be reached (offline, wrong address, down).
+    Offline,
+    /// The server answered with an error.
+    ServerError,
+    /// The address given is not a usable FHIR server.
+    NotAFhirServer,
+    /// Input that cannot be accepted as it is; nothing was lost.
+    InvalidInput,
+    /// The thing asked for does not exist (or is not yours to see).
+    NotFound,
+    /// The local database cannot be opened (wrong key or damaged).
+    StoreUnavailable,
+    /// Something that should not happen; details are in the log.
+    Internal,
+}
+
+/// What crosses the command boundary: `{code, message}`. The message is safe to
+/// show and carries no health information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CommandError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("no profile with id {0}")]
+    NoProfile(String),
+    #[error("this profile has no saved sign-in")]
+    NotSignedIn,
+    #[error("the server no longer accepts this sign-in: {0}")]
+    SessionExpired(String),
+    #[error("sign-in failed: {0}")]
+    SignIn(String),
+    #[error("the sign-in was not completed within {0} seconds")]
+    SignInTimedOut(u64),
+    #[error("the system keyring is not available: {0}")]
+    Keyring(String),
+    #[error("could not reach the server: {0}")]
+    Network(String),
+    #[error("the server answered {status}: {message}")]
+    Server { status: u16, message: String },
+    #[error("{0}")]
+    NotAFhirServer(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("the local database cannot be opened: {0}")]
+    StoreLocked(String),
+    #[error("local database error: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("data error: {0}")]
+    Data(String),
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CoreError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CoreError::NoProfile(_) | CoreError::NotSignedIn => ErrorCode::NotSignedIn,
+            CoreError::SessionExpired(_) => ErrorCode::SessionExpired,
+            CoreError::SignIn(_) => ErrorCode::SignInFailed,
+            CoreError::SignInTimedOut(_) => ErrorCode::SignInTimedOut,
+            CoreError::Keyring(_) => ErrorCode::KeyringUnavailable,
+            CoreError::Network(_) => ErrorCode::Offline,
+            CoreError::Server { .. } => ErrorCode::ServerError,
+            CoreError::NotAFhirServer(_) => ErrorCode::NotAFhirServer,
+            CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
+            CoreError::StoreLocked(_) => ErrorCode::StoreUnavailable,
+            CoreError::Store(_) | CoreError::Data(_) | CoreError::Io(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Transport failures from reqwest, without the URL (it can carry a patient id).
+    pub fn network(e: reqwest::Error) -> CoreError {
+        let e = e.without_url();
+        if e.is_timeout() {
+            CoreError::Network("the server did not answer in time".into())
+        } else if e.is_connect() {
+            CoreError::Network("could not connect".into())
+        } else if e.is_decode() {
+            CoreError::Data(format!("the server's answer could not be read: {e}"))
+        } else {
+            CoreError::Network(e.to_string())
+        }
+    }
+}
+
+impl From<CoreError> for CommandError {
+    fn from(e: CoreError) -> Self {
+        CommandError {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,50 @@
+//! The list of records on this device. It holds no health information: an id,
+//! the server's address and the label the person chose it by. Everything else
+//! lives in each profile's encrypted database.
+
+use crate::error::{CoreError, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    pub id: String,
+    pub server_label: String,
+    pub fhir_base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileList {
+    path: PathBuf,
+}
+
+impl ProfileList {
+    pub fn new(data_dir: &Path) -> ProfileList {
+        ProfileList {
+            path: data_dir.join("profiles.json"),
+        }
+    }
+
+    pub fn load(&self) -> Result<Vec<ProfileEntry>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| CoreError::Data(format!("the profile list is damaged: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces the list atomically (write aside, then rename).
+    pub fn save(&self, profiles: &[ProfileEntry]) -> Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes =
+            serde_json::to_vec_pretty(profiles).map_err(|e| CoreError::Data(e.to_string()))?;
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &self.path)?;
+        Ok(())
+    }
+
+    pub fn database_path(data_dir: &Path, profile_id: &str) -> PathBuf {
+        data_dir.join("profiles").join(format!("{profile_id}.db"))
+    }
+}

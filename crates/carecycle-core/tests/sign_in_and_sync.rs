@@ -1,0 +1,171 @@
+//! The walking skeleton's slice through core: sign in to a real reference back
+//! end through SMART (PKCE, loopback redirect), sync, and read Today from the
+//! local store.
+
+mod scripted_browser;
+
+use carecycle_backend::seed::{
+    self, DAYS_TO_SURGERY, DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME,
+};
+use carecycle_backend::{RunningServer, Seed, ServerOptions};
+use carecycle_core::contract::ServerChoice;
+use carecycle_core::secrets::Vault;
+use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock, SystemClock};
+use jiff::ToSpan;
+use jiff::tz::TimeZone;
+use scripted_browser::ScriptedBrowser;
+use std::sync::Arc;
+
+async fn backend(now: jiff::Timestamp) -> RunningServer {
+    carecycle_backend::start(ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        seed: Some(Seed::Demo),
+        clock: Arc::new(FixedClock::new(now)),
+    })
+    .await
+    .unwrap()
+}
+
+fn core(
+    dir: &std::path::Path,
+    base: &str,
+    user: &str,
+    password: &str,
+    now: jiff::Timestamp,
+) -> CareCycle {
+    CareCycle::new(CoreConfig {
+        data_dir: dir.to_owned(),
+        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
+        clock: Arc::new(FixedClock::new(now)),
+        browser: Arc::new(ScriptedBrowser {
+            username: user.into(),
+            password: password.into(),
+        }),
+        server_choices: vec![ServerChoice {
+            label: "Riverside (demo)".into(),
+            fhir_base_url: base.into(),
+        }],
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sync_and_today_match_the_seed() {
+    let now: jiff::Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
+    let server = backend(now).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = core(
+        dir.path(),
+        &server.fhir_base(),
+        DEMO_PATIENT_USERNAME,
+        DEMO_PATIENT_PASSWORD,
+        now,
+    );
+
+    let profile = app.sign_in(&server.fhir_base()).await.unwrap();
+    assert_eq!(profile.patient_name.as_deref(), Some("Eleanor Whitfield"));
+    assert_eq!(profile.server_label, "Riverside (demo)");
+
+    let today = app.today(&profile.id).await.unwrap();
+    assert_eq!(today.patient_name, "Eleanor Whitfield");
+    assert_eq!(today.ipu_name.as_deref(), Some(seed::KNEE_IPU_NAME));
+    assert_eq!(today.condition.as_deref(), Some("Knee osteoarthritis"));
+    assert_eq!(
+        today.phase.as_ref().map(|p| p.title.as_str()),
+        Some("Prehabilitation")
+    );
+    let coordinator = today.coordinator.clone().unwrap();
+    assert_eq!(
+        (coordinator.name.as_str(), coordinator.role.as_str()),
+        ("Priya Raman, RN", "Nurse navigator")
+    );
+
+    let surgery_day = now
+        .to_zoned(TimeZone::get(seed::KNEE_IPU_TIME_ZONE).unwrap())
+        .date()
+        .saturating_add(DAYS_TO_SURGERY.days());
+    let expected = [
+        ("Prehabilitation physical therapy", -14, Some("10:00")),
+        ("Pre-operative assessment", -10, Some("09:30")),
+        ("Joint replacement class", -7, Some("14:00")),
+    ];
+    assert_eq!(today.next_steps.len(), 3);
+    for (step, (title, offset, time)) in today.next_steps.iter().zip(expected) {
+        assert_eq!(step.title, title);
+        assert_eq!(
+            step.date,
+            surgery_day.saturating_add(offset.days()).to_string()
+        );
+        assert_eq!(step.time.as_deref(), time);
+    }
+    assert_eq!(
+        today.next_steps[0].who.as_deref(),
+        Some("Tomás Herrera, DPT")
+    );
+
+    // Offline: the store answers with the server gone.
+    server.stop().await;
+    assert_eq!(app.today(&profile.id).await.unwrap(), today);
+    let err = app.sync(&profile.id).await;
+    match err {
+        Ok(report) => assert!(!report.failures.is_empty()),
+        Err(e) => assert_eq!(e.code(), ErrorCode::Offline),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_patient_sees_only_their_own_record() {
+    let now = jiff::Timestamp::now();
+    let server = backend(now).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = core(
+        dir.path(),
+        &server.fhir_base(),
+        seed::SECOND_PATIENT_USERNAME,
+        seed::SECOND_PATIENT_PASSWORD,
+        now,
+    );
+    let profile = app.sign_in(&server.fhir_base()).await.unwrap();
+    let today = app.today(&profile.id).await.unwrap();
+    assert_eq!(today.patient_name, "Dana Okafor");
+    assert_eq!(today.condition.as_deref(), Some("Breast cancer"));
+    assert!(today.coordinator.is_none());
+    assert!(
+        today
+            .next_steps
+            .iter()
+            .all(|s| !s.title.contains("knee") && !s.title.contains("Prehabilitation"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_address_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = CareCycle::new(CoreConfig {
+        data_dir: dir.path().to_owned(),
+        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
+        clock: Arc::new(SystemClock),
+        browser: Arc::new(ScriptedBrowser {
+            username: "x".into(),
+            password: "y".into(),
+        }),
+        server_choices: vec![],
+    })
+    .unwrap();
+    assert_eq!(
+        app.sign_in("http://example.org/fhir")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(
+        app.sign_in("http://127.0.0.1:9/fhir")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Offline
+    );
+}
