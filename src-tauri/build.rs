@@ -1,3 +1,8 @@
 fn main() {
-    tauri_build::build()
+    // Declaring the app's commands generates one permission per command, so the
+    // capability file can grant exactly these to the main window and nothing else.
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&["app_overview", "sign_in", "sync_now", "today"]),
+    ))
+    .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
 }

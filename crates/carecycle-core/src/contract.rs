@@ -132,7 +132,7 @@ pub fn typescript_contract() -> String {
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\
-         // Do not edit: run `UPDATE_CONTRACT=1 cargo test -p carecycle-app contract` to regenerate.\n\n",
+         // Do not edit: run `UPDATE_CONTRACT=1 cargo test -p carecycle-app --test contract` to regenerate.\n\n",
     );
     for decl in decls {
         out.push_str("export ");

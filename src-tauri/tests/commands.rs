@@ -1,0 +1,74 @@
+//! Command wiring on Tauri's mock runtime, with the app's real configuration and
+//! capability file: the main window can call CareCycle's commands, results and
+//! errors arrive as the UI expects them.
+
+use carecycle_app_lib::{attach_core, server_choices_from, with_commands};
+use carecycle_core::secrets::Vault;
+use carecycle_core::smart::SystemBrowser;
+use carecycle_core::{CareCycle, CoreConfig, SystemClock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+
+fn invoke(
+    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    let url = if cfg!(dev) {
+        "http://localhost:5173"
+    } else {
+        "tauri://localhost"
+    };
+    get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: url.parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn commands_answer_through_the_real_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = CareCycle::new(CoreConfig {
+        data_dir: dir.path().to_owned(),
+        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
+        clock: Arc::new(SystemClock),
+        browser: Arc::new(SystemBrowser),
+        server_choices: server_choices_from(
+            "Riverside (demo)|http://127.0.0.1:9/fhir; broken entry",
+        ),
+    })
+    .unwrap();
+    let app = with_commands(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    attach_core(app.handle(), Arc::new(core));
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    assert_eq!(
+        invoke(&webview, "app_overview", json!({})),
+        Ok(json!({
+            "profiles": [],
+            "serverChoices": [{"label": "Riverside (demo)", "fhirBaseUrl": "http://127.0.0.1:9/fhir"}],
+            "keyringAvailable": true
+        }))
+    );
+    let err = invoke(&webview, "today", json!({"profileId": "nope"})).unwrap_err();
+    assert_eq!(err["code"], "notSignedIn");
+    let err = invoke(&webview, "sign_in", json!({"fhirBaseUrl": "ftp://x"})).unwrap_err();
+    assert_eq!(err["code"], "invalidInput");
+    assert!(err["message"].as_str().unwrap().contains("https://"));
+}

@@ -1,0 +1,86 @@
+// Starting and stopping what an e2e test needs: the reference back end and
+// tauri-driver, each on a free loopback port, each stopped by the test.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+export const APP = process.env.CARECYCLE_APP ?? join(ROOT, 'target/debug/carecycle-app');
+export const BACKEND = process.env.CARECYCLE_BACKEND ?? join(ROOT, 'target/debug/carecycle-backend');
+export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? join(ROOT, 'target/e2e-artifacts');
+export const SCRIPTED_BROWSER = join(import.meta.dirname, 'scripted-browser.mjs');
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `carecycle-${prefix}-`));
+}
+
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function stopper(child) {
+  return () =>
+    new Promise((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
+}
+
+/** Starts the reference back end with demo seed data; resolves once it listens. */
+export function startBackend({ dataDir = tempDir('backend') } = {}) {
+  const child = spawn(BACKEND, ['serve', '--addr', '127.0.0.1:0', '--data', dataDir, '--seed', 'demo'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolveStart, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('back end did not start in 30 s')), 30000);
+    child.once('exit', (code) => reject(new Error(`back end exited (${code})`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /FHIR base (\S+)\)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ fhirBase: m[1], origin: new URL(m[1]).origin, dataDir, stop: stopper(child) });
+      }
+    });
+  });
+}
+
+/** Starts tauri-driver with `env` for the app it will launch; resolves when /status answers. */
+export async function startDriver(env) {
+  const port = await freePort();
+  const nativePort = await freePort();
+  const child = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    // WebKitWebDriver's screenshot never returns when the DMA-BUF renderer is
+    // off, which the app does by default to avoid blank windows on some GPUs;
+    // under Xvfb there is no GPU, so e2e runs keep WebKit's default renderer.
+    env: { WEBKIT_DISABLE_DMABUF_RENDERER: '0', ...process.env, ...env },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited (${child.exitCode})`);
+    try {
+      const r = await fetch(`${base}/status`);
+      if (r.ok) return { base, stop: stopper(child) };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stopper(child)();
+  throw new Error('tauri-driver did not answer /status in 30 s');
+}

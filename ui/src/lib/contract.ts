@@ -1,0 +1,66 @@
+// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).
+// Do not edit: run `UPDATE_CONTRACT=1 cargo test -p carecycle-app --test contract` to regenerate.
+
+export type ErrorCode = "notSignedIn" | "sessionExpired" | "signInFailed" | "signInTimedOut" | "keyringUnavailable" | "offline" | "serverError" | "notAFhirServer" | "invalidInput" | "notFound" | "storeUnavailable" | "internal";
+
+export type CommandError = { code: ErrorCode, message: string, };
+
+export type ServerChoice = { label: string, fhirBaseUrl: string, };
+
+export type ProfileSummary = { id: string, serverLabel: string, fhirBaseUrl: string, 
+/**
+ * The patient's name, once the first sync has brought it.
+ */
+patientName: string | null, };
+
+export type AppOverview = { profiles: Array<ProfileSummary>, serverChoices: Array<ServerChoice>, 
+/**
+ * False when the system keyring cannot be used: nothing can be stored safely.
+ */
+keyringAvailable: boolean, };
+
+export type TodayView = { patientName: string, 
+/**
+ * The care unit (IPU) looking after this condition.
+ */
+ipuName: string | null, condition: string | null, phase: PhaseView | null, nextSteps: Array<NextStep>, coordinator: TeamMemberView | null, 
+/**
+ * When the record was last brought up to date from the care team (RFC 3339).
+ */
+lastSynced: string | null, };
+
+export type PhaseView = { title: string, description: string | null, 
+/**
+ * First and last day of the phase (YYYY-MM-DD), when known.
+ */
+start: string | null, end: string | null, 
+/**
+ * 1-based position of this phase in the cycle, and how many phases there are.
+ */
+position: number, count: number, };
+
+export type StepKind = "appointment" | "checklist";
+
+export type NextStep = { id: string, kind: StepKind, title: string, 
+/**
+ * The day, on the clinic's calendar (YYYY-MM-DD).
+ */
+date: string, 
+/**
+ * The time on the clinic's clock (HH:MM), for appointments.
+ */
+time: string | null, place: string | null, who: string | null, prepare: string | null, };
+
+export type TeamMemberView = { name: string, 
+/**
+ * What they do, in words (e.g. "Nurse navigator").
+ */
+role: string, 
+/**
+ * The one who oversees the whole care cycle.
+ */
+isCareCoordinator: boolean, };
+
+export type SyncReport = { received: number, failures: Array<SyncFailure>, finishedAt: string, };
+
+export type SyncFailure = { resourceType: string, message: string, };

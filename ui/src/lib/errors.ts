@@ -1,0 +1,33 @@
+import { isCommandError } from './backend';
+import type { ErrorCode } from './contract';
+
+// What a patient reads when something fails. Every code of the closed Rust enum
+// has a sentence (the compiler checks this Record is complete).
+const SENTENCES: Record<ErrorCode, string> = {
+  notSignedIn: 'You are not signed in. Please sign in again.',
+  sessionExpired: 'Your sign-in has ended. Please sign in again to get the latest from your care team.',
+  signInFailed: 'Signing in did not work. Please try again.',
+  signInTimedOut: 'Signing in took too long. Please try again, and finish signing in in your web browser.',
+  keyringUnavailable:
+    "CareCycle keeps your sign-in in your computer's secure keyring, and it is not available right now. Unlock your keyring or sign in to your desktop, then try again.",
+  offline: 'We could not reach your care team’s system. Check your internet connection and try again.',
+  serverError: 'Your care team’s system had a problem. Please try again in a few minutes.',
+  notAFhirServer: 'That address does not look like a care organization’s patient system. Please check it.',
+  invalidInput: 'Please check what you entered.',
+  notFound: 'We could not find that.',
+  storeUnavailable: 'CareCycle could not open your saved information on this device.',
+  internal: 'Something went wrong in CareCycle. Please try again.',
+};
+
+export interface ShownError {
+  sentence: string;
+  detail: string | null;
+}
+
+/** The sentence for an error from the backend, with the technical detail kept apart. */
+export function describeError(error: unknown): ShownError {
+  if (isCommandError(error)) {
+    return { sentence: SENTENCES[error.code], detail: error.message };
+  }
+  return { sentence: SENTENCES.internal, detail: error instanceof Error ? error.message : String(error) };
+}

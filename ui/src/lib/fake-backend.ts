@@ -1,0 +1,57 @@
+// A fake of the typed backend for UI unit tests: records calls, answers from data.
+import type { Backend } from './backend';
+import type { AppOverview, CommandError, ProfileSummary, SyncReport, TodayView } from './contract';
+
+export const profile: ProfileSummary = {
+  id: 'p-1',
+  serverLabel: 'Riverside (demo)',
+  fhirBaseUrl: 'http://127.0.0.1:9/fhir',
+  patientName: 'Ana Ruiz',
+};
+
+export const todayView: TodayView = {
+  patientName: 'Ana Ruiz',
+  ipuName: 'Riverside Knee & Hip Unit',
+  condition: 'Knee osteoarthritis',
+  phase: { title: 'Prehabilitation', description: 'Get stronger.', start: '2026-11-01', end: '2026-12-07', position: 3, count: 7 },
+  nextSteps: [
+    { id: 'Appointment/1', kind: 'appointment', title: 'Physical therapy', date: '2026-11-24', time: '10:00', place: 'Rehab Gym', who: 'Tomás Herrera, DPT', prepare: 'Wear comfortable shoes.' },
+    { id: 'Task/2', kind: 'checklist', title: 'Stop blood thinner', date: '2026-12-03', time: null, place: null, who: null, prepare: null },
+  ],
+  coordinator: { name: 'Priya Raman, RN', role: 'Nurse navigator', isCareCoordinator: true },
+  lastSynced: '2026-11-22T15:00:00Z',
+};
+
+export interface FakeOptions {
+  overview?: Partial<AppOverview>;
+  signIn?: () => Promise<ProfileSummary>;
+  sync?: () => Promise<SyncReport>;
+}
+
+export function fakeBackend(options: FakeOptions = {}): Backend & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    appOverview: async () => {
+      calls.push('appOverview');
+      return { profiles: [], serverChoices: [], keyringAvailable: true, ...options.overview };
+    },
+    signIn: async (url) => {
+      calls.push(`signIn ${url}`);
+      return options.signIn ? options.signIn() : profile;
+    },
+    syncNow: async (id) => {
+      calls.push(`syncNow ${id}`);
+      return options.sync ? options.sync() : { received: 0, failures: [], finishedAt: '2026-11-22T15:00:00Z' };
+    },
+    today: async (id) => {
+      calls.push(`today ${id}`);
+      return todayView;
+    },
+    onRecordChanged: async () => () => {},
+  };
+}
+
+export function commandError(code: CommandError['code'], message: string): CommandError {
+  return { code, message };
+}

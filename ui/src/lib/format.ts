@@ -1,0 +1,33 @@
+// Presentation only: turning the core's calendar values into words in the
+// person's language. The dates are the clinic's calendar dates, so they are
+// formatted as-is (in UTC) rather than shifted into this device's time zone.
+
+function parts(date: string): [number, number, number] | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+export function formatDay(date: string, locale?: string): string {
+  const p = parts(date);
+  if (!p) return date;
+  return new Intl.DateTimeFormat(locale, {
+    weekday: 'long',
+    month: 'long',
+    day: 'numeric',
+    timeZone: 'UTC',
+  }).format(new Date(Date.UTC(p[0], p[1] - 1, p[2])));
+}
+
+export function formatTime(time: string, locale?: string): string {
+  const m = /^(\d{2}):(\d{2})$/.exec(time);
+  if (!m) return time;
+  return new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit', timeZone: 'UTC' }).format(
+    new Date(Date.UTC(2000, 0, 1, Number(m[1]), Number(m[2]))),
+  );
+}
+
+export function formatInstant(instant: string, locale?: string): string {
+  const d = new Date(instant);
+  if (Number.isNaN(d.getTime())) return instant;
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
