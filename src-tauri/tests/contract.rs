@@ -1,6 +1,9 @@
 //! The UI's TypeScript types are generated from the Rust types that cross the
 //! command boundary. This fails when the committed file is out of date.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 #[test]

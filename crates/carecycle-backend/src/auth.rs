@@ -301,12 +301,12 @@ fn sign_in_page(state: &AppState, params: &AuthorizeParams, error: Option<&str>)
 
 /// Checks what must hold before the sign-in page is shown. Errors about the
 /// client or redirect are shown here, never sent to an unverified redirect.
-fn check_authorize(state: &AppState, p: &AuthorizeParams) -> Result<(), Response> {
+fn check_authorize(state: &AppState, p: &AuthorizeParams) -> Result<(), Box<Response>> {
     if !redirect_allowed(&p.client_id, &p.redirect_uri) {
-        return Err(error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             "This app or its return address is not registered with this server.",
-        ));
+        )));
     }
     let redirect_error = |error: &str, description: &str| {
         let mut url = url::Url::parse(&p.redirect_uri).ok();
@@ -320,25 +320,28 @@ fn check_authorize(state: &AppState, p: &AuthorizeParams) -> Result<(), Response
             .unwrap_or_else(|| error_page(StatusCode::BAD_REQUEST, description))
     };
     if p.response_type != "code" {
-        return Err(redirect_error(
+        return Err(Box::new(redirect_error(
             "unsupported_response_type",
             "response_type must be code",
-        ));
+        )));
     }
     if p.code_challenge_method != "S256" || p.code_challenge.len() < 43 {
-        return Err(redirect_error(
+        return Err(Box::new(redirect_error(
             "invalid_request",
             "PKCE with S256 is required",
-        ));
+        )));
     }
     if p.state.is_empty() {
-        return Err(redirect_error("invalid_request", "state is required"));
+        return Err(Box::new(redirect_error(
+            "invalid_request",
+            "state is required",
+        )));
     }
     if p.aud.trim_end_matches('/') != state.fhir_base.trim_end_matches('/') {
-        return Err(redirect_error(
+        return Err(Box::new(redirect_error(
             "invalid_request",
             "aud must be this server's FHIR base URL",
-        ));
+        )));
     }
     Ok(())
 }
@@ -349,7 +352,7 @@ pub async fn authorize_page(
 ) -> Response {
     match check_authorize(&state, &params) {
         Ok(()) => sign_in_page(&state, &params, None).into_response(),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -358,7 +361,7 @@ pub async fn authorize_submit(
     Form(form): Form<SignInForm>,
 ) -> Response {
     if let Err(response) = check_authorize(&state, &form.params) {
-        return response;
+        return *response;
     }
     let username = form.username.trim().to_owned();
     let password = form.password.clone();

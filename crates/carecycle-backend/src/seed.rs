@@ -154,6 +154,49 @@ const KNEE_TEAM: &[Member] = &[
     },
 ];
 
+/// An appointment of the seed schedule, dated relative to the surgery day.
+struct SeedAppointment {
+    phase: usize,
+    title: &'static str,
+    day: i64,
+    hour: i8,
+    minute: i8,
+    minutes: i64,
+    who: &'static str,
+    place: &'static str,
+    prepare: &'static str,
+    status: &'static str,
+}
+
+impl SeedAppointment {
+    #[allow(clippy::too_many_arguments)]
+    const fn new(
+        phase: usize,
+        title: &'static str,
+        day: i64,
+        hour: i8,
+        minute: i8,
+        minutes: i64,
+        who: &'static str,
+        place: &'static str,
+        prepare: &'static str,
+        status: &'static str,
+    ) -> Self {
+        SeedAppointment {
+            phase,
+            title,
+            day,
+            hour,
+            minute,
+            minutes,
+            who,
+            place,
+            prepare,
+            status,
+        }
+    }
+}
+
 fn member_display(m: &Member) -> String {
     let mut parts: Vec<&str> = m.prefix.into_iter().collect();
     parts.push(m.given);
@@ -401,9 +444,8 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
     }
     let phase_ref = |i: usize| json!({"reference": format!("CarePlan/{}", phase_ids[i])});
 
-    // (phase, title, day, hour, minute, minutes, who, where, how to prepare, status)
-    let appointments: [(usize, &str, i64, i8, i8, i64, &str, &str, &str, &str); 10] = [
-        (
+    let appointments: [SeedAppointment; 10] = [
+        SeedAppointment::new(
             0,
             "First visit with the joint team",
             -60,
@@ -415,7 +457,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Bring your knee X-rays if you have them and a list of your medicines.",
             "fulfilled",
         ),
-        (
+        SeedAppointment::new(
             1,
             "Shared decision visit with Dr. Okonkwo",
             -38,
@@ -427,7 +469,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Write down your questions and what you most want to be able to do again.",
             "fulfilled",
         ),
-        (
+        SeedAppointment::new(
             2,
             "Prehabilitation physical therapy",
             -14,
@@ -439,7 +481,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Wear comfortable clothes and shoes you can walk in. Bring your exercise log.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             2,
             "Pre-operative assessment",
             -10,
@@ -451,7 +493,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Bring a list of every medicine you take, including vitamins and supplements.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             2,
             "Joint replacement class",
             -7,
@@ -463,7 +505,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Bring the person who will help you at home after surgery.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             3,
             "Right total knee replacement",
             0,
@@ -475,7 +517,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Do not eat after midnight. You may drink clear liquids until 2 hours before you arrive. Arrive at 5:30 am.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             5,
             "2-week check: wound and staples",
             14,
@@ -487,7 +529,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Wear loose trousers or shorts so we can see your knee.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             6,
             "6-week follow-up with Dr. Okonkwo",
             42,
@@ -499,7 +541,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Bring your walking aid and your exercise log.",
             "booked",
         ),
-        (
+        SeedAppointment::new(
             6,
             "3-month follow-up",
             90,
@@ -511,7 +553,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "We will ask you a few questions about your knee before the visit.",
             "proposed",
         ),
-        (
+        SeedAppointment::new(
             6,
             "1-year follow-up",
             365,
@@ -524,7 +566,19 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "proposed",
         ),
     ];
-    for (phase, title, day, hour, minute, minutes, who, place, prepare, status) in appointments {
+    for SeedAppointment {
+        phase,
+        title,
+        day,
+        hour,
+        minute,
+        minutes,
+        who,
+        place,
+        prepare,
+        status,
+    } in appointments
+    {
         let member = KNEE_TEAM.iter().find(|m| m.id == who);
         let start = a.at(day, hour, minute);
         let end_time = a

@@ -28,13 +28,16 @@ impl SecretKind {
     }
 }
 
+/// Entries built so far, by profile and kind.
+type EntryCache = Arc<Mutex<HashMap<(String, SecretKind), Arc<Entry>>>>;
+
 /// A handle on one credential store. Entries are kept for the life of the vault
 /// (some stores, like the mock used in unit tests, keep a secret only as long as
 /// its entry lives).
 #[derive(Clone)]
 pub struct Vault {
     store: Arc<CredentialStore>,
-    entries: Arc<Mutex<HashMap<(String, SecretKind), Arc<Entry>>>>,
+    entries: EntryCache,
 }
 
 impl std::fmt::Debug for Vault {

@@ -2,6 +2,9 @@
 //! end through SMART (PKCE, loopback redirect), sync, and read Today from the
 //! local store.
 
+// Test code: a failed expectation should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod scripted_browser;
 
 use carecycle_backend::seed::{
