@@ -115,6 +115,15 @@ fn parse_type(name: &str) -> Result<ResourceType, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("resource type {name} is not supported here")))
 }
 
+/// Refuses the request unless the token's scopes allow `perm` on type `t`.
+fn require_scope(principal: &Principal, t: ResourceType, perm: char) -> Result<(), ApiError> {
+    if principal.may(t.as_str(), perm) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the granted scopes do not allow this"))
+    }
+}
+
 /// May this principal see a stored resource? Patients see their own compartment
 /// and the shared directory (practitioners, organizations, questionnaires).
 fn visible_to(principal: &Principal, stored: &Stored) -> bool {
@@ -175,11 +184,7 @@ pub async fn read(
     Path((type_name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 'r') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow reading this",
-        ));
-    }
+    require_scope(&principal, t, 'r')?;
     let stored = state
         .db
         .call(move |c| store::read(c, t, &id).map_err(ApiError::from))
@@ -200,11 +205,7 @@ pub async fn vread(
     Path((type_name, id, version)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 'r') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow reading this",
-        ));
-    }
+    require_scope(&principal, t, 'r')?;
     let version: i64 = version
         .parse()
         .map_err(|_| ApiError::NotFound("no such version".into()))?;
@@ -295,11 +296,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 'c') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow creating this",
-        ));
-    }
+    require_scope(&principal, t, 'c')?;
     let content = parse_body(t, body)?;
     check_write_access(&principal, t, &content)?;
     let condition = headers
@@ -375,11 +372,7 @@ pub async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 'u') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow updating this",
-        ));
-    }
+    require_scope(&principal, t, 'u')?;
     if !is_valid_id(&id) {
         return Err(ApiError::BadRequest(format!("{id:?} is not a valid id")));
     }
@@ -428,11 +421,7 @@ pub async fn delete(
     Path((type_name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 'd') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow deleting this",
-        ));
-    }
+    require_scope(&principal, t, 'd')?;
     let stamper = state.stamper.clone();
     state
         .db
@@ -507,11 +496,7 @@ pub async fn search(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    if !principal.may(t.as_str(), 's') {
-        return Err(ApiError::Forbidden(
-            "the granted scopes do not allow searching this",
-        ));
-    }
+    require_scope(&principal, t, 's')?;
     let strict = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())

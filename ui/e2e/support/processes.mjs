@@ -28,13 +28,27 @@ export function freePort() {
   });
 }
 
-function stopper(child) {
+function stopper(child, { group = false } = {}) {
+  // A group leader's signal reaches everything it started (for tauri-driver:
+  // WebKitWebDriver and the app, which outlives a deleted WebDriver session).
+  const signal = (sig) => {
+    try {
+      if (group) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
   return () =>
     new Promise((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      const finish = () => {
+        if (group) signal('SIGKILL');
+        done();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return finish();
+      child.once('exit', finish);
+      signal('SIGTERM');
+      setTimeout(() => signal('SIGKILL'), 5000).unref();
     });
 }
 
@@ -63,7 +77,10 @@ export async function startDriver(env) {
   const port = await freePort();
   const nativePort = await freePort();
   const child = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // Its own process group, so stopping it also stops the app; and no pipe of
+    // ours, so nothing it leaves behind can hold the test runner open.
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore'],
     // WebKitWebDriver's screenshot never returns when the DMA-BUF renderer is
     // off, which the app does by default to avoid blank windows on some GPUs;
     // under Xvfb there is no GPU, so e2e runs keep WebKit's default renderer.
@@ -75,12 +92,12 @@ export async function startDriver(env) {
     if (child.exitCode !== null) throw new Error(`tauri-driver exited (${child.exitCode})`);
     try {
       const r = await fetch(`${base}/status`);
-      if (r.ok) return { base, stop: stopper(child) };
+      if (r.ok) return { base, stop: stopper(child, { group: true }) };
     } catch {
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  await stopper(child)();
+  await stopper(child, { group: true })();
   throw new Error('tauri-driver did not answer /status in 30 s');
 }
