@@ -2,9 +2,29 @@
 //! FHIR R4 Questionnaires, keeps a QuestionnaireResponse valid as the patient
 //! answers, scores standard instruments as published, and evaluates red flags.
 //!
-//! It has no I/O; the app's core and the reference back end both use it. The
-//! engine itself is built under its own issue; the walking skeleton only places
-//! the crate where the dependency rules (`fhir ← prom ← core`, `fhir ← prom ←
-//! backend`) need it.
+//! It has no I/O and takes no clock: the app's core and the reference back end
+//! both use it, and hand in whatever time they need (e.g. `authored`).
+//!
+//! - [`parse`]: FHIR JSON → [`Questionnaire`] (SDC subset), precise errors.
+//! - [`response`]: answers, enableWhen, validation, FHIR QuestionnaireResponse.
+//! - [`scoring`]: PHQ-9, GAD-7, PROMIS Global Health v1.2, ODI, 0–10 pain,
+//!   EQ-5D-5L profile and VAS, a generic weighted total; KOOS JR/HOOS JR and
+//!   the -PS short forms are recognised and reported unsupported.
+//! - [`red_flags`]: configurable rules → urgent guidance and a team flag.
+
+pub mod library;
+pub mod model;
+pub mod parse;
+pub mod red_flags;
+pub mod response;
+pub mod scoring;
 
 pub use carecycle_fhir as fhir;
+pub use model::{
+    AnswerOption, AnswerValue, Code, EnableBehavior, Item, ItemType, Operator, Questionnaire,
+};
+pub use parse::ParseError;
+pub use response::{
+    AnswerError, Evaluation, ItemPath, Problem, ProblemKind, Response, ResponseStatus,
+};
+pub use scoring::{Change, ChangeVerdict, Direction, Instrument, Score, ScoreOutcome};

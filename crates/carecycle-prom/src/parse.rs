@@ -1,0 +1,954 @@
+//! Turns a FHIR R4 Questionnaire (JSON) into the engine's [`Questionnaire`].
+//!
+//! Written against questionnaires as others publish them (LHC-Forms exports,
+//! the SDC examples, research apps): options weighted by `ordinalValue`,
+//! `itemWeight` or the older `iso21090-CO-value`, on the option or on its
+//! coding; `answerValueSet` pointing at a contained ValueSet (or one handed in
+//! by the caller). Anything it cannot run faithfully is refused with the path
+//! of the offending element and the reason, never guessed at.
+
+use crate::model::*;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Where in the questionnaire something is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct ParseError {
+    /// FHIRPath-like location, e.g. `Questionnaire.item[2].answerOption[0]`.
+    pub path: String,
+    pub reason: String,
+}
+
+fn err(path: &str, reason: impl Into<String>) -> ParseError {
+    ParseError {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+pub const EXT_ORDINAL_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+pub const EXT_ITEM_WEIGHT: &str = "http://hl7.org/fhir/StructureDefinition/itemWeight";
+pub const EXT_CO_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value";
+pub const EXT_MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
+pub const EXT_MAX_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/maxValue";
+pub const EXT_HIDDEN: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden";
+pub const EXT_ITEM_CONTROL: &str =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl";
+pub const EXT_CHOICE_ORIENTATION: &str =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
+pub const EXT_TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/translation";
+pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+
+/// The largest questionnaire the engine takes (items at any depth); a bound so
+/// a hostile document cannot make the app spin.
+pub const MAX_ITEMS: usize = 5_000;
+const MAX_DEPTH: usize = 32;
+
+impl Questionnaire {
+    /// Parses JSON text.
+    pub fn from_json(text: &str) -> Result<Questionnaire, ParseError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| err("Questionnaire", format!("not valid JSON ({e})")))?;
+        Questionnaire::parse(&value)
+    }
+
+    /// Parses a Questionnaire resource whose `answerValueSet`s are all contained.
+    pub fn parse(value: &Value) -> Result<Questionnaire, ParseError> {
+        Questionnaire::parse_with_value_sets(value, &[])
+    }
+
+    /// Parses a Questionnaire, resolving `answerValueSet` canonicals that are
+    /// not contained against ValueSets the caller already has.
+    pub fn parse_with_value_sets(
+        value: &Value,
+        value_sets: &[Value],
+    ) -> Result<Questionnaire, ParseError> {
+        let root = "Questionnaire";
+        let obj = value
+            .as_object()
+            .ok_or_else(|| err(root, "expected a JSON object"))?;
+        match obj.get("resourceType").and_then(Value::as_str) {
+            Some("Questionnaire") => {}
+            Some(other) => {
+                return Err(err(
+                    root,
+                    format!("expected a Questionnaire, found a {other}"),
+                ));
+            }
+            None => return Err(err(root, "resourceType is missing")),
+        }
+        let mut sets = HashMap::new();
+        if let Some(contained) = obj.get("contained") {
+            for (i, c) in array(contained, "Questionnaire.contained")?
+                .iter()
+                .enumerate()
+            {
+                if c.get("resourceType").and_then(Value::as_str) == Some("ValueSet")
+                    && let Some(id) = c.get("id").and_then(Value::as_str)
+                {
+                    sets.insert(
+                        format!("#{id}"),
+                        (format!("Questionnaire.contained[{i}]"), c),
+                    );
+                }
+            }
+        }
+        for (i, vs) in value_sets.iter().enumerate() {
+            if let Some(url) = vs.get("url").and_then(Value::as_str) {
+                sets.insert(url.to_owned(), (format!("valueSets[{i}]"), vs));
+            }
+        }
+        let mut ctx = Context {
+            value_sets: sets,
+            seen: HashSet::new(),
+            count: 0,
+        };
+        let items = match obj.get("item") {
+            Some(items) => ctx.items(items, root, 0)?,
+            None => Vec::new(),
+        };
+        let q = Questionnaire {
+            id: opt_string(obj, "id", root)?,
+            url: opt_string(obj, "url", root)?,
+            version: opt_string(obj, "version", root)?,
+            name: opt_string(obj, "name", root)?,
+            title: opt_string(obj, "title", root)?,
+            codes: match obj.get("code") {
+                Some(c) => codings(c, &format!("{root}.code"))?,
+                None => Vec::new(),
+            },
+            items,
+        };
+        check_enable_when_targets(&q)?;
+        Ok(q)
+    }
+}
+
+struct Context<'a> {
+    value_sets: HashMap<String, (String, &'a Value)>,
+    seen: HashSet<String>,
+    count: usize,
+}
+
+impl Context<'_> {
+    fn items(
+        &mut self,
+        value: &Value,
+        parent: &str,
+        depth: usize,
+    ) -> Result<Vec<Item>, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(err(
+                parent,
+                format!("items nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let list = array(value, &format!("{parent}.item"))?;
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| self.item(v, &format!("{parent}.item[{i}]"), depth))
+            .collect()
+    }
+
+    fn item(&mut self, value: &Value, path: &str, depth: usize) -> Result<Item, ParseError> {
+        self.count += 1;
+        if self.count > MAX_ITEMS {
+            return Err(err(path, format!("more than {MAX_ITEMS} items")));
+        }
+        let obj = value
+            .as_object()
+            .ok_or_else(|| err(path, "expected an object"))?;
+        let link_id = opt_string(obj, "linkId", path)?
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| err(path, "linkId is required"))?;
+        if !self.seen.insert(link_id.clone()) {
+            return Err(err(path, format!("linkId '{link_id}' is used twice")));
+        }
+        let type_code =
+            opt_string(obj, "type", path)?.ok_or_else(|| err(path, "type is required"))?;
+        let item_type = ItemType::from_code(&type_code).ok_or_else(|| {
+            err(
+                &format!("{path}.type"),
+                match type_code.as_str() {
+                    "reference" => "items of type 'reference' are not supported: a patient cannot pick a FHIR resource".to_owned(),
+                    "question" => "'question' is abstract; use a concrete type such as 'string' or 'choice'".to_owned(),
+                    other => format!("unknown item type '{other}'"),
+                },
+            )
+        })?;
+        let extensions = extension_list(obj, path)?;
+        let children = match obj.get("item") {
+            Some(v) => self.items(v, path, depth + 1)?,
+            None => Vec::new(),
+        };
+        match item_type {
+            ItemType::Display if !children.is_empty() => {
+                return Err(err(path, "a display item cannot have nested items"));
+            }
+            ItemType::Group if children.is_empty() => {
+                return Err(err(path, "a group must have nested items"));
+            }
+            _ => {}
+        }
+
+        let mut options = Vec::new();
+        if let Some(opts) = obj.get("answerOption") {
+            for (i, o) in array(opts, &format!("{path}.answerOption"))?
+                .iter()
+                .enumerate()
+            {
+                options.push(answer_option(o, &format!("{path}.answerOption[{i}]"))?);
+            }
+        }
+        if let Some(vs) = obj.get("answerValueSet") {
+            let vs_path = format!("{path}.answerValueSet");
+            let canonical = vs
+                .as_str()
+                .ok_or_else(|| err(&vs_path, "expected a canonical URL"))?;
+            if !options.is_empty() {
+                return Err(err(
+                    path,
+                    "answerOption and answerValueSet cannot both be given",
+                ));
+            }
+            let (set_path, set) = self.value_sets.get(canonical).ok_or_else(|| {
+                err(
+                    &vs_path,
+                    format!("value set '{canonical}' is neither contained in the questionnaire nor supplied; expand it into answerOption or contain it"),
+                )
+            })?;
+            options = value_set_options(set, set_path)?;
+        }
+        if !options.is_empty()
+            && !matches!(
+                item_type,
+                ItemType::Choice
+                    | ItemType::OpenChoice
+                    | ItemType::Integer
+                    | ItemType::Date
+                    | ItemType::Time
+                    | ItemType::String
+            )
+        {
+            return Err(err(
+                path,
+                format!("answer options are not allowed on a '{type_code}' item"),
+            ));
+        }
+        if matches!(item_type, ItemType::Choice) && options.is_empty() {
+            return Err(err(
+                path,
+                "a choice item needs answerOption or answerValueSet",
+            ));
+        }
+
+        let mut enable_when = Vec::new();
+        if let Some(ew) = obj.get("enableWhen") {
+            for (i, e) in array(ew, &format!("{path}.enableWhen"))?.iter().enumerate() {
+                enable_when.push(enable_when_of(e, &format!("{path}.enableWhen[{i}]"))?);
+            }
+        }
+        let enable_behavior = match opt_string(obj, "enableBehavior", path)?.as_deref() {
+            None | Some("all") => EnableBehavior::All,
+            Some("any") => EnableBehavior::Any,
+            Some(other) => {
+                return Err(err(
+                    &format!("{path}.enableBehavior"),
+                    format!("must be 'all' or 'any', found '{other}'"),
+                ));
+            }
+        };
+        if enable_when.len() > 1 && obj.get("enableBehavior").is_none() {
+            return Err(err(
+                path,
+                "enableBehavior is required when there is more than one enableWhen",
+            ));
+        }
+
+        let mut initial = Vec::new();
+        if let Some(init) = obj.get("initial") {
+            for (i, v) in array(init, &format!("{path}.initial"))?.iter().enumerate() {
+                let p = format!("{path}.initial[{i}]");
+                let o = v.as_object().ok_or_else(|| err(&p, "expected an object"))?;
+                initial.push(value_x(o, &p)?.ok_or_else(|| err(&p, "value[x] is missing"))?);
+            }
+        }
+
+        let max_length =
+            match obj.get("maxLength") {
+                None => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || err(&format!("{path}.maxLength"), "expected a positive integer"),
+                )?),
+            };
+
+        let mut min_value = None;
+        let mut max_value = None;
+        let mut hidden = false;
+        let mut item_control = None;
+        let mut choice_orientation = None;
+        let mut unit = None;
+        for (i, ext) in extensions.iter().enumerate() {
+            let p = format!("{path}.extension[{i}]");
+            let (url, e) = extension(ext, &p)?;
+            match url {
+                EXT_MIN_VALUE => min_value = value_x(e, &p)?,
+                EXT_MAX_VALUE => max_value = value_x(e, &p)?,
+                EXT_HIDDEN => {
+                    hidden = e
+                        .get("valueBoolean")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                }
+                EXT_ITEM_CONTROL => {
+                    item_control = e
+                        .get("valueCodeableConcept")
+                        .and_then(|c| c.get("coding"))
+                        .and_then(Value::as_array)
+                        .and_then(|c| c.first())
+                        .and_then(|c| c.get("code"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                EXT_CHOICE_ORIENTATION => {
+                    choice_orientation = match e.get("valueCode").and_then(Value::as_str) {
+                        Some("horizontal") => Some(Orientation::Horizontal),
+                        Some("vertical") => Some(Orientation::Vertical),
+                        _ => {
+                            return Err(err(
+                                &p,
+                                "choiceOrientation must be 'horizontal' or 'vertical'",
+                            ));
+                        }
+                    };
+                }
+                EXT_UNIT => {
+                    unit = e
+                        .get("valueCoding")
+                        .and_then(|c| c.get("display").or_else(|| c.get("code")))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                _ => {}
+            }
+        }
+        for (which, limit) in [("minValue", &min_value), ("maxValue", &max_value)] {
+            if let Some(v) = limit {
+                let fits = match item_type {
+                    ItemType::Integer | ItemType::Decimal | ItemType::Quantity => {
+                        v.as_number().is_some()
+                    }
+                    ItemType::Date | ItemType::DateTime => {
+                        matches!(v, AnswerValue::Date(_) | AnswerValue::DateTime(_))
+                    }
+                    ItemType::Time => matches!(v, AnswerValue::Time(_)),
+                    _ => false,
+                };
+                if !fits {
+                    return Err(err(
+                        path,
+                        format!(
+                            "{which} of type {} does not fit a '{type_code}' item",
+                            v.fhir_suffix()
+                        ),
+                    ));
+                }
+            }
+        }
+
+        Ok(Item {
+            text: opt_string(obj, "text", path)?,
+            text_translations: translations(obj.get("_text"), &format!("{path}._text"))?,
+            prefix: opt_string(obj, "prefix", path)?,
+            codes: match obj.get("code") {
+                Some(c) => codings(c, &format!("{path}.code"))?,
+                None => Vec::new(),
+            },
+            required: opt_bool(obj, "required", path)?,
+            repeats: opt_bool(obj, "repeats", path)?,
+            read_only: opt_bool(obj, "readOnly", path)?,
+            link_id,
+            item_type,
+            max_length,
+            enable_when,
+            enable_behavior,
+            options,
+            initial,
+            min_value,
+            max_value,
+            hidden,
+            item_control,
+            choice_orientation,
+            unit,
+            items: children,
+        })
+    }
+}
+
+/// Every enableWhen must name a question that exists and takes answers, with
+/// an answer of a type that question can give (or a boolean for `exists`).
+fn check_enable_when_targets(q: &Questionnaire) -> Result<(), ParseError> {
+    for (item, _) in q.walk() {
+        for (i, ew) in item.enable_when.iter().enumerate() {
+            let path = format!("item '{}'.enableWhen[{i}]", item.link_id);
+            let target = q.item(&ew.question).ok_or_else(|| {
+                err(
+                    &path,
+                    format!("refers to linkId '{}', which does not exist", ew.question),
+                )
+            })?;
+            if !target.item_type.is_question() {
+                return Err(err(
+                    &path,
+                    format!("refers to '{}', which takes no answers", ew.question),
+                ));
+            }
+            if ew.operator == Operator::Exists {
+                if !matches!(ew.answer, AnswerValue::Boolean(_)) {
+                    return Err(err(&path, "operator 'exists' needs answerBoolean"));
+                }
+                continue;
+            }
+            let compatible = matches!(
+                (target.item_type, &ew.answer),
+                (ItemType::Boolean, AnswerValue::Boolean(_))
+                    | (
+                        ItemType::Decimal | ItemType::Integer,
+                        AnswerValue::Decimal(_) | AnswerValue::Integer(_)
+                    )
+                    | (
+                        ItemType::Date | ItemType::DateTime,
+                        AnswerValue::Date(_) | AnswerValue::DateTime(_)
+                    )
+                    | (ItemType::Time, AnswerValue::Time(_))
+                    | (
+                        ItemType::String | ItemType::Text | ItemType::Url | ItemType::OpenChoice,
+                        AnswerValue::String(_)
+                    )
+                    | (
+                        ItemType::Choice | ItemType::OpenChoice,
+                        AnswerValue::Coding(_)
+                    )
+                    | (ItemType::Quantity, AnswerValue::Quantity(_))
+            ) || (!target.options.is_empty()
+                && target
+                    .options
+                    .iter()
+                    .any(|o| o.value.fhir_suffix() == ew.answer.fhir_suffix()));
+            if !compatible {
+                return Err(err(
+                    &path,
+                    format!(
+                        "answer{} cannot be compared with the answers of '{}'",
+                        ew.answer.fhir_suffix(),
+                        ew.question
+                    ),
+                ));
+            }
+            let ordering = matches!(
+                ew.operator,
+                Operator::Greater
+                    | Operator::Less
+                    | Operator::GreaterOrEqual
+                    | Operator::LessOrEqual
+            );
+            if ordering && matches!(ew.answer, AnswerValue::Boolean(_) | AnswerValue::Coding(_)) {
+                return Err(err(
+                    &path,
+                    "booleans and codings cannot be compared with >, <, >= or <=",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn enable_when_of(value: &Value, path: &str) -> Result<EnableWhen, ParseError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| err(path, "expected an object"))?;
+    let question =
+        opt_string(obj, "question", path)?.ok_or_else(|| err(path, "question is required"))?;
+    let op = opt_string(obj, "operator", path)?.ok_or_else(|| err(path, "operator is required"))?;
+    let operator = Operator::from_code(&op).ok_or_else(|| {
+        err(
+            &format!("{path}.operator"),
+            format!("unknown operator '{op}'"),
+        )
+    })?;
+    let mut answer = None;
+    for (k, v) in obj {
+        if let Some(suffix) = k.strip_prefix("answer") {
+            answer = Some(typed_value(suffix, v, &format!("{path}.{k}"))?);
+        }
+    }
+    let answer = answer.ok_or_else(|| err(path, "answer[x] is required"))?;
+    Ok(EnableWhen {
+        question,
+        operator,
+        answer,
+    })
+}
+
+fn answer_option(value: &Value, path: &str) -> Result<AnswerOption, ParseError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| err(path, "expected an object"))?;
+    let value = value_x(obj, path)?.ok_or_else(|| err(path, "value[x] is missing"))?;
+    if !matches!(
+        value,
+        AnswerValue::Integer(_)
+            | AnswerValue::Date(_)
+            | AnswerValue::Time(_)
+            | AnswerValue::String(_)
+            | AnswerValue::Coding(_)
+            | AnswerValue::Reference(_)
+    ) {
+        return Err(err(
+            path,
+            format!(
+                "value{} is not allowed in answerOption",
+                value.fhir_suffix()
+            ),
+        ));
+    }
+    // The weight may sit on the option or, as LHC-Forms writes it, on the coding.
+    let mut weight = weight_of(obj, path)?;
+    if weight.is_none()
+        && let Some(coding) = obj.get("valueCoding").and_then(Value::as_object)
+    {
+        weight = weight_of(coding, &format!("{path}.valueCoding"))?;
+    }
+    let (label, label_translations) = match &value {
+        AnswerValue::Coding(c) => {
+            let coding = obj.get("valueCoding").and_then(Value::as_object);
+            (
+                c.display
+                    .clone()
+                    .or_else(|| c.code.clone())
+                    .unwrap_or_default(),
+                translations(
+                    coding.and_then(|c| c.get("_display")),
+                    &format!("{path}.valueCoding._display"),
+                )?,
+            )
+        }
+        AnswerValue::String(s) => (
+            s.clone(),
+            translations(obj.get("_valueString"), &format!("{path}._valueString"))?,
+        ),
+        other => (display_value(other), HashMap::new()),
+    };
+    Ok(AnswerOption {
+        initial_selected: opt_bool(obj, "initialSelected", path)?,
+        value,
+        weight,
+        label,
+        label_translations,
+    })
+}
+
+fn value_set_options(set: &Value, path: &str) -> Result<Vec<AnswerOption>, ParseError> {
+    let mut out = Vec::new();
+    // A stored expansion is what the server computed; prefer it.
+    if let Some(contains) = set.get("expansion").and_then(|e| e.get("contains")) {
+        for (i, c) in array(contains, &format!("{path}.expansion.contains"))?
+            .iter()
+            .enumerate()
+        {
+            let p = format!("{path}.expansion.contains[{i}]");
+            let obj = c.as_object().ok_or_else(|| err(&p, "expected an object"))?;
+            out.push(concept_option(obj, opt_string(obj, "system", &p)?, &p)?);
+        }
+        return Ok(out);
+    }
+    let includes = set
+        .get("compose")
+        .and_then(|c| c.get("include"))
+        .ok_or_else(|| {
+            err(
+                path,
+                "the value set has neither an expansion nor compose.include",
+            )
+        })?;
+    for (i, inc) in array(includes, &format!("{path}.compose.include"))?
+        .iter()
+        .enumerate()
+    {
+        let p = format!("{path}.compose.include[{i}]");
+        let obj = inc
+            .as_object()
+            .ok_or_else(|| err(&p, "expected an object"))?;
+        let system = opt_string(obj, "system", &p)?;
+        let concepts = obj.get("concept").ok_or_else(|| {
+            err(&p, "only value sets that list their concepts can be used (filters need a terminology server)")
+        })?;
+        for (j, c) in array(concepts, &format!("{p}.concept"))?.iter().enumerate() {
+            let cp = format!("{p}.concept[{j}]");
+            let cobj = c
+                .as_object()
+                .ok_or_else(|| err(&cp, "expected an object"))?;
+            out.push(concept_option(cobj, system.clone(), &cp)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(err(path, "the value set lists no concepts"));
+    }
+    Ok(out)
+}
+
+fn concept_option(
+    obj: &Map<String, Value>,
+    system: Option<String>,
+    path: &str,
+) -> Result<AnswerOption, ParseError> {
+    let code = opt_string(obj, "code", path)?.ok_or_else(|| err(path, "code is required"))?;
+    let display = opt_string(obj, "display", path)?;
+    Ok(AnswerOption {
+        label: display.clone().unwrap_or_else(|| code.clone()),
+        label_translations: HashMap::new(),
+        value: AnswerValue::Coding(Code {
+            system,
+            code: Some(code),
+            display,
+        }),
+        weight: weight_of(obj, path)?,
+        initial_selected: false,
+    })
+}
+
+fn weight_of(obj: &Map<String, Value>, path: &str) -> Result<Option<f64>, ParseError> {
+    for (i, ext) in extension_list(obj, path)?.iter().enumerate() {
+        let p = format!("{path}.extension[{i}]");
+        let (url, e) = extension(ext, &p)?;
+        if matches!(url, EXT_ORDINAL_VALUE | EXT_ITEM_WEIGHT | EXT_CO_VALUE) {
+            let n = e
+                .get("valueDecimal")
+                .or_else(|| e.get("valueInteger"))
+                .and_then(Value::as_f64)
+                .ok_or_else(|| err(&p, "a weight needs valueDecimal"))?;
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
+fn translations(value: Option<&Value>, path: &str) -> Result<HashMap<String, String>, ParseError> {
+    let mut out = HashMap::new();
+    let Some(obj) = value.and_then(Value::as_object) else {
+        return Ok(out);
+    };
+    for (i, ext) in extension_list(obj, path)?.iter().enumerate() {
+        let p = format!("{path}.extension[{i}]");
+        let (url, e) = extension(ext, &p)?;
+        if url != EXT_TRANSLATION {
+            continue;
+        }
+        let parts = e
+            .get("extension")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let part = |name: &str, key: &str| {
+            parts
+                .iter()
+                .find(|x| x.get("url").and_then(Value::as_str) == Some(name))
+                .and_then(|x| x.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        match (part("lang", "valueCode"), part("content", "valueString")) {
+            (Some(lang), Some(content)) => {
+                out.insert(lang, content);
+            }
+            _ => {
+                return Err(err(
+                    &p,
+                    "a translation needs 'lang' (valueCode) and 'content' (valueString)",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the one `value[x]` element of an object.
+pub(crate) fn value_x(
+    obj: &Map<String, Value>,
+    path: &str,
+) -> Result<Option<AnswerValue>, ParseError> {
+    let mut found = None;
+    for (k, v) in obj {
+        if let Some(suffix) = k.strip_prefix("value") {
+            if found.is_some() {
+                return Err(err(path, "more than one value[x]"));
+            }
+            found = Some(typed_value(suffix, v, &format!("{path}.{k}"))?);
+        }
+    }
+    Ok(found)
+}
+
+/// A value given its FHIR type suffix (`Integer`, `Coding`, …).
+pub(crate) fn typed_value(suffix: &str, v: &Value, path: &str) -> Result<AnswerValue, ParseError> {
+    let text = || {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| err(path, "expected a string"))
+    };
+    Ok(match suffix {
+        "Boolean" => AnswerValue::Boolean(
+            v.as_bool()
+                .ok_or_else(|| err(path, "expected true or false"))?,
+        ),
+        "Decimal" => AnswerValue::Decimal(
+            v.as_f64()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| err(path, "expected a number"))?,
+        ),
+        "Integer" => AnswerValue::Integer(
+            v.as_i64()
+                .filter(|n| i32::try_from(*n).is_ok())
+                .ok_or_else(|| err(path, "expected a 32-bit whole number"))?,
+        ),
+        "Date" => AnswerValue::Date(checked(
+            text()?,
+            is_fhir_date,
+            path,
+            "a date (YYYY, YYYY-MM or YYYY-MM-DD)",
+        )?),
+        "DateTime" => {
+            AnswerValue::DateTime(checked(text()?, is_fhir_datetime, path, "a dateTime")?)
+        }
+        "Time" => AnswerValue::Time(checked(text()?, is_fhir_time, path, "a time (hh:mm:ss)")?),
+        "String" => AnswerValue::String(text()?),
+        "Uri" | "Url" | "Canonical" => AnswerValue::Uri(text()?),
+        "Coding" => {
+            let obj = v
+                .as_object()
+                .ok_or_else(|| err(path, "expected a Coding object"))?;
+            let c = coding(obj, path)?;
+            if c.code.is_none() && c.display.is_none() {
+                return Err(err(path, "a coding needs a code or a display"));
+            }
+            AnswerValue::Coding(c)
+        }
+        "Quantity" => {
+            let obj = v
+                .as_object()
+                .ok_or_else(|| err(path, "expected a Quantity object"))?;
+            AnswerValue::Quantity(Quantity {
+                value: match obj.get("value") {
+                    None => None,
+                    Some(n) => Some(
+                        n.as_f64()
+                            .ok_or_else(|| err(path, "value must be a number"))?,
+                    ),
+                },
+                unit: opt_string(obj, "unit", path)?,
+                system: opt_string(obj, "system", path)?,
+                code: opt_string(obj, "code", path)?,
+            })
+        }
+        "Reference" => {
+            let obj = v
+                .as_object()
+                .ok_or_else(|| err(path, "expected a Reference object"))?;
+            AnswerValue::Reference(
+                opt_string(obj, "reference", path)?
+                    .ok_or_else(|| err(path, "reference is required"))?,
+            )
+        }
+        "Attachment" => {
+            let obj = v
+                .as_object()
+                .ok_or_else(|| err(path, "expected an Attachment object"))?;
+            AnswerValue::Attachment(Attachment {
+                content_type: opt_string(obj, "contentType", path)?,
+                url: opt_string(obj, "url", path)?,
+                title: opt_string(obj, "title", path)?,
+                size: obj.get("size").and_then(Value::as_u64),
+                data: opt_string(obj, "data", path)?,
+            })
+        }
+        other => return Err(err(path, format!("value type '{other}' is not supported"))),
+    })
+}
+
+fn checked(s: String, ok: fn(&str) -> bool, path: &str, what: &str) -> Result<String, ParseError> {
+    if ok(&s) {
+        Ok(s)
+    } else {
+        Err(err(path, format!("'{s}' is not {what}")))
+    }
+}
+
+fn digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn is_fhir_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    match parts.as_slice() {
+        [y] => digits(y, 4),
+        [y, m] => digits(y, 4) && digits(m, 2) && in_range(m, 1, 12),
+        [y, m, d] => {
+            digits(y, 4) && digits(m, 2) && digits(d, 2) && in_range(m, 1, 12) && in_range(d, 1, 31)
+        }
+        _ => false,
+    }
+}
+
+pub(crate) fn is_fhir_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        [h, m, sec] => {
+            let whole = sec.split('.').next().unwrap_or_default();
+            digits(h, 2)
+                && digits(m, 2)
+                && digits(whole, 2)
+                && in_range(h, 0, 23)
+                && in_range(m, 0, 59)
+                && in_range(whole, 0, 60)
+        }
+        _ => false,
+    }
+}
+
+pub(crate) fn is_fhir_datetime(s: &str) -> bool {
+    match s.split_once('T') {
+        None => is_fhir_date(s),
+        Some((date, rest)) => {
+            let time_end = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+            let (time, zone) = rest.split_at(time_end);
+            let zone_ok = zone == "Z"
+                || (zone.len() == 6
+                    && zone.as_bytes()[3] == b':'
+                    && digits(&zone[1..3], 2)
+                    && digits(&zone[4..6], 2));
+            date.len() == 10 && is_fhir_date(date) && is_fhir_time(time) && zone_ok
+        }
+    }
+}
+
+fn in_range(s: &str, lo: u32, hi: u32) -> bool {
+    s.parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n))
+}
+
+fn display_value(v: &AnswerValue) -> String {
+    match v {
+        AnswerValue::Integer(i) => i.to_string(),
+        AnswerValue::Decimal(d) => d.to_string(),
+        AnswerValue::Date(s)
+        | AnswerValue::DateTime(s)
+        | AnswerValue::Time(s)
+        | AnswerValue::String(s)
+        | AnswerValue::Uri(s)
+        | AnswerValue::Reference(s) => s.clone(),
+        AnswerValue::Boolean(b) => b.to_string(),
+        AnswerValue::Coding(c) => c
+            .display
+            .clone()
+            .or_else(|| c.code.clone())
+            .unwrap_or_default(),
+        AnswerValue::Quantity(q) => format!(
+            "{} {}",
+            q.value.map(|v| v.to_string()).unwrap_or_default(),
+            q.unit.clone().unwrap_or_default()
+        )
+        .trim()
+        .to_owned(),
+        AnswerValue::Attachment(a) => a.title.clone().unwrap_or_default(),
+    }
+}
+
+fn coding(obj: &Map<String, Value>, path: &str) -> Result<Code, ParseError> {
+    Ok(Code {
+        system: opt_string(obj, "system", path)?,
+        code: opt_string(obj, "code", path)?,
+        display: opt_string(obj, "display", path)?,
+    })
+}
+
+fn codings(value: &Value, path: &str) -> Result<Vec<Code>, ParseError> {
+    array(value, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = format!("{path}[{i}]");
+            coding(
+                c.as_object()
+                    .ok_or_else(|| err(&p, "expected a Coding object"))?,
+                &p,
+            )
+        })
+        .collect()
+}
+
+fn extension_list<'a>(obj: &'a Map<String, Value>, path: &str) -> Result<&'a [Value], ParseError> {
+    match obj.get("extension") {
+        None => Ok(&[]),
+        Some(v) => array(v, &format!("{path}.extension")),
+    }
+}
+
+fn extension<'a>(
+    ext: &'a Value,
+    path: &str,
+) -> Result<(&'a str, &'a Map<String, Value>), ParseError> {
+    let e = ext
+        .as_object()
+        .ok_or_else(|| err(path, "expected an object"))?;
+    let url = e
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(path, "an extension needs a url"))?;
+    Ok((url, e))
+}
+
+fn array<'a>(value: &'a Value, path: &str) -> Result<&'a [Value], ParseError> {
+    value
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| err(path, "expected an array"))
+}
+
+fn opt_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, ParseError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(err(&format!("{path}.{key}"), "expected a string")),
+    }
+}
+
+fn opt_bool(obj: &Map<String, Value>, key: &str, path: &str) -> Result<bool, ParseError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(err(&format!("{path}.{key}"), "expected true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times() {
+        assert!(is_fhir_date("2026"));
+        assert!(is_fhir_date("2026-11"));
+        assert!(is_fhir_date("2026-11-23"));
+        assert!(!is_fhir_date("2026-13-01"));
+        assert!(!is_fhir_date("26-11-23"));
+        assert!(is_fhir_time("08:30:00"));
+        assert!(!is_fhir_time("8:30"));
+        assert!(is_fhir_datetime("2026-11-23T08:30:00Z"));
+        assert!(is_fhir_datetime("2026-11-23T08:30:00.123+01:00"));
+        assert!(!is_fhir_datetime("2026-11-23T08:30:00"));
+    }
+}
