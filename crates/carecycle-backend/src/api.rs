@@ -5,8 +5,11 @@
 //! does not exist, so a denial reveals nothing.
 
 use crate::AppState;
+use crate::access::{self, Role, Subject};
+use crate::audit::{self, Interaction};
 use crate::auth::Principal;
-use crate::store::{self, Prefix, Query, StoreError, Stored};
+use crate::store::{self, Filter, Prefix, Query, StoreError, Stored};
+use crate::validate;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +26,7 @@ use carecycle_fhir::{
     OperationOutcome, ResourceType,
 };
 use jiff::tz::TimeZone;
+use rusqlite::{Connection, Transaction};
 use serde_json::{Value, json};
 
 /// Largest request body the server reads (attachments travel inline as base64).
@@ -124,16 +128,87 @@ fn require_scope(principal: &Principal, t: ResourceType, perm: char) -> Result<(
     }
 }
 
-/// May this principal see a stored resource? Patients see their own compartment
-/// and the shared directory (practitioners, organizations, questionnaires).
-fn visible_to(principal: &Principal, stored: &Stored) -> bool {
-    if !stored.resource_type.in_patient_compartment() {
-        return true;
-    }
-    match (&principal.patient, &stored.patient) {
-        (Some(mine), Some(theirs)) => mine == theirs,
+/// Does a care-team caller's IPU look after this patient? (False for everyone else.)
+fn team_reaches(conn: &Connection, role: &Role, patient: &str) -> bool {
+    match role {
+        Role::Team { organization, .. } => {
+            access::org_reaches(conn, organization, patient).unwrap_or(false)
+        }
         _ => false,
     }
+}
+
+fn subject_of(stored: &Stored) -> Subject<'_> {
+    Subject {
+        resource_type: stored.resource_type,
+        id: &stored.id,
+        patient: stored.patient.as_deref(),
+        area: stored.area,
+    }
+}
+
+/// May this principal see a stored resource?
+fn readable(conn: &Connection, principal: &Principal, stored: &Stored) -> bool {
+    access::may_read(&principal.role, subject_of(stored), |p| {
+        team_reaches(conn, &principal.role, p)
+    })
+}
+
+/// May this principal write this content as resource `t/id`?
+fn writable(
+    conn: &Connection,
+    principal: &Principal,
+    t: ResourceType,
+    id: &str,
+    content: &Value,
+) -> Result<(), ApiError> {
+    let patient = patient_of(t, content);
+    if t.in_patient_compartment() && patient.is_none() {
+        return Err(ApiError::Unprocessable(format!(
+            "the {t} must reference the patient it belongs to"
+        )));
+    }
+    let subject = Subject {
+        resource_type: t,
+        id,
+        patient: patient.as_deref(),
+        area: access::area_of(t, content),
+    };
+    if access::may_write(&principal.role, subject, |p| {
+        team_reaches(conn, &principal.role, p)
+    }) {
+        Ok(())
+    } else if t.in_patient_compartment() {
+        Err(ApiError::Forbidden("you cannot write to this record"))
+    } else {
+        Err(ApiError::Forbidden(
+            "only the care team can change the shared directory",
+        ))
+    }
+}
+
+/// Audits one interaction with one stored resource of a patient's record.
+fn audit_one(
+    tx: &Transaction<'_>,
+    stamper: &crate::store::Stamper,
+    principal: &Principal,
+    interaction: Interaction,
+    stored: &Stored,
+) -> Result<(), ApiError> {
+    if stored.resource_type == ResourceType::AuditEvent {
+        return Ok(());
+    }
+    if let Some(p) = &stored.patient {
+        audit::record(
+            tx,
+            stamper,
+            principal,
+            interaction,
+            &[p.as_str()],
+            Some((stored.resource_type, &stored.id)),
+        )?;
+    }
+    Ok(())
 }
 
 fn http_date(last_updated: &str) -> Option<HeaderValue> {
@@ -185,17 +260,22 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     require_scope(&principal, t, 'r')?;
+    let stamper = state.stamper.clone();
     let stored = state
         .db
-        .call(move |c| store::read(c, t, &id).map_err(ApiError::from))
+        .call(move |c| -> Result<Stored, ApiError> {
+            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let stored = store::read(&tx, t, &id)?
+                .filter(|s| readable(&tx, &principal, s))
+                .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
+            if stored.deleted {
+                return Err(ApiError::Gone(format!("{t} was deleted")));
+            }
+            audit_one(&tx, &stamper, &principal, Interaction::Read, &stored)?;
+            tx.commit().map_err(ApiError::from_sql)?;
+            Ok(stored)
+        })
         .await?;
-    let not_found = || ApiError::NotFound(format!("{type_name} not found"));
-    let stored = stored
-        .filter(|s| visible_to(&principal, s))
-        .ok_or_else(not_found)?;
-    if stored.deleted {
-        return Err(ApiError::Gone(format!("{type_name} was deleted")));
-    }
     Ok(resource_response(StatusCode::OK, &state, &stored, false))
 }
 
@@ -209,15 +289,22 @@ pub async fn vread(
     let version: i64 = version
         .parse()
         .map_err(|_| ApiError::NotFound("no such version".into()))?;
+    let stamper = state.stamper.clone();
     let stored = state
         .db
-        .call(move |c| store::read_version(c, t, &id, version).map_err(ApiError::from))
-        .await?
-        .filter(|s| visible_to(&principal, s))
-        .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
-    if stored.deleted {
-        return Err(ApiError::Gone("that version is a deletion".into()));
-    }
+        .call(move |c| -> Result<Stored, ApiError> {
+            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let stored = store::read_version(&tx, t, &id, version)?
+                .filter(|s| readable(&tx, &principal, s))
+                .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
+            if stored.deleted {
+                return Err(ApiError::Gone("that version is a deletion".into()));
+            }
+            audit_one(&tx, &stamper, &principal, Interaction::Vread, &stored)?;
+            tx.commit().map_err(ApiError::from_sql)?;
+            Ok(stored)
+        })
+        .await?;
     Ok(resource_response(StatusCode::OK, &state, &stored, false))
 }
 
@@ -240,26 +327,6 @@ fn parse_body(t: ResourceType, body: Result<Bytes, BytesRejection>) -> Result<Va
         )));
     }
     Ok(value)
-}
-
-/// Checks that a patient-facing principal may write this content.
-fn check_write_access(
-    principal: &Principal,
-    t: ResourceType,
-    content: &Value,
-) -> Result<(), ApiError> {
-    if !t.in_patient_compartment() {
-        return Err(ApiError::Forbidden(
-            "patients cannot change the shared directory",
-        ));
-    }
-    match (&principal.patient, patient_of(t, content)) {
-        (Some(mine), Some(theirs)) if *mine == theirs => Ok(()),
-        (_, None) => Err(ApiError::Unprocessable(format!(
-            "the {t} must reference the patient it belongs to"
-        ))),
-        _ => Err(ApiError::Forbidden("you can only write to your own record")),
-    }
 }
 
 fn parse_if_none_exist(value: &str) -> Result<(Option<String>, String), ApiError> {
@@ -298,7 +365,7 @@ pub async fn create(
     let t = parse_type(&type_name)?;
     require_scope(&principal, t, 'c')?;
     let content = parse_body(t, body)?;
-    check_write_access(&principal, t, &content)?;
+    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     let condition = headers
         .get("if-none-exist")
         .map(|v| {
@@ -322,7 +389,7 @@ pub async fn create(
                             .into_iter()
                             .next()
                             .ok_or_else(|| ApiError::Internal("lost match".into()))?;
-                        if !visible_to(&principal, &found) {
+                        if !readable(&tx, &principal, &found) {
                             return Err(ApiError::PreconditionFailed(
                                 "the identifier is already in use".into(),
                             ));
@@ -337,7 +404,9 @@ pub async fn create(
                 }
             }
             let id = uuid::Uuid::new_v4().to_string();
+            writable(&tx, &principal, t, &id, &content)?;
             let stored = store::write(&tx, &stamper, t, &id, content, None)?;
+            audit_one(&tx, &stamper, &principal, Interaction::Create, &stored)?;
             tx.commit().map_err(ApiError::from_sql)?;
             Ok(CreateOutcome::Created(stored))
         })
@@ -382,7 +451,7 @@ pub async fn update(
             "the resource id must match the id in the URL".into(),
         ));
     }
-    check_write_access(&principal, t, &content)?;
+    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     let expected = parse_if_match(&headers)?;
     let stamper = state.stamper.clone();
     let (stored, created) = state
@@ -392,12 +461,20 @@ pub async fn update(
             let existing = store::read(&tx, t, &id)?;
             if let Some(existing) = &existing
                 && !existing.deleted
-                && !visible_to(&principal, existing)
+                && !readable(&tx, &principal, existing)
             {
                 return Err(ApiError::NotFound(format!("{t} not found")));
             }
+            if let Some(existing) = &existing
+                && !existing.deleted
+            {
+                // Moving a resource out of a record needs write access to where it was, too.
+                writable(&tx, &principal, t, &id, &existing.content)?;
+            }
+            writable(&tx, &principal, t, &id, &content)?;
             let created = existing.as_ref().is_none_or(|e| e.deleted);
             let stored = store::write(&tx, &stamper, t, &id, content, expected)?;
+            audit_one(&tx, &stamper, &principal, Interaction::Update, &stored)?;
             tx.commit().map_err(ApiError::from_sql)?;
             Ok((stored, created))
         })
@@ -427,14 +504,14 @@ pub async fn delete(
         .db
         .call(move |c| -> Result<(), ApiError> {
             let tx = c.transaction().map_err(ApiError::from_sql)?;
-            match store::read(&tx, t, &id)? {
-                Some(existing) if !visible_to(&principal, &existing) => {
-                    return Err(ApiError::NotFound(format!("{t} not found")));
-                }
-                None => return Err(ApiError::NotFound(format!("{t} not found"))),
-                Some(_) => {}
+            let existing = match store::read(&tx, t, &id)? {
+                Some(existing) if readable(&tx, &principal, &existing) => existing,
+                _ => return Err(ApiError::NotFound(format!("{t} not found"))),
+            };
+            writable(&tx, &principal, t, &id, &existing.content)?;
+            if store::delete(&tx, &stamper, t, &id)? {
+                audit_one(&tx, &stamper, &principal, Interaction::Delete, &existing)?;
             }
-            store::delete(&tx, &stamper, t, &id)?;
             tx.commit().map_err(ApiError::from_sql)?;
             Ok(())
         })
@@ -472,7 +549,7 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), ApiError> {
 /// The search parameters that name the patient for each type (besides `patient`).
 fn patient_param(t: ResourceType, name: &str) -> bool {
     match name {
-        "patient" => true,
+        "patient" => t != ResourceType::Patient && t.in_patient_compartment(),
         "subject" => matches!(
             t,
             ResourceType::CarePlan
@@ -486,6 +563,274 @@ fn patient_param(t: ResourceType, name: &str) -> bool {
         "actor" => t == ResourceType::Appointment,
         _ => false,
     }
+}
+
+/// How a search parameter of this server reads a resource.
+#[derive(Debug, Clone, Copy)]
+enum ParamKind {
+    Reference(&'static str),
+    Token(&'static str),
+    Canonical(&'static str),
+    Date(&'static str),
+}
+
+/// The element search parameters each type supports (besides `_id`,
+/// `_lastUpdated`, `identifier`, `status` and the patient parameters).
+fn element_param(t: ResourceType, name: &str) -> Option<ParamKind> {
+    use ParamKind::*;
+    use ResourceType as T;
+    Some(match (t, name) {
+        (T::Communication | T::CarePlan | T::DocumentReference | T::Observation, "category") => {
+            Token("$.category")
+        }
+        (T::Communication | T::CarePlan, "part-of") => Reference("$.partOf"),
+        (T::Communication, "in-response-to") => Reference("$.inResponseTo"),
+        (T::Communication, "sent") => Date("$.sent"),
+        (T::Communication, "topic") => Token("$.topic"),
+        (
+            T::Task
+            | T::Appointment
+            | T::Communication
+            | T::CarePlan
+            | T::QuestionnaireResponse
+            | T::Observation,
+            "based-on",
+        ) => Reference("$.basedOn"),
+        (T::Task, "focus") => Reference("$.focus"),
+        (T::Observation, "focus") => Reference("$.focus"),
+        (T::Task, "owner") => Reference("$.owner"),
+        (T::Task | T::Observation | T::Questionnaire, "code") => Token("$.code"),
+        (T::Observation, "derived-from") => Reference("$.derivedFrom"),
+        (T::QuestionnaireResponse, "questionnaire") => Canonical("$.questionnaire"),
+        (T::Questionnaire, "url") => Canonical("$.url"),
+        (T::Appointment, "date") => Date("$.start"),
+        (T::Observation, "date") => Date("$.effectiveDateTime"),
+        (T::QuestionnaireResponse, "authored") => Date("$.authored"),
+        (T::Task, "period") => Date("$.restriction.period.end"),
+        (T::CareTeam | T::EpisodeOfCare, "organization") => Reference("$.managingOrganization"),
+        (T::PractitionerRole, "organization") => Reference("$.organization"),
+        (T::PractitionerRole, "practitioner") => Reference("$.practitioner"),
+        (T::RelatedPerson, "patient") => Reference("$.patient"),
+        _ => return None,
+    })
+}
+
+/// Every element search parameter name, for the CapabilityStatement.
+const ELEMENT_PARAMS: [&str; 17] = [
+    "category",
+    "part-of",
+    "in-response-to",
+    "sent",
+    "topic",
+    "based-on",
+    "focus",
+    "owner",
+    "code",
+    "derived-from",
+    "questionnaire",
+    "url",
+    "date",
+    "authored",
+    "period",
+    "organization",
+    "practitioner",
+];
+
+/// `ge2026-11-01` → the SQL comparison and instant; a day means the whole day (UTC).
+fn date_filter(path: &'static str, value: &str) -> Result<Vec<Filter>, ApiError> {
+    let (prefix, rest) = match value.get(..2) {
+        Some(p @ ("gt" | "ge" | "lt" | "le" | "eq")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let when = FhirDateTime::parse(rest)
+        .map_err(|_| ApiError::BadRequest(format!("{value:?} is not a date or instant")))?;
+    let lo = when.start_instant(&TimeZone::UTC);
+    let hi = match when {
+        FhirDateTime::Date(d) => d
+            .tomorrow()
+            .ok()
+            .and_then(|t| t.to_zoned(TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+            .unwrap_or(lo),
+        FhirDateTime::DateTime(_) => lo,
+    };
+    let f = |op: &'static str, at: jiff::Timestamp| Filter::Date {
+        path,
+        op,
+        instant: format_instant(at),
+    };
+    let point = lo == hi;
+    Ok(match prefix {
+        "gt" => vec![if point { f(">", lo) } else { f(">=", hi) }],
+        "ge" => vec![f(">=", lo)],
+        "lt" => vec![f("<", lo)],
+        "le" => vec![if point { f("<=", lo) } else { f("<", hi) }],
+        _ if point => vec![f("=", lo)],
+        _ => vec![f(">=", lo), f("<", hi)],
+    })
+}
+
+fn element_filter(kind: ParamKind, value: &str) -> Result<Vec<Filter>, ApiError> {
+    let values = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
+    Ok(match kind {
+        ParamKind::Reference(path) => vec![Filter::Reference {
+            path,
+            values: values(),
+        }],
+        ParamKind::Canonical(path) => vec![Filter::Canonical {
+            path,
+            values: values(),
+        }],
+        ParamKind::Token(path) => {
+            let (system, code) = split_token(value);
+            vec![Filter::Token {
+                path,
+                system: system.filter(|s| !s.is_empty()),
+                code,
+            }]
+        }
+        ParamKind::Date(path) => date_filter(path, value)?,
+    })
+}
+
+/// `_include=Task:focus`: the parameter whose references to follow.
+fn parse_include(t: ResourceType, value: &str) -> Result<&'static str, ApiError> {
+    let bad = || ApiError::BadRequest(format!("_include={value} is not supported"));
+    let (source, param) = value.split_once(':').ok_or_else(bad)?;
+    let param = param.split(':').next().unwrap_or(param);
+    if source != t.as_str() {
+        return Err(bad());
+    }
+    match element_param(t, param) {
+        Some(ParamKind::Reference(path) | ParamKind::Canonical(path)) => Ok(path),
+        _ if patient_param(t, param) => Ok(match param {
+            "subject" => "$.subject",
+            "actor" => "$.participant",
+            _ => "$.patient",
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// The resources `stored` points at through the element at `path` (references
+/// `Type/id` and canonicals of Questionnaires).
+fn follow(conn: &Connection, stored: &Stored, path: &str) -> Result<Vec<Stored>, ApiError> {
+    let pointer = path.trim_start_matches("$.").replace('.', "/");
+    let mut targets = Vec::new();
+    let mut collect = |v: &Value| {
+        let mut stack = vec![v];
+        while let Some(x) = stack.pop() {
+            match x {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("reference") {
+                        targets.push(r.clone());
+                    }
+                    stack.extend(m.values());
+                }
+                Value::Array(a) => stack.extend(a.iter()),
+                Value::String(s)
+                    if s.contains("/Questionnaire/") || s.starts_with("Questionnaire/") =>
+                {
+                    targets.push(s.clone())
+                }
+                _ => {}
+            }
+        }
+    };
+    if let Some(v) = stored.content.pointer(&format!("/{pointer}")) {
+        collect(v);
+    }
+    let mut out = Vec::new();
+    for target in targets {
+        let canonical = target.split('|').next().unwrap_or(&target).to_owned();
+        if let Ok(r) = LocalReference::parse(&canonical, None) {
+            if let Some(found) = store::read(conn, r.resource_type, &r.id)? {
+                out.push(found);
+            }
+        } else if let Some(found) = store::search(
+            conn,
+            ResourceType::Questionnaire,
+            &Query {
+                count: 1,
+                filters: vec![Filter::Canonical {
+                    path: "$.url",
+                    values: vec![canonical],
+                }],
+                ..Default::default()
+            },
+        )?
+        .resources
+        .into_iter()
+        .next()
+        {
+            out.push(found);
+        }
+    }
+    Ok(out)
+}
+
+/// Restricts a search to what the caller may see, or refuses it.
+fn scope_search(
+    conn: &Connection,
+    principal: &Principal,
+    t: ResourceType,
+    requested_patient: Option<String>,
+    q: &mut Query,
+) -> Result<(), ApiError> {
+    if matches!(principal.role, Role::Unlinked) {
+        return Err(ApiError::Forbidden(
+            "this sign-in is not linked to a patient record or a care team",
+        ));
+    }
+    if !t.in_patient_compartment() {
+        return Ok(());
+    }
+    match &principal.role {
+        Role::Patient { patient } | Role::Proxy { patient, .. } => {
+            if requested_patient.as_ref().is_some_and(|p| p != patient) {
+                return Err(ApiError::Forbidden(
+                    "you can only search the record you see",
+                ));
+            }
+            q.patient = Some(patient.clone());
+            if let Role::Proxy {
+                related_person,
+                areas,
+                ..
+            } = &principal.role
+            {
+                match t {
+                    ResourceType::AuditEvent => {
+                        return Err(ApiError::Forbidden(
+                            "the access log is only for the patient",
+                        ));
+                    }
+                    ResourceType::RelatedPerson => q.ids = Some(vec![related_person.clone()]),
+                    _ => {
+                        // A type wholly inside one area that is not shared says so.
+                        if let Some(area) = access::area_of(t, &Value::Null)
+                            && t != ResourceType::Task
+                            && !areas.contains(&area)
+                        {
+                            return Err(ApiError::Forbidden(access::not_shared(area)));
+                        }
+                        q.areas = Some(areas.clone());
+                    }
+                }
+            }
+        }
+        Role::Team { organization, .. } => match requested_patient {
+            Some(p) if team_reaches(conn, &principal.role, &p) => q.patient = Some(p),
+            Some(_) => {
+                return Err(ApiError::Forbidden(
+                    "you can only search the patients of your care unit",
+                ));
+            }
+            None => q.org = Some(organization.clone()),
+        },
+        Role::Unlinked => {}
+    }
+    Ok(())
 }
 
 pub async fn search(
@@ -510,6 +855,7 @@ pub async fn search(
         ..Default::default()
     };
     let mut requested_patient: Option<String> = None;
+    let mut includes = Vec::new();
     for (name, value) in &params {
         match name.as_str() {
             n if patient_param(t, n) => {
@@ -531,34 +877,68 @@ pub async fn search(
             "status" => q.status = Some(value.split(',').map(str::to_owned).collect()),
             "identifier" => q.identifier = Some(split_token(value)),
             "_cursor" => q.after = Some(decode_cursor(value)?),
-            "_sort" if value == "_lastUpdated" => {}
+            "_sort" if value == "_lastUpdated" => q.descending = false,
+            "_sort" if value == "-_lastUpdated" => q.descending = true,
             "_sort" => {
                 return Err(ApiError::BadRequest(
-                    "only _sort=_lastUpdated is supported".into(),
+                    "only _sort=_lastUpdated or -_lastUpdated is supported".into(),
                 ));
             }
-            "_format" => {}
-            other if strict => {
-                return Err(ApiError::BadRequest(format!(
-                    "search parameter {other} is not supported"
-                )));
-            }
-            _ => {}
+            "_include" => includes.push(parse_include(t, value)?),
+            "_format" | "_total" => {}
+            n => match element_param(t, n) {
+                Some(kind) => q.filters.extend(element_filter(kind, value)?),
+                None if strict => {
+                    return Err(ApiError::BadRequest(format!(
+                        "search parameter {n} is not supported"
+                    )));
+                }
+                None => {}
+            },
         }
     }
-    if t.in_patient_compartment() {
-        let mine = principal.patient.clone().ok_or(ApiError::Forbidden(
-            "this sign-in is not linked to a patient record",
-        ))?;
-        if requested_patient.as_ref().is_some_and(|p| *p != mine) {
-            return Err(ApiError::Forbidden("you can only search your own record"));
-        }
-        q.patient = Some(mine);
-    }
-    let query = q.clone();
-    let page = state
+    let stamper = state.stamper.clone();
+    let (page, q, included) = state
         .db
-        .call(move |c| store::search(c, t, &query).map_err(ApiError::from))
+        .call(move |c| -> Result<_, ApiError> {
+            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            scope_search(&tx, &principal, t, requested_patient, &mut q)?;
+            let page = store::search(&tx, t, &q)?;
+            let mut included: Vec<Stored> = Vec::new();
+            for path in &includes {
+                for r in &page.resources {
+                    for found in follow(&tx, r, path)? {
+                        let dup = included
+                            .iter()
+                            .chain(page.resources.iter())
+                            .any(|x| x.resource_type == found.resource_type && x.id == found.id);
+                        if !dup && !found.deleted && readable(&tx, &principal, &found) {
+                            included.push(found);
+                        }
+                    }
+                }
+            }
+            if t != ResourceType::AuditEvent {
+                let mut patients: Vec<&str> = page
+                    .resources
+                    .iter()
+                    .chain(included.iter())
+                    .filter_map(|r| r.patient.as_deref())
+                    .collect();
+                patients.sort_unstable();
+                patients.dedup();
+                audit::record(
+                    &tx,
+                    &stamper,
+                    &principal,
+                    Interaction::Search,
+                    &patients,
+                    None,
+                )?;
+            }
+            tx.commit().map_err(ApiError::from_sql)?;
+            Ok((page, q, included))
+        })
         .await?;
     let base = &state.fhir_base;
     let kept: Vec<(String, String)> = params.into_iter().filter(|(n, _)| n != "_cursor").collect();
@@ -593,17 +973,19 @@ pub async fn search(
             url: link(Some(("_cursor".to_owned(), encode_cursor(after)))),
         });
     }
+    let entry = |r: Stored, mode: &str| BundleEntry {
+        full_url: Some(format!("{base}/{}/{}", r.resource_type, r.id)),
+        resource: Some(r.content),
+        search: Some(EntrySearch {
+            mode: Some(mode.into()),
+        }),
+        ..Default::default()
+    };
     bundle.entry = page
         .resources
         .into_iter()
-        .map(|r| BundleEntry {
-            full_url: Some(format!("{base}/{t}/{}", r.id)),
-            resource: Some(r.content),
-            search: Some(EntrySearch {
-                mode: Some("match".into()),
-            }),
-            ..Default::default()
-        })
+        .map(|r| entry(r, "match"))
+        .chain(included.into_iter().map(|r| entry(r, "include")))
         .collect();
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
@@ -629,6 +1011,18 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                     search_params.push(json!({"name": name, "type": "reference"}));
                 }
             }
+            for name in ELEMENT_PARAMS {
+                if let Some(kind) = element_param(*t, name) {
+                    let ty = match kind {
+                        ParamKind::Reference(_) => "reference",
+                        ParamKind::Token(_) => "token",
+                        ParamKind::Canonical(_) => "uri",
+                        ParamKind::Date(_) => "date",
+                    };
+                    search_params.push(json!({"name": name, "type": ty}));
+                }
+            }
+            search_params.push(json!({"name": "_sort", "type": "special", "documentation": "_lastUpdated or -_lastUpdated"}));
             let interactions: Vec<Value> =
                 ["read", "vread", "create", "update", "delete", "search-type"]
                     .iter()

@@ -5,6 +5,7 @@
 //! SHA-256 hashes, so a copy of the database grants nothing.
 
 use crate::AppState;
+use crate::access::Role;
 use crate::api::ApiError;
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS user_account (
     username TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL,
     fhir_user TEXT NOT NULL,
-    patient TEXT
+    patient TEXT,
+    organization TEXT
 );
 CREATE TABLE IF NOT EXISTS auth_code (
     code_hash TEXT PRIMARY KEY,
@@ -75,6 +77,8 @@ pub const SUPPORTED_SCOPES: &[&str] = &[
     "patient/*.cruds",
     "patient/*.read",
     "patient/*.write",
+    "user/*.rs",
+    "user/*.cruds",
 ];
 
 fn hash_secret(secret: &str) -> String {
@@ -105,7 +109,8 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Adds or replaces a user who signs in to see one patient's record.
+/// Adds or replaces a user who signs in to see one patient's record: the
+/// patient (`fhir_user` Patient/…) or a family member (RelatedPerson/…).
 pub fn put_user(
     conn: &Connection,
     username: &str,
@@ -113,12 +118,41 @@ pub fn put_user(
     fhir_user: &str,
     patient: Option<&str>,
 ) -> Result<(), ApiError> {
+    put_account(conn, username, password, fhir_user, patient, None)
+}
+
+/// Adds or replaces a care-team user (`fhir_user` Practitioner/…) of one IPU.
+pub fn put_team_user(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+    practitioner: &str,
+    organization: &str,
+) -> Result<(), ApiError> {
+    put_account(
+        conn,
+        username,
+        password,
+        &format!("Practitioner/{practitioner}"),
+        None,
+        Some(organization),
+    )
+}
+
+fn put_account(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+    fhir_user: &str,
+    patient: Option<&str>,
+    organization: Option<&str>,
+) -> Result<(), ApiError> {
     let hash = hash_password(password)?;
     conn.execute(
-        "INSERT INTO user_account (username, password_hash, fhir_user, patient) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO user_account (username, password_hash, fhir_user, patient, organization) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
-           fhir_user = excluded.fhir_user, patient = excluded.patient",
-        params![username, hash, fhir_user, patient],
+           fhir_user = excluded.fhir_user, patient = excluded.patient, organization = excluded.organization",
+        params![username, hash, fhir_user, patient, organization],
     )
     .map_err(ApiError::from_sql)?;
     Ok(())
@@ -151,7 +185,9 @@ struct ResourceScope {
 }
 
 fn parse_resource_scope(scope: &str) -> Option<ResourceScope> {
-    let rest = scope.strip_prefix("patient/")?;
+    let rest = scope
+        .strip_prefix("patient/")
+        .or_else(|| scope.strip_prefix("user/"))?;
     let (resource, perms) = rest.split_once('.')?;
     let perms = match perms {
         "read" => "rs".to_owned(),
@@ -648,6 +684,9 @@ pub struct Principal {
     /// The patient whose record this user sees.
     pub patient: Option<String>,
     pub scope: String,
+    /// What kind of user, and what they reach (a family member's grants as of
+    /// this request).
+    pub role: Role,
 }
 
 impl Principal {
@@ -670,9 +709,10 @@ impl FromRequestParts<AppState> for Principal {
         state
             .db
             .call(move |conn| -> Result<Principal, ApiError> {
-                let row: Option<(String, String, String, Option<String>, String, String)> = conn
+                type Row = (String, String, String, Option<String>, String, String, Option<String>);
+                let row: Option<Row> = conn
                     .query_row(
-                        "SELECT t.username, t.scope, t.expires_at, u.patient, u.fhir_user, t.state
+                        "SELECT t.username, t.scope, t.expires_at, u.patient, u.fhir_user, t.state, u.organization
                          FROM token t JOIN user_account u ON u.username = t.username
                          WHERE t.token_hash = ?1 AND t.kind = 'access'",
                         [token_hash],
@@ -684,20 +724,23 @@ impl FromRequestParts<AppState> for Principal {
                                 r.get(3)?,
                                 r.get(4)?,
                                 r.get(5)?,
+                                r.get(6)?,
                             ))
                         },
                     )
                     .optional()
                     .map_err(ApiError::from_sql)?;
                 match row {
-                    Some((username, scope, expires, patient, fhir_user, state))
+                    Some((username, scope, expires, patient, fhir_user, state, organization))
                         if state == "active" && expires > now =>
                     {
+                        let role = role_of(conn, &fhir_user, patient.as_deref(), organization)?;
                         Ok(Principal {
                             username,
                             fhir_user,
                             patient,
                             scope,
+                            role,
                         })
                     }
                     Some(_) => Err(ApiError::Unauthorized(
@@ -708,6 +751,31 @@ impl FromRequestParts<AppState> for Principal {
             })
             .await
     }
+}
+
+/// The role of a user account, with a family member's live grants.
+fn role_of(
+    conn: &Connection,
+    fhir_user: &str,
+    patient: Option<&str>,
+    organization: Option<String>,
+) -> Result<Role, ApiError> {
+    let (kind, id) = fhir_user.split_once('/').unwrap_or(("", ""));
+    Ok(match (kind, patient, organization) {
+        ("Patient", Some(p), _) => Role::Patient {
+            patient: p.to_owned(),
+        },
+        ("RelatedPerson", Some(p), _) => Role::Proxy {
+            related_person: id.to_owned(),
+            patient: p.to_owned(),
+            areas: crate::access::granted_areas(conn, id).map_err(ApiError::from_sql)?,
+        },
+        ("Practitioner", _, Some(org)) => Role::Team {
+            practitioner: id.to_owned(),
+            organization: org,
+        },
+        _ => Role::Unlinked,
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {

@@ -4,10 +4,13 @@
 //! [`start`] runs it on a loopback port and hands back its address; the
 //! `carecycle-backend` binary wraps the same function.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod seed;
 pub mod store;
+pub mod validate;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

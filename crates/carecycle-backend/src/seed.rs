@@ -4,8 +4,9 @@
 //! isolation. Every date is anchored to the surgery date, which is set 16 days
 //! after the day of seeding (in the unit's time zone).
 
+use crate::access::{self, Area};
 use crate::api::ApiError;
-use crate::auth::put_user;
+use crate::auth::{put_team_user, put_user};
 use crate::store::{self, Stamper};
 use carecycle_fhir::time::format_zoned;
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM};
@@ -19,6 +20,18 @@ pub const DEMO_PATIENT_USERNAME: &str = "eleanor";
 pub const DEMO_PATIENT_PASSWORD: &str = "knee-demo-2026";
 pub const SECOND_PATIENT_USERNAME: &str = "dana";
 pub const SECOND_PATIENT_PASSWORD: &str = "breast-demo-2026";
+
+/// The demo patient's daughter: a family member who sees the schedule and the
+/// education documents, not the messages or questionnaires.
+pub const PROXY_USERNAME: &str = "claire";
+pub const PROXY_PASSWORD: &str = "daughter-demo-2026";
+/// Care-team sign-ins of each IPU (for the team's own tools and tests).
+pub const KNEE_TEAM_USERNAME: &str = "priya";
+pub const KNEE_TEAM_PASSWORD: &str = "knee-team-2026";
+pub const BREAST_TEAM_USERNAME: &str = "kenji";
+pub const BREAST_TEAM_PASSWORD: &str = "breast-team-2026";
+pub const KNEE_ORG_ID: &str = "org-riverside-knee";
+pub const BREAST_ORG_ID: &str = "org-lakeshore-breast";
 
 pub const KNEE_IPU_NAME: &str = "Riverside Knee & Hip Unit";
 pub const KNEE_IPU_TIME_ZONE: &str = "America/Chicago";
@@ -301,6 +314,39 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
         &pref,
         Some(&patient),
     )?;
+    put_team_user(
+        conn,
+        KNEE_TEAM_USERNAME,
+        KNEE_TEAM_PASSWORD,
+        "pr-raman",
+        KNEE_ORG_ID,
+    )?;
+    let daughter = new_id();
+    put(
+        conn,
+        s,
+        RelatedPerson,
+        &daughter,
+        json!({
+            "resourceType": "RelatedPerson",
+            "active": true,
+            "patient": {"reference": pref, "display": "Eleanor Whitfield"},
+            "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "DAU", "display": "natural daughter"}], "text": "Daughter"}],
+            "name": [{"use": "official", "given": ["Claire"], "family": "Whitfield"}],
+            "telecom": [{"system": "phone", "value": "+1-312-555-0192", "use": "mobile"}]
+        }),
+    )?;
+    put_user(
+        conn,
+        PROXY_USERNAME,
+        PROXY_PASSWORD,
+        &format!("RelatedPerson/{daughter}"),
+        Some(&patient),
+    )?;
+    let granted_at = s.next();
+    for area in [Area::Schedule, Area::Education] {
+        access::grant(conn, &daughter, &patient, area, &granted_at).map_err(ApiError::from_sql)?;
+    }
 
     let care_team = new_id();
     let participants: Vec<Value> = KNEE_TEAM
@@ -720,6 +766,13 @@ fn seed_breast_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(),
         SECOND_PATIENT_PASSWORD,
         &pref,
         Some(&patient),
+    )?;
+    put_team_user(
+        conn,
+        BREAST_TEAM_USERNAME,
+        BREAST_TEAM_PASSWORD,
+        "pr-nakamura",
+        BREAST_ORG_ID,
     )?;
     put(
         conn,

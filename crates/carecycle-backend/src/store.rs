@@ -5,6 +5,7 @@
 //! increasing across the server (see [`Stamper`]), so it orders changes and
 //! makes keyset paging stable while resources change.
 
+use crate::access::{Area, area_of};
 use carecycle_fhir::compartment::patient_of;
 use carecycle_fhir::time::{Clock, format_instant};
 use carecycle_fhir::{Identifier, ResourceType};
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS resource (
     last_updated TEXT NOT NULL,
     deleted INTEGER NOT NULL DEFAULT 0,
     patient TEXT,
+    area TEXT,
     content TEXT NOT NULL,
     PRIMARY KEY (type, id)
 );
@@ -89,8 +91,13 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        conn.execute_batch(crate::access::SCHEMA)
+            .map_err(|e| StoreError::Open(e.to_string()))?;
         conn.execute_batch(crate::auth::SCHEMA)
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        // Databases written by earlier versions gain the columns added since.
+        add_column_if_missing(&conn, "resource", "area", "TEXT")?;
+        add_column_if_missing(&conn, "user_account", "organization", "TEXT")?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -123,6 +130,23 @@ impl Db {
             .map_err(|_| E::from(StoreError::Poisoned))?;
         f(&mut guard)
     }
+}
+
+fn add_column_if_missing(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> Result<(), StoreError> {
+    let present: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+        [column],
+        |r| r.get(0),
+    )?;
+    if present == 0 {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
 }
 
 /// Hands out strictly increasing `lastUpdated` instants, even when the clock
@@ -181,6 +205,8 @@ pub struct Stored {
     pub last_updated: String,
     pub deleted: bool,
     pub patient: Option<String>,
+    /// The part of the record it belongs to, for family members' grants.
+    pub area: Option<Area>,
     pub content: Value,
 }
 
@@ -202,6 +228,10 @@ fn stored_from_row(
             last_updated: row.get("last_updated")?,
             deleted: row.get::<_, i64>("deleted")? != 0,
             patient: row.get("patient")?,
+            area: row
+                .get::<_, Option<String>>("area")?
+                .as_deref()
+                .and_then(Area::parse),
             content: Value::Null,
         },
         row.get("content")?,
@@ -215,7 +245,7 @@ fn finish((mut stored, content): (Stored, String)) -> Result<Stored, StoreError>
 
 pub fn read(conn: &Connection, t: ResourceType, id: &str) -> Result<Option<Stored>, StoreError> {
     conn.query_row(
-        "SELECT id, version, last_updated, deleted, patient, content FROM resource WHERE type = ?1 AND id = ?2",
+        "SELECT id, version, last_updated, deleted, patient, area, content FROM resource WHERE type = ?1 AND id = ?2",
         params![t.as_str(), id],
         |row| stored_from_row(t, row),
     )
@@ -232,7 +262,7 @@ pub fn read_version(
 ) -> Result<Option<Stored>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT h.id, h.version, h.last_updated, h.deleted, r.patient, h.content
+            "SELECT h.id, h.version, h.last_updated, h.deleted, r.patient, r.area, h.content
              FROM resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id
              WHERE h.type = ?1 AND h.id = ?2 AND h.version = ?3",
             params![t.as_str(), id, version],
@@ -251,7 +281,7 @@ pub fn find_by_identifier(
     value: &str,
 ) -> Result<Vec<Stored>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.content
+        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.area, r.content
          FROM resource_identifier i JOIN resource r ON r.type = i.type AND r.id = i.id
          WHERE i.type = ?1 AND i.value = ?2 AND (?3 IS NULL OR i.system = ?3) AND r.deleted = 0",
     )?;
@@ -284,15 +314,27 @@ pub fn write(
     let last_updated = stamper.next();
     set_meta(&mut content, t, id, version, &last_updated);
     let patient = patient_of(t, &content);
+    let area = area_of(t, &content);
     let text = serde_json::to_string(&content)?;
     tx.execute(
-        "INSERT INTO resource (type, id, version, last_updated, deleted, patient, content)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+        "INSERT INTO resource (type, id, version, last_updated, deleted, patient, area, content)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)
          ON CONFLICT (type, id) DO UPDATE SET version = excluded.version,
             last_updated = excluded.last_updated, deleted = 0,
-            patient = excluded.patient, content = excluded.content",
-        params![t.as_str(), id, version, last_updated, patient, text],
+            patient = excluded.patient, area = excluded.area, content = excluded.content",
+        params![
+            t.as_str(),
+            id,
+            version,
+            last_updated,
+            patient,
+            area.map(Area::code),
+            text
+        ],
     )?;
+    if t == ResourceType::EpisodeOfCare {
+        crate::access::index_episode(tx, patient.as_deref(), &content)?;
+    }
     tx.execute(
         "INSERT INTO resource_history (type, id, version, last_updated, deleted, content)
          VALUES (?1, ?2, ?3, ?4, 0, ?5)",
@@ -321,6 +363,7 @@ pub fn write(
         last_updated,
         deleted: false,
         patient,
+        area,
         content,
     })
 }
@@ -410,6 +453,84 @@ pub struct Query {
     /// Keyset position: resources after this `(last_updated, id)`.
     pub after: Option<(String, String)>,
     pub count: usize,
+    /// Only resources of these areas (a family member's grants), or with no area.
+    pub areas: Option<Vec<Area>>,
+    /// Only resources of patients this IPU (Organization id) looks after.
+    pub org: Option<String>,
+    /// Element filters from search parameters, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// Newest first (`_sort=-_lastUpdated`).
+    pub descending: bool,
+}
+
+/// One search-parameter test on a resource's JSON.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// Some `reference` at or under `path` is one of `values` (`Type/id`,
+    /// also matched as the end of an absolute URL).
+    Reference {
+        path: &'static str,
+        values: Vec<String>,
+    },
+    /// Some Coding at or under `path` has this code (and this system, when given).
+    Token {
+        path: &'static str,
+        system: Option<String>,
+        code: String,
+    },
+    /// The string at `path` (a canonical, possibly `url|version`) is one of `values`.
+    Canonical {
+        path: &'static str,
+        values: Vec<String>,
+    },
+    /// The dateTime at `path`, taken as an instant, compared with `instant`
+    /// (both as UTC; SQLite's julianday understands `±hh:mm` offsets).
+    Date {
+        path: &'static str,
+        op: &'static str,
+        instant: String,
+    },
+}
+
+impl Filter {
+    fn sql(&self, args: &mut Vec<rusqlite::types::Value>) -> String {
+        match self {
+            Filter::Reference { path, values } => {
+                let mut alts = Vec::new();
+                for v in values {
+                    alts.push("t.value = ? OR t.value LIKE ?".to_owned());
+                    args.push(v.clone().into());
+                    args.push(format!("%/{v}").into());
+                }
+                format!(
+                    "EXISTS (SELECT 1 FROM json_tree(r.content, '{path}') t WHERE t.key = 'reference' AND ({}))",
+                    alts.join(" OR ")
+                )
+            }
+            Filter::Token { path, system, code } => {
+                args.push(code.clone().into());
+                args.push(system.clone().into());
+                args.push(system.clone().into());
+                format!(
+                    "EXISTS (SELECT 1 FROM json_tree(r.content, '{path}') t WHERE t.type = 'object'
+                       AND json_extract(t.value, '$.code') = ? AND (? IS NULL OR json_extract(t.value, '$.system') = ?))"
+                )
+            }
+            Filter::Canonical { path, values } => {
+                let mut alts = Vec::new();
+                for v in values {
+                    alts.push("json_extract(r.content, '{path}') = ? OR json_extract(r.content, '{path}') LIKE ?".replace("{path}", path));
+                    args.push(v.clone().into());
+                    args.push(format!("{v}|%").into());
+                }
+                format!("({})", alts.join(" OR "))
+            }
+            Filter::Date { path, op, instant } => {
+                args.push(instant.clone().into());
+                format!("julianday(json_extract(r.content, '{path}')) {op} julianday(?)")
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -442,6 +563,22 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
         ));
         args.extend(statuses.iter().cloned().map(Into::into));
     }
+    if let Some(areas) = &q.areas {
+        let mut list = vec!["?"; areas.len()].join(",");
+        if list.is_empty() {
+            list = "NULL".into();
+        }
+        where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
+        args.extend(areas.iter().map(|a| a.code().to_owned().into()));
+    }
+    if let Some(org) = &q.org {
+        where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
+        args.push(org.clone().into());
+    }
+    for f in &q.filters {
+        let clause = f.sql(&mut args);
+        where_sql.push(clause);
+    }
     if let Some((system, value)) = &q.identifier {
         where_sql.push(
             "EXISTS (SELECT 1 FROM resource_identifier i WHERE i.type = r.type AND i.id = r.id
@@ -461,15 +598,20 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
     let mut page_sql = filter.clone();
     let mut page_args = args.clone();
     if let Some((lu, id)) = &q.after {
-        page_sql.push_str(" AND (r.last_updated > ? OR (r.last_updated = ? AND r.id > ?))");
+        page_sql.push_str(if q.descending {
+            " AND (r.last_updated < ? OR (r.last_updated = ? AND r.id < ?))"
+        } else {
+            " AND (r.last_updated > ? OR (r.last_updated = ? AND r.id > ?))"
+        });
         page_args.push(lu.clone().into());
         page_args.push(lu.clone().into());
         page_args.push(id.clone().into());
     }
     page_args.push(((q.count + 1) as i64).into());
     let mut stmt = conn.prepare(&format!(
-        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.content FROM resource r
-         WHERE {page_sql} ORDER BY r.last_updated, r.id LIMIT ?"
+        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.area, r.content FROM resource r
+         WHERE {page_sql} ORDER BY r.last_updated {dir}, r.id {dir} LIMIT ?",
+        dir = if q.descending { "DESC" } else { "ASC" }
     ))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(page_args.iter()), |row| {
         stored_from_row(t, row)
