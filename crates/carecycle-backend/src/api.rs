@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::access::{self, Role, Subject};
 use crate::audit::{self, Interaction};
 use crate::auth::Principal;
-use crate::store::{self, Filter, Prefix, Query, StoreError, Stored};
+use crate::store::{self, Filter, Prefix, Query, Stamper, StoreError, Stored};
 use crate::validate;
 use axum::Json;
 use axum::body::Bytes;
@@ -76,6 +76,27 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The status line and issue code, for a batch entry's response.
+    pub(crate) fn clone_response_parts(&self) -> (String, &'static str) {
+        let (status, code) = self.status_and_code();
+        (status.to_string(), code)
+    }
+
+    /// The same error, said of entry `index` of a Bundle.
+    pub(crate) fn in_entry(self, index: usize) -> ApiError {
+        let at = |m: String| format!("entry {index}: {m}");
+        match self {
+            ApiError::BadRequest(m) => ApiError::BadRequest(at(m)),
+            ApiError::NotFound(m) => ApiError::NotFound(at(m)),
+            ApiError::Gone(m) => ApiError::Gone(at(m)),
+            ApiError::PreconditionFailed(m) => ApiError::PreconditionFailed(at(m)),
+            ApiError::Unprocessable(m) => ApiError::Unprocessable(at(m)),
+            other => other,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -114,13 +135,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn parse_type(name: &str) -> Result<ResourceType, ApiError> {
+pub(crate) fn parse_type(name: &str) -> Result<ResourceType, ApiError> {
     name.parse()
         .map_err(|_| ApiError::NotFound(format!("resource type {name} is not supported here")))
 }
 
 /// Refuses the request unless the token's scopes allow `perm` on type `t`.
-fn require_scope(principal: &Principal, t: ResourceType, perm: char) -> Result<(), ApiError> {
+pub(crate) fn require_scope(
+    principal: &Principal,
+    t: ResourceType,
+    perm: char,
+) -> Result<(), ApiError> {
     if principal.may(t.as_str(), perm) {
         Ok(())
     } else {
@@ -148,7 +173,7 @@ fn subject_of(stored: &Stored) -> Subject<'_> {
 }
 
 /// May this principal see a stored resource?
-fn readable(conn: &Connection, principal: &Principal, stored: &Stored) -> bool {
+pub(crate) fn readable(conn: &Connection, principal: &Principal, stored: &Stored) -> bool {
     access::may_read(&principal.role, subject_of(stored), |p| {
         team_reaches(conn, &principal.role, p)
     })
@@ -216,7 +241,7 @@ fn http_date(last_updated: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
 }
 
-fn resource_response(
+pub(crate) fn resource_response(
     status: StatusCode,
     state: &AppState,
     stored: &Stored,
@@ -259,23 +284,10 @@ pub async fn read(
     Path((type_name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    require_scope(&principal, t, 'r')?;
-    let stamper = state.stamper.clone();
-    let stored = state
-        .db
-        .call(move |c| -> Result<Stored, ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
-            let stored = store::read(&tx, t, &id)?
-                .filter(|s| readable(&tx, &principal, s))
-                .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
-            if stored.deleted {
-                return Err(ApiError::Gone(format!("{t} was deleted")));
-            }
-            audit_one(&tx, &stamper, &principal, Interaction::Read, &stored)?;
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok(stored)
-        })
-        .await?;
+    let stored = in_transaction(&state, move |tx, stamper| {
+        read_in(tx, stamper, &principal, t, &id)
+    })
+    .await?;
     Ok(resource_response(StatusCode::OK, &state, &stored, false))
 }
 
@@ -310,15 +322,7 @@ pub async fn vread(
 
 /// Parses a request body as a resource of type `t`.
 fn parse_body(t: ResourceType, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let value = parse_body_any(body)?;
     let found = value.get("resourceType").and_then(Value::as_str);
     if !value.is_object() || found != Some(t.as_str()) {
         return Err(ApiError::BadRequest(format!(
@@ -329,7 +333,20 @@ fn parse_body(t: ResourceType, body: Result<Bytes, BytesRejection>) -> Result<Va
     Ok(value)
 }
 
-fn parse_if_none_exist(value: &str) -> Result<(Option<String>, String), ApiError> {
+/// Parses a request body as JSON (413 when over the limit, 400 when not JSON).
+pub(crate) fn parse_body_any(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+}
+
+pub(crate) fn parse_if_none_exist(value: &str) -> Result<(Option<String>, String), ApiError> {
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(value.trim_start_matches('?').as_bytes())
             .into_owned()
@@ -350,9 +367,158 @@ fn split_token(token: &str) -> (Option<String>, String) {
     }
 }
 
-enum CreateOutcome {
+pub(crate) enum CreateOutcome {
     Created(Stored),
     Existing(Stored),
+}
+
+/// A create, inside the caller's transaction: conditional on `condition`
+/// (If-None-Exist), with `id` chosen in advance (a transaction's urn:uuid).
+pub(crate) fn create_in(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    content: Value,
+    condition: Option<&(Option<String>, String)>,
+    id: Option<String>,
+) -> Result<CreateOutcome, ApiError> {
+    require_scope(principal, t, 'c')?;
+    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
+    if let Some((system, value)) = condition {
+        let mut existing = store::find_by_identifier(tx, t, system.as_deref(), value)?;
+        match existing.len() {
+            0 => {}
+            1 => {
+                let found = existing.remove(0);
+                if !readable(tx, principal, &found) {
+                    return Err(ApiError::PreconditionFailed(
+                        "the identifier is already in use".into(),
+                    ));
+                }
+                return Ok(CreateOutcome::Existing(found));
+            }
+            _ => {
+                return Err(ApiError::PreconditionFailed(
+                    "more than one resource matches If-None-Exist".into(),
+                ));
+            }
+        }
+    }
+    let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    writable(tx, principal, t, &id, &content)?;
+    let stored = store::write(tx, stamper, t, &id, content, None)?;
+    audit_one(tx, stamper, principal, Interaction::Create, &stored)?;
+    Ok(CreateOutcome::Created(stored))
+}
+
+/// An update (or create at a chosen id), inside the caller's transaction;
+/// `expected` is the If-Match version. True when it created the resource.
+pub(crate) fn update_in(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    id: &str,
+    content: Value,
+    expected: Option<i64>,
+) -> Result<(Stored, bool), ApiError> {
+    require_scope(principal, t, 'u')?;
+    if !is_valid_id(id) {
+        return Err(ApiError::BadRequest(format!("{id:?} is not a valid id")));
+    }
+    if content.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(ApiError::BadRequest(
+            "the resource id must match the id in the URL".into(),
+        ));
+    }
+    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
+    let existing = store::read(tx, t, id)?;
+    if let Some(existing) = &existing
+        && !existing.deleted
+    {
+        if !readable(tx, principal, existing) {
+            return Err(ApiError::NotFound(format!("{t} not found")));
+        }
+        // Moving a resource out of a record needs write access to where it was, too.
+        writable(tx, principal, t, id, &existing.content)?;
+    }
+    writable(tx, principal, t, id, &content)?;
+    let created = existing.as_ref().is_none_or(|e| e.deleted);
+    let stored = store::write(tx, stamper, t, id, content, expected)?;
+    audit_one(tx, stamper, principal, Interaction::Update, &stored)?;
+    Ok((stored, created))
+}
+
+/// A delete inside the caller's transaction.
+pub(crate) fn delete_in(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    id: &str,
+) -> Result<(), ApiError> {
+    require_scope(principal, t, 'd')?;
+    let existing = match store::read(tx, t, id)? {
+        Some(existing) if readable(tx, principal, &existing) => existing,
+        _ => return Err(ApiError::NotFound(format!("{t} not found"))),
+    };
+    writable(tx, principal, t, id, &existing.content)?;
+    if store::delete(tx, stamper, t, id)? {
+        audit_one(tx, stamper, principal, Interaction::Delete, &existing)?;
+    }
+    Ok(())
+}
+
+/// A read inside the caller's transaction.
+pub(crate) fn read_in(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    id: &str,
+) -> Result<Stored, ApiError> {
+    require_scope(principal, t, 'r')?;
+    let stored = store::read(tx, t, id)?
+        .filter(|s| readable(tx, principal, s))
+        .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
+    if stored.deleted {
+        return Err(ApiError::Gone(format!("{t} was deleted")));
+    }
+    audit_one(tx, stamper, principal, Interaction::Read, &stored)?;
+    Ok(stored)
+}
+
+/// Runs `f` in one database transaction, committed when it succeeds.
+pub(crate) async fn in_transaction<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Transaction<'_>, &Stamper) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let stamper = state.stamper.clone();
+    state
+        .db
+        .call(move |c| {
+            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let out = f(&tx, &stamper)?;
+            tx.commit().map_err(ApiError::from_sql)?;
+            Ok(out)
+        })
+        .await
+}
+
+pub(crate) fn created_response(
+    state: &AppState,
+    outcome: CreateOutcome,
+    minimal: bool,
+) -> Response {
+    match outcome {
+        CreateOutcome::Created(stored) => {
+            resource_response(StatusCode::CREATED, state, &stored, minimal)
+        }
+        CreateOutcome::Existing(stored) => {
+            resource_response(StatusCode::OK, state, &stored, minimal)
+        }
+    }
 }
 
 pub async fn create(
@@ -365,7 +531,6 @@ pub async fn create(
     let t = parse_type(&type_name)?;
     require_scope(&principal, t, 'c')?;
     let content = parse_body(t, body)?;
-    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     let condition = headers
         .get("if-none-exist")
         .map(|v| {
@@ -375,62 +540,33 @@ pub async fn create(
         .transpose()?
         .map(parse_if_none_exist)
         .transpose()?;
-    let stamper = state.stamper.clone();
-    let outcome = state
-        .db
-        .call(move |c| -> Result<CreateOutcome, ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
-            if let Some((system, value)) = &condition {
-                let existing = store::find_by_identifier(&tx, t, system.as_deref(), value)?;
-                match existing.len() {
-                    0 => {}
-                    1 => {
-                        let found = existing
-                            .into_iter()
-                            .next()
-                            .ok_or_else(|| ApiError::Internal("lost match".into()))?;
-                        if !readable(&tx, &principal, &found) {
-                            return Err(ApiError::PreconditionFailed(
-                                "the identifier is already in use".into(),
-                            ));
-                        }
-                        return Ok(CreateOutcome::Existing(found));
-                    }
-                    _ => {
-                        return Err(ApiError::PreconditionFailed(
-                            "more than one resource matches If-None-Exist".into(),
-                        ));
-                    }
-                }
-            }
-            let id = uuid::Uuid::new_v4().to_string();
-            writable(&tx, &principal, t, &id, &content)?;
-            let stored = store::write(&tx, &stamper, t, &id, content, None)?;
-            audit_one(&tx, &stamper, &principal, Interaction::Create, &stored)?;
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok(CreateOutcome::Created(stored))
-        })
-        .await?;
-    let minimal = prefers_minimal(&headers);
-    Ok(match outcome {
-        CreateOutcome::Created(stored) => {
-            resource_response(StatusCode::CREATED, &state, &stored, minimal)
-        }
-        CreateOutcome::Existing(stored) => {
-            resource_response(StatusCode::OK, &state, &stored, minimal)
-        }
+    let outcome = in_transaction(&state, move |tx, stamper| {
+        create_in(
+            tx,
+            stamper,
+            &principal,
+            t,
+            content,
+            condition.as_ref(),
+            None,
+        )
+    })
+    .await?;
+    Ok(created_response(&state, outcome, prefers_minimal(&headers)))
+}
+
+pub(crate) fn parse_etag(text: &str) -> Result<i64, ApiError> {
+    let inner = text.trim().trim_start_matches("W/").trim_matches('"');
+    inner.parse().map_err(|_| {
+        ApiError::BadRequest(format!("If-Match must be an ETag like W/\"3\", not {text}"))
     })
 }
 
 fn parse_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let inner = text.trim_start_matches("W/").trim_matches('"');
-    inner.parse().map(Some).map_err(|_| {
-        ApiError::BadRequest(format!("If-Match must be an ETag like W/\"3\", not {text}"))
-    })
+    headers
+        .get(header::IF_MATCH)
+        .map(|v| parse_etag(v.to_str().unwrap_or_default()))
+        .transpose()
 }
 
 pub async fn update(
@@ -442,43 +578,12 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
     require_scope(&principal, t, 'u')?;
-    if !is_valid_id(&id) {
-        return Err(ApiError::BadRequest(format!("{id:?} is not a valid id")));
-    }
     let content = parse_body(t, body)?;
-    if content.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(ApiError::BadRequest(
-            "the resource id must match the id in the URL".into(),
-        ));
-    }
-    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     let expected = parse_if_match(&headers)?;
-    let stamper = state.stamper.clone();
-    let (stored, created) = state
-        .db
-        .call(move |c| -> Result<(Stored, bool), ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
-            let existing = store::read(&tx, t, &id)?;
-            if let Some(existing) = &existing
-                && !existing.deleted
-                && !readable(&tx, &principal, existing)
-            {
-                return Err(ApiError::NotFound(format!("{t} not found")));
-            }
-            if let Some(existing) = &existing
-                && !existing.deleted
-            {
-                // Moving a resource out of a record needs write access to where it was, too.
-                writable(&tx, &principal, t, &id, &existing.content)?;
-            }
-            writable(&tx, &principal, t, &id, &content)?;
-            let created = existing.as_ref().is_none_or(|e| e.deleted);
-            let stored = store::write(&tx, &stamper, t, &id, content, expected)?;
-            audit_one(&tx, &stamper, &principal, Interaction::Update, &stored)?;
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok((stored, created))
-        })
-        .await?;
+    let (stored, created) = in_transaction(&state, move |tx, stamper| {
+        update_in(tx, stamper, &principal, t, &id, content, expected)
+    })
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -498,28 +603,14 @@ pub async fn delete(
     Path((type_name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    require_scope(&principal, t, 'd')?;
-    let stamper = state.stamper.clone();
-    state
-        .db
-        .call(move |c| -> Result<(), ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
-            let existing = match store::read(&tx, t, &id)? {
-                Some(existing) if readable(&tx, &principal, &existing) => existing,
-                _ => return Err(ApiError::NotFound(format!("{t} not found"))),
-            };
-            writable(&tx, &principal, t, &id, &existing.content)?;
-            if store::delete(&tx, &stamper, t, &id)? {
-                audit_one(&tx, &stamper, &principal, Interaction::Delete, &existing)?;
-            }
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok(())
-        })
-        .await?;
+    in_transaction(&state, move |tx, stamper| {
+        delete_in(tx, stamper, &principal, t, &id)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn parse_last_updated(value: &str) -> Result<(Prefix, String), ApiError> {
+pub(crate) fn parse_last_updated(value: &str) -> Result<(Prefix, String), ApiError> {
     let (prefix, rest) = match value.get(..2) {
         Some("gt") => (Prefix::Gt, &value[2..]),
         Some("ge") => (Prefix::Ge, &value[2..]),
@@ -770,7 +861,7 @@ fn follow(conn: &Connection, stored: &Stored, path: &str) -> Result<Vec<Stored>,
 }
 
 /// Restricts a search to what the caller may see, or refuses it.
-fn scope_search(
+pub(crate) fn scope_search(
     conn: &Connection,
     principal: &Principal,
     t: ResourceType,
@@ -1024,7 +1115,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
             }
             search_params.push(json!({"name": "_sort", "type": "special", "documentation": "_lastUpdated or -_lastUpdated"}));
             let interactions: Vec<Value> =
-                ["read", "vread", "create", "update", "delete", "search-type"]
+                ["read", "vread", "create", "update", "delete", "search-type", "history-instance", "history-type"]
                     .iter()
                     .map(|c| json!({"code": c}))
                     .collect();
@@ -1062,7 +1153,8 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                         ]
                     }]
                 },
-                "resource": resources
+                "resource": resources,
+                "interaction": [{"code": "transaction"}, {"code": "batch"}]
             }]
         })),
     )

@@ -8,6 +8,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod bundles;
 pub mod seed;
 pub mod store;
 pub mod validate;
@@ -179,7 +180,10 @@ pub fn router(state: AppState) -> Router {
             "/fhir/.well-known/smart-configuration",
             get(auth::smart_configuration),
         )
+        .route("/fhir", post(bundles::transaction))
         .route("/fhir/{type}", get(api::search).post(api::create))
+        .route("/fhir/{type}/_history", get(bundles::history_type))
+        .route("/fhir/{type}/{id}/_history", get(bundles::history_instance))
         .route(
             "/fhir/{type}/{id}",
             get(api::read).put(api::update).delete(api::delete),

@@ -634,6 +634,88 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
     })
 }
 
+/// A page of history: versions newest first.
+#[derive(Debug)]
+pub struct HistoryPage {
+    pub versions: Vec<Stored>,
+    pub total: u64,
+    /// Present when older versions follow: the `last_updated` to continue before.
+    pub next_before: Option<String>,
+}
+
+/// Versions of one resource (`id`) or of every resource of a type, newest
+/// first, changed after `since`, limited to what `q` admits (its patient,
+/// areas and organization, judged on the resource as it is now).
+pub fn history(
+    conn: &Connection,
+    t: ResourceType,
+    id: Option<&str>,
+    since: Option<&str>,
+    before: Option<&str>,
+    q: &Query,
+) -> Result<HistoryPage, StoreError> {
+    let mut where_sql = vec!["h.type = ?".to_owned()];
+    let mut args: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
+    if let Some(id) = id {
+        where_sql.push("h.id = ?".into());
+        args.push(id.to_owned().into());
+    }
+    if let Some(since) = since {
+        where_sql.push("h.last_updated > ?".into());
+        args.push(since.to_owned().into());
+    }
+    if let Some(patient) = &q.patient {
+        where_sql.push("r.patient = ?".into());
+        args.push(patient.clone().into());
+    }
+    if let Some(areas) = &q.areas {
+        let mut list = vec!["?"; areas.len()].join(",");
+        if list.is_empty() {
+            list = "NULL".into();
+        }
+        where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
+        args.extend(areas.iter().map(|a| a.code().to_owned().into()));
+    }
+    if let Some(org) = &q.org {
+        where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
+        args.push(org.clone().into());
+    }
+    let filter = where_sql.join(" AND ");
+    let from = "resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id";
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM {from} WHERE {filter}"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    let mut page_sql = filter;
+    if let Some(before) = before {
+        page_sql.push_str(" AND h.last_updated < ?");
+        args.push(before.to_owned().into());
+    }
+    args.push(((q.count + 1) as i64).into());
+    let mut stmt = conn.prepare(&format!(
+        "SELECT h.id, h.version, h.last_updated, h.deleted, r.patient, r.area, h.content FROM {from}
+         WHERE {page_sql} ORDER BY h.last_updated DESC LIMIT ?"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |row| {
+        stored_from_row(t, row)
+    })?;
+    let mut versions = rows
+        .map(|r| finish(r?))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let next_before = if versions.len() > q.count {
+        versions.truncate(q.count);
+        versions.last().map(|v| v.last_updated.clone())
+    } else {
+        None
+    };
+    Ok(HistoryPage {
+        versions,
+        total: total.max(0) as u64,
+        next_before,
+    })
+}
+
 pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
         .query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |r| {

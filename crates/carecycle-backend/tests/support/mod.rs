@@ -153,7 +153,14 @@ impl Client {
     ) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut req = self
             .http
-            .request(method, format!("{}/{path}", self.base))
+            .request(
+                method,
+                if path.is_empty() {
+                    self.base.clone()
+                } else {
+                    format!("{}/{path}", self.base)
+                },
+            )
             .bearer_auth(&self.token)
             .header("content-type", "application/fhir+json")
             .body(serde_json::to_vec(body).unwrap());

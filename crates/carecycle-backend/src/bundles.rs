@@ -1,0 +1,521 @@
+//! The interactions that answer with or take a Bundle besides search:
+//! `_history` (instance and type level, with `_since`), and batch and
+//! transaction Bundles. A transaction is atomic: its `urn:uuid:` full URLs are
+//! given ids first and every reference to them rewritten, entries run in the
+//! order FHIR prescribes (DELETE, POST, PUT, GET), and one failing entry rolls
+//! back all of them. A batch runs each entry on its own and reports each outcome.
+
+use crate::AppState;
+use crate::api::{
+    self, ApiError, CreateOutcome, create_in, delete_in, in_transaction, parse_etag,
+    parse_if_none_exist, parse_type, read_in, readable, require_scope, update_in,
+};
+use crate::audit::{self, Interaction};
+use crate::auth::Principal;
+use crate::store::{self, Query, Stamper, Stored};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use carecycle_fhir::{FHIR_JSON, OperationOutcome, ResourceType};
+use rusqlite::Transaction;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+const MAX_ENTRIES: usize = 1_000;
+
+fn bundle_response(bundle: Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+        Json(bundle),
+    )
+        .into_response()
+}
+
+fn history_entry(state: &AppState, v: &Stored) -> Value {
+    let url = format!("{}/{}", v.resource_type, v.id);
+    let mut e = json!({
+        "fullUrl": format!("{}/{url}", state.fhir_base),
+        "request": {
+            "method": if v.deleted { "DELETE" } else if v.version == 1 { "POST" } else { "PUT" },
+            "url": if v.version == 1 && !v.deleted { v.resource_type.to_string() } else { url },
+        },
+        "response": {
+            "status": if v.deleted { "204" } else if v.version == 1 { "201" } else { "200" },
+            "etag": v.etag(),
+            "lastModified": v.last_updated,
+        }
+    });
+    if !v.deleted {
+        e["resource"] = v.content.clone();
+    }
+    e
+}
+
+struct HistoryParams {
+    since: Option<String>,
+    before: Option<String>,
+    count: usize,
+}
+
+fn history_params(raw: Option<&str>) -> Result<HistoryParams, ApiError> {
+    let mut p = HistoryParams {
+        since: None,
+        before: None,
+        count: 50,
+    };
+    for (name, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match name.as_ref() {
+            "_since" => {
+                let (_, instant) = api::parse_last_updated(&value)?;
+                p.since = Some(instant);
+            }
+            "_count" => {
+                p.count = value
+                    .parse::<usize>()
+                    .map_err(|_| ApiError::BadRequest("_count must be a whole number".into()))?
+                    .clamp(1, 500)
+            }
+            "_before_cursor" => p.before = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn history_bundle(
+    state: &AppState,
+    self_url: &str,
+    page: store::HistoryPage,
+    raw: Option<&str>,
+) -> Value {
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(before) = &page.next_before {
+        let kept: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+            .into_owned()
+            .filter(|(k, _)| k != "_before_cursor")
+            .chain([("_before_cursor".to_owned(), before.clone())])
+            .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(kept)
+            .finish();
+        let base = self_url.split('?').next().unwrap_or(self_url);
+        links.push(json!({"relation": "next", "url": format!("{base}?{query}")}));
+    }
+    json!({
+        "resourceType": "Bundle",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "type": "history",
+        "total": page.total,
+        "link": links,
+        "entry": page.versions.iter().map(|v| history_entry(state, v)).collect::<Vec<_>>(),
+    })
+}
+
+fn audit_history(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    versions: &[Stored],
+) -> Result<(), ApiError> {
+    if t == ResourceType::AuditEvent {
+        return Ok(());
+    }
+    let mut patients: Vec<&str> = versions
+        .iter()
+        .filter_map(|v| v.patient.as_deref())
+        .collect();
+    patients.sort_unstable();
+    patients.dedup();
+    audit::record(
+        tx,
+        stamper,
+        principal,
+        Interaction::History,
+        &patients,
+        None,
+    )?;
+    Ok(())
+}
+
+/// `GET [base]/Type/id/_history`
+pub async fn history_instance(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((type_name, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let t = parse_type(&type_name)?;
+    require_scope(&principal, t, 'r')?;
+    let params = history_params(raw.as_deref())?;
+    let query = Query {
+        count: params.count,
+        ..Default::default()
+    };
+    let id2 = id.clone();
+    let page = in_transaction(&state, move |tx, stamper| {
+        let current = store::read(tx, t, &id2)?
+            .filter(|s| readable(tx, &principal, s))
+            .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
+        let page = store::history(
+            tx,
+            t,
+            Some(&current.id),
+            params.since.as_deref(),
+            params.before.as_deref(),
+            &query,
+        )?;
+        audit_history(tx, stamper, &principal, t, &page.versions)?;
+        Ok(page)
+    })
+    .await?;
+    let self_url = format!("{}/{t}/{id}/_history", state.fhir_base);
+    Ok(bundle_response(history_bundle(
+        &state,
+        &self_url,
+        page,
+        raw.as_deref(),
+    )))
+}
+
+/// `GET [base]/Type/_history`
+pub async fn history_type(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(type_name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let t = parse_type(&type_name)?;
+    require_scope(&principal, t, 's')?;
+    let params = history_params(raw.as_deref())?;
+    let mut query = Query {
+        count: params.count,
+        ..Default::default()
+    };
+    let page = in_transaction(&state, move |tx, stamper| {
+        api::scope_search(tx, &principal, t, None, &mut query)?;
+        let page = store::history(
+            tx,
+            t,
+            None,
+            params.since.as_deref(),
+            params.before.as_deref(),
+            &query,
+        )?;
+        audit_history(tx, stamper, &principal, t, &page.versions)?;
+        Ok(page)
+    })
+    .await?;
+    let self_url = format!("{}/{t}/_history", state.fhir_base);
+    Ok(bundle_response(history_bundle(
+        &state,
+        &self_url,
+        page,
+        raw.as_deref(),
+    )))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Method {
+    Delete,
+    Post,
+    Put,
+    Get,
+}
+
+#[derive(Debug)]
+struct Op {
+    index: usize,
+    method: Method,
+    t: ResourceType,
+    id: Option<String>,
+    full_url: Option<String>,
+    resource: Option<Value>,
+    if_none_exist: Option<(Option<String>, String)>,
+    if_match: Option<i64>,
+}
+
+fn parse_entry(index: usize, entry: &Value) -> Result<Op, ApiError> {
+    let bad = |why: &str| ApiError::BadRequest(format!("entry {index}: {why}"));
+    let request = entry
+        .get("request")
+        .ok_or_else(|| bad("request is required"))?;
+    let method = match request.get("method").and_then(Value::as_str) {
+        Some("DELETE") => Method::Delete,
+        Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
+        Some("GET") => Method::Get,
+        Some(other) => return Err(bad(&format!("method {other} is not supported"))),
+        None => return Err(bad("request.method is required")),
+    };
+    let url = request
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("request.url is required"))?;
+    if url.contains('?') {
+        return Err(bad(
+            "conditional URLs in request.url are not supported; use ifNoneExist",
+        ));
+    }
+    let mut parts = url.trim_matches('/').split('/');
+    let t = parse_type(parts.next().unwrap_or_default()).map_err(|e| bad(&e.to_string()))?;
+    let id = parts.next().map(str::to_owned);
+    if parts.next().is_some() {
+        return Err(bad("request.url must be Type or Type/id"));
+    }
+    match (method, &id) {
+        (Method::Post, Some(_)) => return Err(bad("POST goes to Type, not Type/id")),
+        (Method::Put | Method::Delete | Method::Get, None) => {
+            return Err(bad(
+                "PUT, DELETE and GET need Type/id (searches are not supported here)",
+            ));
+        }
+        _ => {}
+    }
+    let resource = entry.get("resource").cloned();
+    if matches!(method, Method::Post | Method::Put) {
+        match &resource {
+            Some(r) if r.get("resourceType").and_then(Value::as_str) == Some(t.as_str()) => {}
+            _ => return Err(bad(&format!("a {t} resource is required"))),
+        }
+    }
+    Ok(Op {
+        index,
+        method,
+        t,
+        id,
+        full_url: entry
+            .get("fullUrl")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        resource,
+        if_none_exist: request
+            .get("ifNoneExist")
+            .and_then(Value::as_str)
+            .map(parse_if_none_exist)
+            .transpose()
+            .map_err(|e| bad(&e.to_string()))?,
+        if_match: request
+            .get("ifMatch")
+            .and_then(Value::as_str)
+            .map(parse_etag)
+            .transpose()
+            .map_err(|e| bad(&e.to_string()))?,
+    })
+}
+
+/// Replaces every `reference` that names a placeholder with its resolved `Type/id`.
+fn rewrite_references(v: &mut Value, resolved: &HashMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "reference"
+                    && let Value::String(r) = x
+                    && let Some(to) = resolved.get(r.as_str())
+                {
+                    *r = to.clone();
+                } else {
+                    rewrite_references(x, resolved);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_references(x, resolved)),
+        _ => {}
+    }
+}
+
+fn entry_response(state: &AppState, status: &str, stored: Option<&Stored>) -> Value {
+    let mut response = Map::new();
+    response.insert("status".into(), json!(status));
+    let mut entry = Map::new();
+    if let Some(s) = stored {
+        response.insert(
+            "location".into(),
+            json!(format!(
+                "{}/{}/_history/{}",
+                s.resource_type, s.id, s.version
+            )),
+        );
+        response.insert("etag".into(), json!(s.etag()));
+        response.insert("lastModified".into(), json!(s.last_updated));
+        entry.insert(
+            "fullUrl".into(),
+            json!(format!("{}/{}/{}", state.fhir_base, s.resource_type, s.id)),
+        );
+        if !s.deleted {
+            entry.insert("resource".into(), s.content.clone());
+        }
+    }
+    entry.insert("response".into(), Value::Object(response));
+    Value::Object(entry)
+}
+
+/// Runs one entry; the answer's status line and the resource it leaves.
+fn run(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    op: Op,
+) -> Result<(&'static str, Option<Stored>), ApiError> {
+    match op.method {
+        Method::Delete => {
+            delete_in(
+                tx,
+                stamper,
+                principal,
+                op.t,
+                op.id.as_deref().unwrap_or_default(),
+            )?;
+            Ok(("204 No Content", None))
+        }
+        Method::Post => {
+            let outcome = create_in(
+                tx,
+                stamper,
+                principal,
+                op.t,
+                op.resource.unwrap_or(Value::Null),
+                op.if_none_exist.as_ref(),
+                op.id,
+            )?;
+            Ok(match outcome {
+                CreateOutcome::Created(s) => ("201 Created", Some(s)),
+                CreateOutcome::Existing(s) => ("200 OK", Some(s)),
+            })
+        }
+        Method::Put => {
+            let (s, created) = update_in(
+                tx,
+                stamper,
+                principal,
+                op.t,
+                op.id.as_deref().unwrap_or_default(),
+                op.resource.unwrap_or(Value::Null),
+                op.if_match,
+            )?;
+            Ok((if created { "201 Created" } else { "200 OK" }, Some(s)))
+        }
+        Method::Get => {
+            let s = read_in(
+                tx,
+                stamper,
+                principal,
+                op.t,
+                op.id.as_deref().unwrap_or_default(),
+            )?;
+            Ok(("200 OK", Some(s)))
+        }
+    }
+}
+
+fn error_entry(e: &ApiError) -> Value {
+    let response = e.clone_response_parts();
+    json!({"response": {"status": response.0, "outcome": OperationOutcome::error(response.1, e.to_string())}})
+}
+
+/// `POST [base]` with a batch or transaction Bundle.
+pub async fn transaction(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let bundle = api::parse_body_any(body)?;
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(ApiError::BadRequest(
+            "POST to the base takes a Bundle".into(),
+        ));
+    }
+    let kind = bundle
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let entries = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if entries.len() > MAX_ENTRIES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    match kind.as_str() {
+        "transaction" => {
+            let mut ops = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| parse_entry(i, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            let count = ops.len();
+            let results = in_transaction(&state, move |tx, stamper| {
+                // Placeholders first: each urn:uuid POST gets its id (or, for a
+                // conditional create that matches, the existing one).
+                let mut resolved = HashMap::new();
+                for op in ops.iter_mut().filter(|o| o.method == Method::Post) {
+                    let Some(full_url) = op.full_url.clone().filter(|u| u.starts_with("urn:uuid:"))
+                    else {
+                        continue;
+                    };
+                    let mut id = uuid::Uuid::new_v4().to_string();
+                    if let Some((system, value)) = &op.if_none_exist
+                        && let Some(found) =
+                            store::find_by_identifier(tx, op.t, system.as_deref(), value)?.first()
+                    {
+                        id = found.id.clone();
+                    }
+                    resolved.insert(full_url, format!("{}/{id}", op.t));
+                    op.id = Some(id);
+                }
+                for op in ops.iter_mut() {
+                    if let Some(r) = op.resource.as_mut() {
+                        rewrite_references(r, &resolved);
+                    }
+                }
+                ops.sort_by_key(|o| (o.method, o.index));
+                let mut results: Vec<Option<(&'static str, Option<Stored>)>> = vec![None; count];
+                for op in ops {
+                    let index = op.index;
+                    let result = run(tx, stamper, &principal, op).map_err(|e| e.in_entry(index))?;
+                    results[index] = Some(result);
+                }
+                Ok(results)
+            })
+            .await?;
+            let entry: Vec<Value> = results
+                .iter()
+                .flatten()
+                .map(|(status, stored)| entry_response(&state, status, stored.as_ref()))
+                .collect();
+            Ok(bundle_response(json!({
+                "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(),
+                "type": "transaction-response", "entry": entry
+            })))
+        }
+        "batch" => {
+            let mut out = Vec::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                let result = match parse_entry(i, e) {
+                    Err(e) => Err(e),
+                    Ok(op) => {
+                        let principal = principal.clone();
+                        in_transaction(&state, move |tx, stamper| run(tx, stamper, &principal, op))
+                            .await
+                    }
+                };
+                out.push(match result {
+                    Ok((status, stored)) => entry_response(&state, status, stored.as_ref()),
+                    Err(e) => error_entry(&e),
+                });
+            }
+            Ok(bundle_response(json!({
+                "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(),
+                "type": "batch-response", "entry": out
+            })))
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "Bundle.type must be transaction or batch, not {other:?}"
+        ))),
+    }
+}
