@@ -148,37 +148,7 @@ pub async fn history_instance(
     Path((type_name, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = parse_type(&type_name)?;
-    require_scope(&principal, t, 'r')?;
-    let params = history_params(raw.as_deref())?;
-    let query = Query {
-        count: params.count,
-        ..Default::default()
-    };
-    let id2 = id.clone();
-    let page = in_transaction(&state, move |tx, stamper| {
-        let current = store::read(tx, t, &id2)?
-            .filter(|s| readable(tx, &principal, s))
-            .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
-        let page = store::history(
-            tx,
-            t,
-            Some(&current.id),
-            params.since.as_deref(),
-            params.before.as_deref(),
-            &query,
-        )?;
-        audit_history(tx, stamper, &principal, t, &page.versions)?;
-        Ok(page)
-    })
-    .await?;
-    let self_url = format!("{}/{t}/{id}/_history", state.fhir_base);
-    Ok(bundle_response(history_bundle(
-        &state,
-        &self_url,
-        page,
-        raw.as_deref(),
-    )))
+    history(state, principal, &type_name, Some(id), raw).await
 }
 
 /// `GET [base]/Type/_history`
@@ -188,19 +158,45 @@ pub async fn history_type(
     Path(type_name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = parse_type(&type_name)?;
-    require_scope(&principal, t, 's')?;
+    history(state, principal, &type_name, None, raw).await
+}
+
+/// One resource's versions (`id`), or every version of the type the caller may see.
+async fn history(
+    state: AppState,
+    principal: Principal,
+    type_name: &str,
+    id: Option<String>,
+    raw: Option<String>,
+) -> Result<Response, ApiError> {
+    let t = parse_type(type_name)?;
+    require_scope(&principal, t, if id.is_some() { 'r' } else { 's' })?;
     let params = history_params(raw.as_deref())?;
     let mut query = Query {
         count: params.count,
         ..Default::default()
     };
+    let self_url = match &id {
+        Some(id) => format!("{}/{t}/{id}/_history", state.fhir_base),
+        None => format!("{}/{t}/_history", state.fhir_base),
+    };
     let page = in_transaction(&state, move |tx, stamper| {
-        api::scope_search(tx, &principal, t, None, &mut query)?;
+        let id = match id {
+            Some(id) => Some(
+                store::read(tx, t, &id)?
+                    .filter(|s| readable(tx, &principal, s))
+                    .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?
+                    .id,
+            ),
+            None => {
+                api::scope_search(tx, &principal, t, None, &mut query)?;
+                None
+            }
+        };
         let page = store::history(
             tx,
             t,
-            None,
+            id.as_deref(),
             params.since.as_deref(),
             params.before.as_deref(),
             &query,
@@ -209,7 +205,6 @@ pub async fn history_type(
         Ok(page)
     })
     .await?;
-    let self_url = format!("{}/{t}/_history", state.fhir_base);
     Ok(bundle_response(history_bundle(
         &state,
         &self_url,

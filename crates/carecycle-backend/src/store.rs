@@ -463,6 +463,24 @@ pub struct Query {
     pub descending: bool,
 }
 
+impl Query {
+    /// The caller's reach (family member's areas, care team's unit) as SQL on `resource r`.
+    fn access_clauses(&self, where_sql: &mut Vec<String>, args: &mut Vec<rusqlite::types::Value>) {
+        if let Some(areas) = &self.areas {
+            let mut list = vec!["?"; areas.len()].join(",");
+            if list.is_empty() {
+                list = "NULL".into();
+            }
+            where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
+            args.extend(areas.iter().map(|a| a.code().to_owned().into()));
+        }
+        if let Some(org) = &self.org {
+            where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
+            args.push(org.clone().into());
+        }
+    }
+}
+
 /// One search-parameter test on a resource's JSON.
 #[derive(Debug, Clone)]
 pub enum Filter {
@@ -563,18 +581,7 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
         ));
         args.extend(statuses.iter().cloned().map(Into::into));
     }
-    if let Some(areas) = &q.areas {
-        let mut list = vec!["?"; areas.len()].join(",");
-        if list.is_empty() {
-            list = "NULL".into();
-        }
-        where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
-        args.extend(areas.iter().map(|a| a.code().to_owned().into()));
-    }
-    if let Some(org) = &q.org {
-        where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
-        args.push(org.clone().into());
-    }
+    q.access_clauses(&mut where_sql, &mut args);
     for f in &q.filters {
         let clause = f.sql(&mut args);
         where_sql.push(clause);
@@ -668,18 +675,7 @@ pub fn history(
         where_sql.push("r.patient = ?".into());
         args.push(patient.clone().into());
     }
-    if let Some(areas) = &q.areas {
-        let mut list = vec!["?"; areas.len()].join(",");
-        if list.is_empty() {
-            list = "NULL".into();
-        }
-        where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
-        args.extend(areas.iter().map(|a| a.code().to_owned().into()));
-    }
-    if let Some(org) = &q.org {
-        where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
-        args.push(org.clone().into());
-    }
+    q.access_clauses(&mut where_sql, &mut args);
     let filter = where_sql.join(" AND ");
     let from = "resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id";
     let total: i64 = conn.query_row(

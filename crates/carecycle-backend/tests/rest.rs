@@ -42,25 +42,13 @@ async fn versions_etags_and_conditional_writes() {
     // Update with the right version, then with a stale one: 412, never an overwrite.
     let mut v2 = created.clone();
     v2["payload"][0]["contentString"] = json!("two");
-    let (status, updated, headers) = c
-        .send(
-            Method::PUT,
-            &format!("Communication/{id}"),
-            &v2,
-            &[("if-match", "W/\"1\"")],
-        )
-        .await;
+    let path = format!("Communication/{id}");
+    let put_if_v1 = || c.send(Method::PUT, &path, &v2, &[("if-match", "W/\"1\"")]);
+    let (status, updated, headers) = put_if_v1().await;
     assert_eq!(status, 200);
     assert_eq!(updated["meta"]["versionId"], "2");
     assert_eq!(headers["etag"], "W/\"2\"");
-    let (status, outcome, _) = c
-        .send(
-            Method::PUT,
-            &format!("Communication/{id}"),
-            &v2,
-            &[("if-match", "W/\"1\"")],
-        )
-        .await;
+    let (status, outcome, _) = put_if_v1().await;
     assert_eq!(status, 412, "{outcome}");
     assert_eq!(
         c.get(&format!("Communication/{id}")).await.1["payload"][0]["contentString"],
