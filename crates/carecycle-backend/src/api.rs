@@ -8,6 +8,7 @@ use crate::AppState;
 use crate::access::{self, Role, Subject};
 use crate::audit::{self, Interaction};
 use crate::auth::Principal;
+use crate::routing;
 use crate::store::{self, Filter, Prefix, Query, Stamper, StoreError, Stored};
 use crate::validate;
 use axum::Json;
@@ -305,7 +306,9 @@ pub async fn vread(
     let stored = state
         .db
         .call(move |c| -> Result<Stored, ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(ApiError::from_sql)?;
             let stored = store::read_version(&tx, t, &id, version)?
                 .filter(|s| readable(&tx, &principal, s))
                 .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
@@ -409,6 +412,15 @@ pub(crate) fn create_in(
     writable(tx, principal, t, &id, &content)?;
     let stored = store::write(tx, stamper, t, &id, content, None)?;
     audit_one(tx, stamper, principal, Interaction::Create, &stored)?;
+    if t == ResourceType::Communication {
+        match principal.role {
+            Role::Patient { .. } | Role::Proxy { .. } => {
+                routing::after_patient_message(tx, stamper, &stored)?
+            }
+            Role::Team { .. } => routing::after_team_message(tx, stamper, &stored)?,
+            Role::Unlinked => {}
+        }
+    }
     Ok(CreateOutcome::Created(stored))
 }
 
@@ -498,7 +510,9 @@ pub(crate) async fn in_transaction<T: Send + 'static>(
     state
         .db
         .call(move |c| {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(ApiError::from_sql)?;
             let out = f(&tx, &stamper)?;
             tx.commit().map_err(ApiError::from_sql)?;
             Ok(out)
@@ -992,7 +1006,9 @@ pub async fn search(
     let (page, q, included) = state
         .db
         .call(move |c| -> Result<_, ApiError> {
-            let tx = c.transaction().map_err(ApiError::from_sql)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(ApiError::from_sql)?;
             scope_search(&tx, &principal, t, requested_patient, &mut q)?;
             let page = store::search(&tx, t, &q)?;
             let mut included: Vec<Stored> = Vec::new();

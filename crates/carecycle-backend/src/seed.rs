@@ -7,6 +7,7 @@
 use crate::access::{self, Area};
 use crate::api::ApiError;
 use crate::auth::{put_team_user, put_user};
+use crate::routing::{self, ReplyPolicy};
 use crate::store::{self, Stamper};
 use carecycle_fhir::time::format_zoned;
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM};
@@ -210,6 +211,380 @@ impl SeedAppointment {
     }
 }
 
+/// Tag on every resource whose dates hang on the surgery date (moved with it).
+pub const ANCHOR_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/date-anchor";
+
+fn anchor_tag() -> Value {
+    json!({"tag": [{"system": ANCHOR_SYSTEM, "code": "surgery", "display": "Dated relative to the surgery"}]})
+}
+
+/// US federal holidays the unit is closed on (observed dates), for reply targets.
+const KNEE_CLOSED_DAYS: [(i16, i8, i8); 10] = [
+    (2026, 11, 26),
+    (2026, 12, 25),
+    (2027, 1, 1),
+    (2027, 1, 18),
+    (2027, 2, 15),
+    (2027, 5, 31),
+    (2027, 7, 5),
+    (2027, 9, 6),
+    (2027, 11, 25),
+    (2027, 12, 24),
+];
+
+fn knee_reply_policy() -> Vec<Value> {
+    let p = |kind: &str, role: &str, business_days: u32| ReplyPolicy {
+        kind: kind.into(),
+        role: role.into(),
+        business_days,
+    };
+    routing::policy_extensions(
+        &[
+            p("clinical", "nurse-navigator", 0),
+            p("scheduling", "nurse-navigator", 1),
+            p("medications", "pharmacist", 1),
+            p("billing", "social-worker", 2),
+            p("other", "nurse-navigator", 2),
+        ],
+        KNEE_IPU_TIME_ZONE,
+        "08:00:00",
+        "17:00:00",
+        &KNEE_CLOSED_DAYS.map(|(y, m, d)| Date::new(y, m, d).unwrap_or_default()),
+    )
+}
+
+/// The standard questionnaires every IPU here can assign.
+fn seed_questionnaires(conn: &mut Connection, s: &Stamper) -> Result<(), ApiError> {
+    for (id, text) in carecycle_prom::library::ALL {
+        let mut q: Value = serde_json::from_str(text)
+            .map_err(|e| ApiError::Internal(format!("bundled questionnaire {id}: {e}")))?;
+        q["id"] = json!(id);
+        put(conn, s, ResourceType::Questionnaire, id, q)?;
+    }
+    Ok(())
+}
+
+/// Questionnaires assigned at baseline and follow-ups, each with its window
+/// (days relative to surgery) and the phase it belongs to.
+fn seed_assignments(
+    conn: &mut Connection,
+    s: &Stamper,
+    a: &Anchor,
+    pref: &str,
+    phase_ids: &[String],
+) -> Result<(), ApiError> {
+    // (questionnaire id, title, window start, window end, phase, status)
+    let assignments: [(&str, &str, i64, i64, usize, &str); 9] = [
+        (
+            "koos-jr",
+            "Knee health (KOOS JR) — baseline",
+            -60,
+            -50,
+            0,
+            "completed",
+        ),
+        (
+            "promis-global-10",
+            "General health (PROMIS) — baseline",
+            -60,
+            -50,
+            0,
+            "completed",
+        ),
+        (
+            "phq-9",
+            "Mood check (PHQ-9) — before surgery",
+            -21,
+            -3,
+            2,
+            "requested",
+        ),
+        (
+            "promis-global-10",
+            "General health (PROMIS) — before surgery",
+            -14,
+            -2,
+            2,
+            "requested",
+        ),
+        (
+            "koos-jr",
+            "Knee health (KOOS JR) — 6 weeks",
+            35,
+            49,
+            6,
+            "requested",
+        ),
+        (
+            "promis-global-10",
+            "General health (PROMIS) — 6 weeks",
+            35,
+            49,
+            6,
+            "requested",
+        ),
+        (
+            "koos-jr",
+            "Knee health (KOOS JR) — 3 months",
+            83,
+            97,
+            6,
+            "requested",
+        ),
+        (
+            "phq-9",
+            "Mood check (PHQ-9) — 3 months",
+            83,
+            97,
+            6,
+            "requested",
+        ),
+        (
+            "koos-jr",
+            "Knee health (KOOS JR) — 1 year",
+            351,
+            379,
+            6,
+            "requested",
+        ),
+    ];
+    for (qid, title, start, end, phase, status) in assignments {
+        let url = format!("{}{qid}", carecycle_prom::scoring::QUESTIONNAIRE_BASE);
+        put(
+            conn,
+            s,
+            ResourceType::Task,
+            &new_id(),
+            json!({
+                "resourceType": "Task",
+                "meta": anchor_tag(),
+                "status": status,
+                "intent": "order",
+                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "questionnaire", "display": "Questionnaire to fill in"}]},
+                "description": title,
+                "focus": {"reference": format!("Questionnaire/{qid}")},
+                "for": {"reference": pref},
+                "owner": {"reference": pref},
+                "requester": {"reference": "PractitionerRole/role-pr-raman", "display": "Priya Raman, RN (Nurse navigator)"},
+                "basedOn": [{"reference": format!("CarePlan/{}", phase_ids[phase])}],
+                "restriction": {"period": {"start": a.at(start, 0, 0), "end": a.at(end, 23, 59)}},
+                "input": [{"type": {"text": "questionnaire"}, "valueCanonical": url}]
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Plain-language reading for each phase; some also in Spanish.
+fn seed_education(
+    conn: &mut Connection,
+    s: &Stamper,
+    pref: &str,
+    phase_ids: &[String],
+) -> Result<(), ApiError> {
+    for doc in EDUCATION {
+        let data = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            doc.markdown.as_bytes(),
+        );
+        put(
+            conn,
+            s,
+            ResourceType::DocumentReference,
+            &new_id(),
+            json!({
+                "resourceType": "DocumentReference",
+                "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{}-{}", doc.slug, doc.language)}],
+                "status": "current",
+                "type": {"text": "Patient education"},
+                "category": [{"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/document-kind", "code": "education", "display": "Patient education"}]}],
+                "subject": {"reference": pref},
+                "description": doc.title,
+                "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": doc.language, "title": doc.title, "data": data}}],
+                "context": {"related": [{"reference": format!("CarePlan/{}", phase_ids[doc.phase])}]}
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Two threads: a medicines question the pharmacist answered, and a scheduling
+/// question sent yesterday evening, waiting for the nurse navigator.
+fn seed_messages(
+    conn: &mut Connection,
+    s: &Stamper,
+    a: &Anchor,
+    pref: &str,
+) -> Result<(), ApiError> {
+    let today = -DAYS_TO_SURGERY;
+    let kind =
+        |code: &str| json!([{"coding": [{"system": routing::MESSAGE_KIND_SYSTEM, "code": code}]}]);
+    let eleanor = json!({"reference": pref, "display": "Eleanor Whitfield"});
+    let thread1 = new_id();
+    let thread2 = new_id();
+    let messages = [
+        (
+            thread1.clone(),
+            None,
+            true,
+            today - 3,
+            (9, 12),
+            "medications",
+            "Should I stop taking my fish oil capsules before the operation? I take one every morning.",
+            "Fish oil before surgery",
+        ),
+        (
+            new_id(),
+            Some(&thread1),
+            false,
+            today - 2,
+            (11, 40),
+            "medications",
+            "Good question, Eleanor. Yes: please stop fish oil 7 days before surgery, like your other supplements, because it can increase bleeding. You can start again once you are home. Keep taking your blood pressure tablets as usual.",
+            "",
+        ),
+        (
+            thread2.clone(),
+            None,
+            true,
+            today - 1,
+            (18, 20),
+            "scheduling",
+            "Could my physical therapy session next week be moved to the afternoon? My daughter can only drive me after 1 pm.",
+            "Moving my physical therapy session",
+        ),
+    ];
+    for (id, part_of, from_patient, day, (h, m), k, text, topic) in messages {
+        let mut content = json!({
+            "resourceType": "Communication",
+            "status": "completed",
+            "category": kind(k),
+            "subject": {"reference": pref},
+            "sent": a.at(day, h, m),
+            "payload": [{"contentString": text}]
+        });
+        if from_patient {
+            content["sender"] = eleanor.clone();
+            content["recipient"] = json!([{"display": "Your care team"}]);
+        } else {
+            content["sender"] = json!({"reference": "Practitioner/pr-cho", "display": "Daniel Cho, PharmD (Pharmacist)"});
+            content["recipient"] = json!([eleanor]);
+        }
+        if let Some(root) = part_of {
+            content["partOf"] = json!([{"reference": format!("Communication/{root}")}]);
+        } else {
+            content["topic"] = json!({"text": topic});
+        }
+        let tx = conn.transaction().map_err(ApiError::from_sql)?;
+        let stored = store::write(&tx, s, ResourceType::Communication, &id, content, None)?;
+        if from_patient {
+            routing::after_patient_message(&tx, s, &stored)?;
+        } else {
+            routing::after_team_message(&tx, s, &stored)?;
+        }
+        tx.commit().map_err(ApiError::from_sql)?;
+    }
+    Ok(())
+}
+
+/// Identifier system shared by the copies of one education document.
+pub const EDUCATION_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/education-document";
+
+struct EducationDoc {
+    slug: &'static str,
+    phase: usize,
+    language: &'static str,
+    title: &'static str,
+    markdown: &'static str,
+}
+
+const EDUCATION: &[EducationDoc] = &[
+    EducationDoc {
+        slug: "what-is-knee-oa",
+        phase: 0,
+        language: "en",
+        title: "What is knee osteoarthritis?",
+        markdown: include_str!("../education/what-is-knee-oa.en.md"),
+    },
+    EducationDoc {
+        slug: "what-is-knee-oa",
+        phase: 0,
+        language: "es",
+        title: "¿Qué es la artrosis de rodilla?",
+        markdown: include_str!("../education/what-is-knee-oa.es.md"),
+    },
+    EducationDoc {
+        slug: "choosing-treatment",
+        phase: 1,
+        language: "en",
+        title: "Surgery or not: making the choice together",
+        markdown: include_str!("../education/choosing-treatment.en.md"),
+    },
+    EducationDoc {
+        slug: "prehab-exercises",
+        phase: 2,
+        language: "en",
+        title: "Getting stronger before surgery",
+        markdown: include_str!("../education/prehab-exercises.en.md"),
+    },
+    EducationDoc {
+        slug: "prehab-exercises",
+        phase: 2,
+        language: "es",
+        title: "Fortalecerse antes de la cirugía",
+        markdown: include_str!("../education/prehab-exercises.es.md"),
+    },
+    EducationDoc {
+        slug: "preparing-home",
+        phase: 2,
+        language: "en",
+        title: "Preparing your home",
+        markdown: include_str!("../education/preparing-home.en.md"),
+    },
+    EducationDoc {
+        slug: "day-of-surgery",
+        phase: 3,
+        language: "en",
+        title: "The day of your surgery",
+        markdown: include_str!("../education/day-of-surgery.en.md"),
+    },
+    EducationDoc {
+        slug: "hospital-stay",
+        phase: 4,
+        language: "en",
+        title: "Your hospital stay",
+        markdown: include_str!("../education/hospital-stay.en.md"),
+    },
+    EducationDoc {
+        slug: "home-recovery",
+        phase: 5,
+        language: "en",
+        title: "Recovering at home: the first six weeks",
+        markdown: include_str!("../education/home-recovery.en.md"),
+    },
+    EducationDoc {
+        slug: "home-recovery",
+        phase: 5,
+        language: "es",
+        title: "Recuperación en casa: las primeras seis semanas",
+        markdown: include_str!("../education/home-recovery.es.md"),
+    },
+    EducationDoc {
+        slug: "warning-signs",
+        phase: 5,
+        language: "en",
+        title: "When to call us straight away",
+        markdown: include_str!("../education/warning-signs.en.md"),
+    },
+    EducationDoc {
+        slug: "long-term",
+        phase: 6,
+        language: "en",
+        title: "Your new knee in the long run",
+        markdown: include_str!("../education/long-term.en.md"),
+    },
+];
+
 fn member_display(m: &Member) -> String {
     let mut parts: Vec<&str> = m.prefix.into_iter().collect();
     parts.push(m.given);
@@ -255,7 +630,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "alias": ["Knee & Hip Osteoarthritis Integrated Practice Unit"],
             "telecom": [{"system": "phone", "value": "+1-312-555-0100", "use": "work"}],
             "address": [{"line": ["1200 Riverside Drive"], "city": "Chicago", "state": "IL", "postalCode": "60601"}],
-            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/time-zone", "valueCode": KNEE_IPU_TIME_ZONE}]
+            "extension": knee_reply_policy()
         }),
     )?;
     for m in KNEE_TEAM {
@@ -475,6 +850,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             &id,
             json!({
                 "resourceType": "CarePlan",
+                "meta": anchor_tag(),
                 "status": status,
                 "intent": "plan",
                 "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "phase", "display": "Care cycle phase"}]}],
@@ -642,6 +1018,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             &new_id(),
             json!({
                 "resourceType": "Appointment",
+                "meta": anchor_tag(),
                 "status": status,
                 "description": title,
                 "start": start,
@@ -711,6 +1088,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             &new_id(),
             json!({
                 "resourceType": "Task",
+                "meta": anchor_tag(),
                 "status": status,
                 "intent": "order",
                 "code": {"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/task-kind", "code": "checklist", "display": "Checklist item"}]},
@@ -723,6 +1101,10 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             }),
         )?;
     }
+    seed_questionnaires(conn, s)?;
+    seed_assignments(conn, s, a, &pref, &phase_ids)?;
+    seed_education(conn, s, &pref, &phase_ids)?;
+    seed_messages(conn, s, a, &pref)?;
     Ok(())
 }
 

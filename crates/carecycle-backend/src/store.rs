@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS resource_history (
     content TEXT NOT NULL,
     PRIMARY KEY (type, id, version)
 );
+CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (last_updated);
 CREATE TABLE IF NOT EXISTS resource_identifier (
     type TEXT NOT NULL,
     system TEXT NOT NULL,
@@ -176,6 +177,27 @@ impl Stamper {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The next stamp for a write in `conn`'s transaction: after every stamp
+    /// already in the database, so that another process writing to the same
+    /// file (the team's command line beside a running server) never hands out
+    /// an instant a client's sync cursor has already passed.
+    pub fn next_in(&self, conn: &Connection) -> Result<String, StoreError> {
+        let latest: Option<String> =
+            conn.query_row("SELECT max(last_updated) FROM resource_history", [], |r| {
+                r.get(0)
+            })?;
+        if let Some(latest) = latest.and_then(|s| s.parse::<Timestamp>().ok()) {
+            let mut last = match self.last.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if latest > *last {
+                *last = latest;
+            }
+        }
+        Ok(self.next())
     }
 
     pub fn next(&self) -> String {
@@ -311,7 +333,7 @@ pub fn write(
         });
     }
     let version = current_version + 1;
-    let last_updated = stamper.next();
+    let last_updated = stamper.next_in(tx)?;
     set_meta(&mut content, t, id, version, &last_updated);
     let patient = patient_of(t, &content);
     let area = area_of(t, &content);
@@ -383,7 +405,7 @@ pub fn delete(
         return Ok(false);
     }
     let version = current.version + 1;
-    let last_updated = stamper.next();
+    let last_updated = stamper.next_in(tx)?;
     tx.execute(
         "UPDATE resource SET version = ?3, last_updated = ?4, deleted = 1 WHERE type = ?1 AND id = ?2",
         params![t.as_str(), id, version, last_updated],

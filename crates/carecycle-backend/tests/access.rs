@@ -74,9 +74,10 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
     // Schedule granted: appointments, care plans and checklist tasks.
     assert_eq!(claire.search("Appointment").await.len(), 10);
     assert!(!claire.search("CarePlan").await.is_empty());
+    // Checklist tasks only: questionnaire and reply tasks belong to other areas.
     assert_eq!(
-        claire.search("Task").await.len(),
-        eleanor.search("Task").await.len()
+        claire.search("Task?_count=100").await.len(),
+        eleanor.search("Task?code=checklist&_count=100").await.len()
     );
     // Education granted.
     assert_eq!(claire.get("DocumentReference").await.0, 200);
@@ -126,7 +127,10 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
                 .map_err(carecycle_backend::store::StoreError::from)
         })
         .unwrap();
-    assert_eq!(claire.search("Communication").await.len(), 1);
+    assert_eq!(
+        claire.search("Communication?_count=100").await.len(),
+        eleanor.search("Communication?_count=100").await.len()
+    );
     assert_eq!(claire.post("Communication", &write).await.0, 201);
 
     // Revoking the schedule takes effect at once, with the same token.
@@ -140,8 +144,12 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
         .unwrap();
     assert_eq!(claire.get("Appointment").await.0, 403);
     assert!(
-        claire.search("Task").await.is_empty(),
+        claire.search("Task?code=checklist").await.is_empty(),
         "checklist tasks belong to the schedule"
+    );
+    assert!(
+        !claire.search("Task?code=reply").await.is_empty(),
+        "reply tasks belong to the messages, still shared"
     );
     let appointment = eleanor.search("Appointment").await[0]["id"]
         .as_str()

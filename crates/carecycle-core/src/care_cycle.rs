@@ -240,9 +240,22 @@ fn task_due(t: &Task) -> Option<FhirDateTime> {
         .and_then(|d| FhirDateTime::parse(d).ok())
 }
 
+/// Task kinds that are not the patient's own to-do: the team's reply to a
+/// message, and questionnaires (shown in their own list).
+const NOT_CHECKLIST: [&str; 2] = ["reply", "questionnaire"];
+const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+
+fn is_checklist(t: &Task) -> bool {
+    !t.code.as_ref().is_some_and(|c| {
+        NOT_CHECKLIST
+            .iter()
+            .any(|kind| c.has(TASK_KIND_SYSTEM, kind))
+    })
+}
+
 fn task_step(t: &Task, today: Date) -> Option<NextStep> {
     let due = task_due(t)?;
-    if !is_open_task(t) || due.date() < today {
+    if !is_open_task(t) || !is_checklist(t) || due.date() < today {
         return None;
     }
     let note = t
@@ -396,6 +409,13 @@ mod tests {
                     "description": "Stop blood thinner", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
                 Task::from_value(json!({"resourceType": "Task", "id": "t2", "status": "completed", "intent": "order",
                     "description": "Done already", "restriction": {"period": {"end": "2026-11-30"}}})).unwrap(),
+                // The team's reply and a questionnaire are not the patient's checklist.
+                Task::from_value(json!({"resourceType": "Task", "id": "t3", "status": "requested", "intent": "order",
+                    "code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "reply"}]},
+                    "description": "Reply: scheduling", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
+                Task::from_value(json!({"resourceType": "Task", "id": "t4", "status": "requested", "intent": "order",
+                    "code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+                    "description": "PHQ-9", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
             ],
             care_teams: vec![CareTeam::from_value(json!({"resourceType": "CareTeam", "status": "active", "participant": [
                 {"role": [{"text": "Surgeon"}], "member": {"reference": "Practitioner/s", "display": "Dr. S"}},
