@@ -12,6 +12,7 @@ pub mod bundles;
 pub mod routing;
 pub mod seed;
 pub mod store;
+pub mod team;
 pub mod validate;
 
 use axum::Router;

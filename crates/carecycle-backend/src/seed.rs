@@ -211,6 +211,10 @@ impl SeedAppointment {
     }
 }
 
+/// On the care-cycle CarePlan: the day of the procedure every anchored date hangs on.
+pub const EXT_PROCEDURE_DATE: &str =
+    "https://carecycle.dev/fhir/StructureDefinition/procedure-date";
+
 /// Tag on every resource whose dates hang on the surgery date (moved with it).
 pub const ANCHOR_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/date-anchor";
 
@@ -786,7 +790,8 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "subject": {"reference": pref},
             "period": {"start": a.day(-60), "end": a.day(365)},
             "careTeam": [{"reference": format!("CareTeam/{care_team}")}],
-            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/episode", "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}}]
+            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/episode", "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}},
+                          {"url": EXT_PROCEDURE_DATE, "valueDate": a.day(0)}]
         }),
     )?;
 

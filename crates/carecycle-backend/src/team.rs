@@ -1,0 +1,796 @@
+//! The care team's side, as a command line for demos and tests:
+//! `carecycle-backend team --data DIR --as USERNAME <command>`.
+//!
+//! It opens the server's database directly (beside a running server: SQLite
+//! serialises the writers and change stamps stay ordered, see `store`), acts
+//! as the named care-team user, and goes through the same create/update paths
+//! as the REST API, so access rules, validation, audit and reply routing apply
+//! exactly as they do for the team's own systems.
+
+use crate::access::{self, Area, Role};
+use crate::api::{self, ApiError, CreateOutcome};
+use crate::auth::{self, Principal};
+use crate::routing::{self, MESSAGE_KIND_SYSTEM};
+use crate::seed::{ANCHOR_SYSTEM, EDUCATION_ID_SYSTEM, EXT_PROCEDURE_DATE};
+use crate::store::{self, Db, Filter, Query, Stamper, Stored};
+use carecycle_fhir::time::{FhirDateTime, format_instant, format_zoned};
+use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType};
+use carecycle_prom::red_flags;
+use carecycle_prom::scoring::{self, ScoreOutcome};
+use carecycle_prom::{Questionnaire, Response};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use serde_json::{Value, json};
+
+/// What the team can do.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// The unit's patients.
+    Patients,
+    /// Send a message into a patient's thread (or start one).
+    Send {
+        patient: String,
+        thread: Option<String>,
+        kind: Option<String>,
+        text: String,
+    },
+    /// Publish (or, with `id`, update) an appointment.
+    Appointment {
+        patient: String,
+        id: Option<String>,
+        title: String,
+        start: String,
+        minutes: i64,
+        place: Option<String>,
+        with: Option<String>,
+        prepare: Option<String>,
+    },
+    /// Publish (or, with `id`, update) a checklist activity.
+    Activity {
+        patient: String,
+        id: Option<String>,
+        title: String,
+        due: String,
+        how: Option<String>,
+    },
+    /// Move the procedure date, and with it every date anchored to it that has not passed.
+    MoveSurgery { patient: String, to: String },
+    /// Assign a questionnaire with a window to answer it in.
+    Assign {
+        patient: String,
+        questionnaire: String,
+        from: String,
+        to: String,
+        title: Option<String>,
+    },
+    /// Publish an education document (markdown) for a phase of the patient's care.
+    Publish {
+        patient: String,
+        phase: String,
+        title: String,
+        markdown: String,
+        language: String,
+    },
+    /// Add a family member with access to some areas of the patient's record.
+    AddProxy {
+        patient: String,
+        username: String,
+        password: String,
+        given: String,
+        family: String,
+        relationship: String,
+        grants: Vec<String>,
+    },
+    /// Withdraw a family member's access to an area.
+    Revoke { username: String, area: String },
+    /// Threads waiting for the team, with who answers and by when.
+    Inbox,
+    /// Questionnaire responses, newest first, with their scores.
+    Responses,
+    /// Responses whose answers trip a red-flag rule.
+    Flags,
+}
+
+/// Runs one command as the care-team user `username`; the text to print.
+pub fn run(
+    db: &Db,
+    stamper: &Stamper,
+    username: &str,
+    command: Command,
+) -> Result<String, ApiError> {
+    db.with(|conn| {
+        let principal = team_principal(conn, username)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(ApiError::from_sql)?;
+        let out = execute(&tx, stamper, &principal, command)?;
+        tx.commit().map_err(ApiError::from_sql)?;
+        Ok(out)
+    })
+}
+
+fn team_principal(conn: &Connection, username: &str) -> Result<Principal, ApiError> {
+    let row: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT fhir_user, organization FROM user_account WHERE username = ?1",
+            [username],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(ApiError::from_sql)?;
+    match row {
+        Some((fhir_user, Some(organization))) if fhir_user.starts_with("Practitioner/") => {
+            Ok(Principal {
+                username: username.to_owned(),
+                role: Role::Team {
+                    practitioner: fhir_user.trim_start_matches("Practitioner/").to_owned(),
+                    organization,
+                },
+                fhir_user,
+                patient: None,
+                scope: "user/*.cruds".into(),
+            })
+        }
+        _ => Err(ApiError::BadRequest(format!(
+            "{username} is not a care-team user of this server (see --as)"
+        ))),
+    }
+}
+
+fn organization(p: &Principal) -> &str {
+    match &p.role {
+        Role::Team { organization, .. } => organization,
+        _ => "",
+    }
+}
+
+fn practitioner(p: &Principal) -> &str {
+    match &p.role {
+        Role::Team { practitioner, .. } => practitioner,
+        _ => "",
+    }
+}
+
+/// A patient by id or by the username they sign in with, if this unit looks after them.
+fn resolve_patient(tx: &Transaction<'_>, p: &Principal, who: &str) -> Result<String, ApiError> {
+    let by_username: Option<String> = tx
+        .query_row(
+            "SELECT patient FROM user_account WHERE username = ?1 AND fhir_user LIKE 'Patient/%'",
+            [who],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(ApiError::from_sql)?
+        .flatten();
+    let id = by_username.unwrap_or_else(|| who.trim_start_matches("Patient/").to_owned());
+    if access::org_reaches(tx, organization(p), &id).map_err(ApiError::from_sql)? {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no patient {who} in your care unit"
+        )))
+    }
+}
+
+fn all_of(
+    tx: &Transaction<'_>,
+    t: ResourceType,
+    patient: &str,
+    filters: Vec<Filter>,
+) -> Result<Vec<Stored>, ApiError> {
+    Ok(store::search(
+        tx,
+        t,
+        &Query {
+            patient: Some(patient.to_owned()),
+            filters,
+            count: 10_000,
+            ..Default::default()
+        },
+    )?
+    .resources)
+}
+
+fn create(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    t: ResourceType,
+    content: Value,
+) -> Result<Stored, ApiError> {
+    match api::create_in(tx, s, p, t, content, None, None)? {
+        CreateOutcome::Created(stored) | CreateOutcome::Existing(stored) => Ok(stored),
+    }
+}
+
+fn update(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    t: ResourceType,
+    id: &str,
+    mut content: Value,
+) -> Result<Stored, ApiError> {
+    content["id"] = json!(id);
+    if let Some(meta) = content.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+    }
+    Ok(api::update_in(tx, s, p, t, id, content, None)?.0)
+}
+
+/// Create, or update the existing resource `id` with the given fields.
+fn upsert(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    t: ResourceType,
+    id: Option<&str>,
+    fields: Value,
+) -> Result<Stored, ApiError> {
+    match id {
+        None => create(tx, s, p, t, fields),
+        Some(id) => {
+            let mut current = store::read(tx, t, id)?
+                .filter(|r| !r.deleted && api::readable(tx, p, r))
+                .ok_or_else(|| ApiError::NotFound(format!("{t}/{id} not found")))?
+                .content;
+            if let (Some(target), Some(new)) = (current.as_object_mut(), fields.as_object()) {
+                for (k, v) in new {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+            update(tx, s, p, t, id, current)
+        }
+    }
+}
+
+fn unit_time_zone(tx: &Transaction<'_>, p: &Principal) -> Result<TimeZone, ApiError> {
+    let org = store::read(tx, ResourceType::Organization, organization(p))?;
+    Ok(org
+        .map(|o| routing::calendar(&o.content).tz)
+        .unwrap_or(TimeZone::UTC))
+}
+
+fn execute(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    command: Command,
+) -> Result<String, ApiError> {
+    let pref = |id: &str| json!({"reference": format!("Patient/{id}")});
+    match command {
+        Command::Patients => {
+            let mut out = String::new();
+            let mut stmt = tx
+                .prepare("SELECT patient FROM patient_org WHERE org = ?1 ORDER BY patient")
+                .map_err(ApiError::from_sql)?;
+            let ids: Vec<String> = stmt
+                .query_map([organization(p)], |r| r.get(0))
+                .map_err(ApiError::from_sql)?
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::from_sql)?;
+            for id in ids {
+                let name = store::read(tx, ResourceType::Patient, &id)?
+                    .and_then(|r| {
+                        let n = &r.content["name"][0];
+                        Some(format!(
+                            "{} {}",
+                            n["given"][0].as_str()?,
+                            n["family"].as_str()?
+                        ))
+                    })
+                    .unwrap_or_default();
+                out.push_str(&format!("{id}  {name}\n"));
+            }
+            Ok(out)
+        }
+        Command::Send {
+            patient,
+            thread,
+            kind,
+            text,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let now = format_instant(s.clock().now());
+            let mut message = json!({
+                "resourceType": "Communication",
+                "status": "completed",
+                "subject": pref(&patient),
+                "sent": now,
+                "sender": {"reference": format!("Practitioner/{}", practitioner(p))},
+                "recipient": [pref(&patient)],
+                "payload": [{"contentString": text}]
+            });
+            if let Some(root) = thread {
+                let root = root.trim_start_matches("Communication/").to_owned();
+                let found = store::read(tx, ResourceType::Communication, &root)?
+                    .filter(|r| r.patient.as_deref() == Some(patient.as_str()))
+                    .ok_or_else(|| {
+                        ApiError::NotFound(format!("no thread {root} for this patient"))
+                    })?;
+                message["partOf"] = json!([{"reference": format!("Communication/{}", found.id)}]);
+            }
+            if let Some(kind) = kind {
+                message["category"] =
+                    json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
+            }
+            let stored = create(tx, s, p, ResourceType::Communication, message)?;
+            Ok(format!("sent Communication/{}\n", stored.id))
+        }
+        Command::Appointment {
+            patient,
+            id,
+            title,
+            start,
+            minutes,
+            place,
+            with,
+            prepare,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let begin = FhirDateTime::parse(&start).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "--start {start:?} is not a date-time with an offset"
+                ))
+            })?;
+            let begin = begin.start_instant(&TimeZone::UTC);
+            let end = begin
+                .checked_add(jiff::SignedDuration::from_mins(minutes))
+                .unwrap_or(begin);
+            let tz = unit_time_zone(tx, p)?;
+            let with = with.unwrap_or_else(|| practitioner(p).to_owned());
+            let mut participants = vec![
+                json!({"actor": pref(&patient), "status": "accepted"}),
+                json!({"actor": {"reference": format!("Practitioner/{with}")}, "status": "accepted"}),
+            ];
+            if let Some(place) = place {
+                participants.push(json!({"actor": {"display": place}, "status": "accepted"}));
+            }
+            let mut fields = json!({
+                "resourceType": "Appointment", "status": "booked", "description": title,
+                "start": start, "end": format_zoned(&end.to_zoned(tz)), "minutesDuration": minutes,
+                "participant": participants
+            });
+            if let Some(prepare) = prepare {
+                fields["patientInstruction"] = json!(prepare);
+            }
+            let stored = upsert(tx, s, p, ResourceType::Appointment, id.as_deref(), fields)?;
+            Ok(format!(
+                "Appointment/{} version {}\n",
+                stored.id, stored.version
+            ))
+        }
+        Command::Activity {
+            patient,
+            id,
+            title,
+            due,
+            how,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let mut fields = json!({
+                "resourceType": "Task", "status": "requested", "intent": "order",
+                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
+                "description": title, "for": pref(&patient), "owner": pref(&patient),
+                "restriction": {"period": {"end": due}}
+            });
+            if let Some(how) = how {
+                fields["note"] = json!([{"text": how}]);
+            }
+            let stored = upsert(tx, s, p, ResourceType::Task, id.as_deref(), fields)?;
+            Ok(format!("Task/{} version {}\n", stored.id, stored.version))
+        }
+        Command::MoveSurgery { patient, to } => move_surgery(tx, s, p, &patient, &to),
+        Command::Assign {
+            patient,
+            questionnaire,
+            from,
+            to,
+            title,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let q = store::read(tx, ResourceType::Questionnaire, &questionnaire)?
+                .filter(|q| !q.deleted)
+                .ok_or_else(|| ApiError::NotFound(format!("no Questionnaire/{questionnaire}")))?;
+            let title = title
+                .or_else(|| q.content["title"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| questionnaire.clone());
+            let mut task = json!({
+                "resourceType": "Task", "status": "requested", "intent": "order",
+                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "questionnaire", "display": "Questionnaire to fill in"}]},
+                "description": title, "focus": {"reference": format!("Questionnaire/{questionnaire}")},
+                "for": pref(&patient), "owner": pref(&patient),
+                "requester": {"reference": format!("Practitioner/{}", practitioner(p))},
+                "authoredOn": format_instant(s.clock().now()),
+                "restriction": {"period": {"start": from, "end": to}}
+            });
+            if let Some(url) = q.content["url"].as_str() {
+                task["input"] = json!([{"type": {"text": "questionnaire"}, "valueCanonical": url}]);
+            }
+            let stored = create(tx, s, p, ResourceType::Task, task)?;
+            Ok(format!("assigned Task/{}\n", stored.id))
+        }
+        Command::Publish {
+            patient,
+            phase,
+            title,
+            markdown,
+            language,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let phases = all_of(
+                tx,
+                ResourceType::CarePlan,
+                &patient,
+                vec![Filter::Token {
+                    path: "$.category",
+                    system: Some(CARE_PLAN_KIND_SYSTEM.into()),
+                    code: "phase".into(),
+                }],
+            )?;
+            let phase_plan = phases
+                .iter()
+                .find(|c| {
+                    c.content["title"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(&phase))
+                })
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("no phase called {phase:?} in this patient's care"))
+                })?;
+            let slug: String = title
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let data = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                markdown.as_bytes(),
+            );
+            let stored = create(
+                tx,
+                s,
+                p,
+                ResourceType::DocumentReference,
+                json!({
+                    "resourceType": "DocumentReference", "status": "current",
+                    "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
+                    "type": {"text": "Patient education"},
+                    "category": [{"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/document-kind", "code": "education", "display": "Patient education"}]}],
+                    "subject": pref(&patient), "description": title,
+                    "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
+                    "context": {"related": [{"reference": format!("CarePlan/{}", phase_plan.id)}]}
+                }),
+            )?;
+            Ok(format!("published DocumentReference/{}\n", stored.id))
+        }
+        Command::AddProxy {
+            patient,
+            username,
+            password,
+            given,
+            family,
+            relationship,
+            grants,
+        } => {
+            let patient = resolve_patient(tx, p, &patient)?;
+            let areas = grants
+                .iter()
+                .map(|g| Area::parse(g).ok_or_else(|| ApiError::BadRequest(format!("unknown area {g:?}: use schedule, education, messages or questionnaires"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let person = create(
+                tx,
+                s,
+                p,
+                ResourceType::RelatedPerson,
+                json!({
+                    "resourceType": "RelatedPerson", "active": true, "patient": pref(&patient),
+                    "relationship": [{"text": relationship}],
+                    "name": [{"use": "official", "given": [given], "family": family}]
+                }),
+            )?;
+            auth::put_user(
+                tx,
+                &username,
+                &password,
+                &format!("RelatedPerson/{}", person.id),
+                Some(&patient),
+            )?;
+            let now = format_instant(s.clock().now());
+            for area in &areas {
+                access::grant(tx, &person.id, &patient, *area, &now).map_err(ApiError::from_sql)?;
+            }
+            Ok(format!(
+                "RelatedPerson/{} signs in as {username}; sees: {}\n",
+                person.id,
+                areas
+                    .iter()
+                    .map(|a| a.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+        Command::Revoke { username, area } => {
+            let area = Area::parse(&area)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown area {area:?}")))?;
+            let related: Option<String> = tx
+                .query_row("SELECT fhir_user FROM user_account WHERE username = ?1 AND fhir_user LIKE 'RelatedPerson/%'", [&username], |r| r.get(0))
+                .optional()
+                .map_err(ApiError::from_sql)?;
+            let related = related.ok_or_else(|| {
+                ApiError::NotFound(format!("{username} is not a family member here"))
+            })?;
+            let id = related.trim_start_matches("RelatedPerson/");
+            let person = store::read(tx, ResourceType::RelatedPerson, id)?
+                .filter(|r| api::readable(tx, p, r))
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "{username} is not a family member of your unit's patients"
+                    ))
+                })?;
+            let done = access::revoke(tx, &person.id, area, &format_instant(s.clock().now()))
+                .map_err(ApiError::from_sql)?;
+            Ok(if done {
+                format!("{username} no longer sees {}\n", area.code())
+            } else {
+                format!("{username} did not see {}\n", area.code())
+            })
+        }
+        Command::Inbox => inbox(tx, p),
+        Command::Responses => responses(tx, p, false),
+        Command::Flags => responses(tx, p, true),
+    }
+}
+
+/// Shifts a FHIR date or dateTime by `days` calendar days in the unit's time zone.
+fn shift(value: &str, days: i64, tz: &TimeZone) -> Option<String> {
+    if value.len() == 10 {
+        return value
+            .parse::<Date>()
+            .ok()
+            .map(|d| d.saturating_add(days.days()).to_string());
+    }
+    let instant = FhirDateTime::parse(value).ok()?.start_instant(tz);
+    let moved = instant.to_zoned(tz.clone()).checked_add(days.days()).ok()?;
+    Some(format_zoned(&moved))
+}
+
+fn move_surgery(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    patient: &str,
+    to: &str,
+) -> Result<String, ApiError> {
+    let patient = resolve_patient(tx, p, patient)?;
+    let to: Date = to
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("--to {to:?} is not a date (YYYY-MM-DD)")))?;
+    let cycle = all_of(
+        tx,
+        ResourceType::CarePlan,
+        &patient,
+        vec![Filter::Token {
+            path: "$.category",
+            system: Some(CARE_PLAN_KIND_SYSTEM.into()),
+            code: "care-cycle".into(),
+        }],
+    )?
+    .into_iter()
+    .find(|c| extension_date(&c.content).is_some())
+    .ok_or_else(|| ApiError::NotFound("this patient's care cycle has no procedure date".into()))?;
+    let from = extension_date(&cycle.content).unwrap_or(to);
+    let days = (to - from).get_days() as i64;
+    if days == 0 {
+        return Ok(format!("the procedure is already on {to}\n"));
+    }
+    let tz = unit_time_zone(tx, p)?;
+    let today = s.clock().now().to_zoned(tz.clone()).date().to_string();
+    let mut moved = 0;
+    for t in [
+        ResourceType::Appointment,
+        ResourceType::Task,
+        ResourceType::CarePlan,
+    ] {
+        for r in all_of(
+            tx,
+            t,
+            &patient,
+            vec![Filter::Token {
+                path: "$.meta.tag",
+                system: Some(ANCHOR_SYSTEM.into()),
+                code: "surgery".into(),
+            }],
+        )? {
+            let mut content = r.content.clone();
+            let mut changed = false;
+            // Only what has not happened yet moves; a period that has begun keeps its start.
+            for ptr in [
+                "/start",
+                "/end",
+                "/restriction/period/start",
+                "/restriction/period/end",
+                "/period/start",
+                "/period/end",
+            ] {
+                if let Some(Value::String(v)) = content.pointer_mut(ptr)
+                    && v.get(..10).is_some_and(|d| d >= today.as_str())
+                    && let Some(new) = shift(v, days, &tz)
+                {
+                    *v = new;
+                    changed = true;
+                }
+            }
+            if changed
+                && !matches!(
+                    content["status"].as_str(),
+                    Some("fulfilled" | "completed" | "cancelled")
+                )
+            {
+                update(tx, s, p, t, &r.id, content)?;
+                moved += 1;
+            }
+        }
+    }
+    let mut cycle_content = cycle.content.clone();
+    if let Some(exts) = cycle_content
+        .get_mut("extension")
+        .and_then(Value::as_array_mut)
+    {
+        for e in exts.iter_mut().filter(|e| e["url"] == EXT_PROCEDURE_DATE) {
+            e["valueDate"] = json!(to.to_string());
+        }
+    }
+    update(tx, s, p, ResourceType::CarePlan, &cycle.id, cycle_content)?;
+    Ok(format!(
+        "moved the procedure from {from} to {to} ({days:+} days) and {moved} dated items with it\n"
+    ))
+}
+
+fn extension_date(content: &Value) -> Option<Date> {
+    content["extension"]
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == EXT_PROCEDURE_DATE)?
+        .get("valueDate")?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+fn inbox(tx: &Transaction<'_>, p: &Principal) -> Result<String, ApiError> {
+    let tasks = store::search(
+        tx,
+        ResourceType::Task,
+        &Query {
+            org: Some(organization(p).to_owned()),
+            status: Some(vec![
+                "requested".into(),
+                "received".into(),
+                "accepted".into(),
+                "in-progress".into(),
+            ]),
+            filters: vec![Filter::Token {
+                path: "$.code",
+                system: Some(access::TASK_KIND_SYSTEM.into()),
+                code: "reply".into(),
+            }],
+            count: 10_000,
+            ..Default::default()
+        },
+    )?
+    .resources;
+    if tasks.is_empty() {
+        return Ok("no patient messages waiting\n".into());
+    }
+    let mut out = String::new();
+    for t in tasks {
+        let c = &t.content;
+        let root = c["focus"]["reference"].as_str().unwrap_or_default();
+        let last = store::read(
+            tx,
+            ResourceType::Communication,
+            root.trim_start_matches("Communication/"),
+        )?
+        .and_then(|m| {
+            m.content["payload"][0]["contentString"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+        out.push_str(&format!(
+            "{root}  patient {}  {}  answer: {}  due {}\n    {}\n",
+            t.patient.as_deref().unwrap_or("?"),
+            c["description"].as_str().unwrap_or_default(),
+            c["owner"]["display"].as_str().unwrap_or("unassigned"),
+            c["restriction"]["period"]["end"].as_str().unwrap_or("-"),
+            last
+        ));
+    }
+    Ok(out)
+}
+
+fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<String, ApiError> {
+    let all = store::search(
+        tx,
+        ResourceType::QuestionnaireResponse,
+        &Query {
+            org: Some(organization(p).to_owned()),
+            descending: true,
+            count: 10_000,
+            ..Default::default()
+        },
+    )?
+    .resources;
+    let rules = red_flags::default_rules();
+    let mut out = String::new();
+    for r in all {
+        let canonical = r.content["questionnaire"].as_str().unwrap_or_default();
+        let url = canonical.split('|').next().unwrap_or_default();
+        let q = store::search(
+            tx,
+            ResourceType::Questionnaire,
+            &Query {
+                count: 1,
+                filters: vec![Filter::Canonical {
+                    path: "$.url",
+                    values: vec![url.to_owned()],
+                }],
+                ..Default::default()
+            },
+        )?
+        .resources
+        .into_iter()
+        .next()
+        .and_then(|q| Questionnaire::parse(&q.content).ok());
+        let Some(q) = q else { continue };
+        let Ok(response) = Response::from_fhir(&q, &r.content) else {
+            continue;
+        };
+        let scores = scoring::score(&q, &response);
+        let flags = red_flags::evaluate(&rules, &q, &response, &scores, &[]);
+        if only_flags && flags.is_empty() {
+            continue;
+        }
+        let summary: Vec<String> = scores
+            .iter()
+            .filter_map(|s| match s {
+                ScoreOutcome::Scored(s) => Some(format!(
+                    "{} {}{}",
+                    s.scale_name,
+                    s.value,
+                    s.band
+                        .as_ref()
+                        .map(|b| format!(" ({})", b.label))
+                        .unwrap_or_default()
+                )),
+                _ => None,
+            })
+            .collect();
+        out.push_str(&format!(
+            "QuestionnaireResponse/{}  patient {}  {}  {}  {}\n",
+            r.id,
+            r.patient.as_deref().unwrap_or("?"),
+            r.content["status"].as_str().unwrap_or_default(),
+            q.title.as_deref().unwrap_or(url),
+            summary.join("; ")
+        ));
+        for f in flags {
+            out.push_str(&format!(
+                "    RED FLAG ({:?}): {}\n",
+                f.urgency, f.team_flag
+            ));
+        }
+    }
+    if out.is_empty() {
+        out = if only_flags {
+            "no red flags\n".into()
+        } else {
+            "no questionnaire responses\n".into()
+        };
+    }
+    Ok(out)
+}
