@@ -158,6 +158,25 @@ fn put_account(
     Ok(())
 }
 
+/// Issues an access token for a user without the browser flow: for the
+/// server's own tools (benchmarks, load tests), never reachable over HTTP.
+pub fn mint_access_token(
+    conn: &Connection,
+    username: &str,
+    scope: &str,
+    now: Timestamp,
+) -> Result<String, ApiError> {
+    let token = random_secret();
+    let expires = now.saturating_add(ACCESS_LIFETIME).unwrap_or(now);
+    conn.execute(
+        "INSERT INTO token (token_hash, kind, family, client_id, username, scope, expires_at, state)
+         VALUES (?1, 'access', ?2, ?3, ?4, ?5, ?6, 'active')",
+        params![hash_secret(&token), random_secret(), APP_CLIENT_ID, username, scope, format_instant(expires)],
+    )
+    .map_err(ApiError::from_sql)?;
+    Ok(token)
+}
+
 /// Is this a redirect URI the native app may use? Loopback IP literals on any
 /// port with path `/callback` (RFC 8252 §7.3), or the app's custom scheme.
 pub fn redirect_allowed(client_id: &str, redirect_uri: &str) -> bool {

@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bundles;
+pub mod generate;
 pub mod routing;
 pub mod seed;
 pub mod store;

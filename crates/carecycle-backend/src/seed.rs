@@ -582,7 +582,7 @@ const EDUCATION: &[EducationDoc] = &[
     },
     EducationDoc {
         slug: "long-term",
-        phase: 6,
+        phase: 8,
         language: "en",
         title: "Your new knee in the long run",
         markdown: include_str!("../education/long-term.en.md"),
@@ -796,7 +796,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
     )?;
 
     // (title, plain-language description, start, end) relative to surgery day.
-    let phases: [(&str, &str, i64, i64); 7] = [
+    let phases: [(&str, &str, i64, i64); 10] = [
         (
             "Evaluation",
             "We learn about your knee, your health and what matters to you.",
@@ -826,12 +826,30 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "Home rehabilitation",
             "Exercises at home and with your physical therapist to get moving again.",
             3,
+            13,
+        ),
+        (
+            "Follow-up at 2 weeks",
+            "We check your wound and take out the staples; you keep building up your exercises.",
+            14,
             41,
         ),
         (
-            "Follow-up",
-            "Check-ins at 6 weeks, 3 months and 1 year to see how well your knee is doing.",
+            "Follow-up at 6 weeks",
+            "Dr. Okonkwo checks how your knee bends and when you can drive and return to work.",
             42,
+            89,
+        ),
+        (
+            "Follow-up at 3 months",
+            "Most people are back to daily activities; we check your progress.",
+            90,
+            364,
+        ),
+        (
+            "Follow-up at 1 year",
+            "We look at how well your new knee works for the long run.",
+            365,
             365,
         ),
     ];
@@ -945,7 +963,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "booked",
         ),
         SeedAppointment::new(
-            5,
+            6,
             "2-week check: wound and staples",
             14,
             10,
@@ -957,7 +975,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "booked",
         ),
         SeedAppointment::new(
-            6,
+            7,
             "6-week follow-up with Dr. Okonkwo",
             42,
             11,
@@ -969,7 +987,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "booked",
         ),
         SeedAppointment::new(
-            6,
+            8,
             "3-month follow-up",
             90,
             11,
@@ -981,7 +999,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "proposed",
         ),
         SeedAppointment::new(
-            6,
+            9,
             "1-year follow-up",
             365,
             11,

@@ -510,3 +510,69 @@ async fn start_up_errors_are_clear() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Hundreds of damaged bodies (truncated, bytes flipped, types swapped, deep
+/// nesting) against create, update and transaction: every answer is a
+/// FHIR error or a success, never a crash, and the record stays usable.
+#[tokio::test]
+async fn damaged_bodies_never_crash_the_server() {
+    use rand::{Rng, SeedableRng};
+    let s = TestServer::demo().await;
+    let c = s
+        .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
+        .await;
+    let p = c.patient.clone().unwrap();
+    let valid = serde_json::to_vec(&message(&p, "fuzz")).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes();
+    let mut bodies: Vec<Vec<u8>> = vec![
+        deep,
+        b"null".to_vec(),
+        b"{\"resourceType\": \"Communication\", \"status\": 5}".to_vec(),
+    ];
+    for _ in 0..300 {
+        let mut b = valid.clone();
+        match rng.gen_range(0..3) {
+            0 => b.truncate(rng.gen_range(0..valid.len())),
+            1 => {
+                for _ in 0..rng.gen_range(1..6) {
+                    let i = rng.gen_range(0..b.len());
+                    b[i] = rng.r#gen();
+                }
+            }
+            _ => {
+                let text = String::from_utf8_lossy(&b)
+                    .replace("\"completed\"", "[]")
+                    .replace("\"payload\"", "\"subject\"");
+                b = text.into_bytes();
+            }
+        }
+        bodies.push(b);
+    }
+    for (i, body) in bodies.into_iter().enumerate() {
+        let (method, path) = match i % 3 {
+            0 => (Method::POST, format!("{}/Communication", c.base)),
+            1 => (Method::PUT, format!("{}/Communication/fuzz-{i}", c.base)),
+            _ => (Method::POST, c.base.clone()),
+        };
+        let r = c
+            .http
+            .request(method, path)
+            .bearer_auth(&c.token)
+            .header("content-type", "application/fhir+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!(
+            matches!(status, 200 | 201 | 400 | 403 | 404 | 412 | 413 | 422),
+            "status {status}"
+        );
+        if status >= 400 {
+            let outcome: Value = r.json().await.unwrap();
+            assert_eq!(outcome["resourceType"], "OperationOutcome");
+        }
+    }
+    assert_eq!(c.get("Communication?_count=1").await.0, 200);
+}
