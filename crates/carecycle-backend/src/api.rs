@@ -1135,8 +1135,14 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                     .iter()
                     .map(|c| json!({"code": c}))
                     .collect();
+            let includes: Vec<String> = ELEMENT_PARAMS
+                .iter()
+                .filter(|n| matches!(element_param(*t, n), Some(ParamKind::Reference(_) | ParamKind::Canonical(_))))
+                .map(|n| format!("{t}:{n}"))
+                .collect();
             json!({
                 "type": t.as_str(),
+                "searchInclude": includes,
                 "interaction": interactions,
                 "versioning": "versioned-update",
                 "conditionalCreate": true,

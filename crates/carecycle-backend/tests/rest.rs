@@ -253,6 +253,38 @@ async fn search_parameters_the_app_needs() {
         .map(|e| e["search"]["mode"].as_str().unwrap())
         .collect();
     assert_eq!(modes, ["match", "include"]);
+    let phq9 = json!({"resourceType": "QuestionnaireResponse", "status": "in-progress",
+        "questionnaire": "https://carecycle.dev/fhir/Questionnaire/phq-9|1.0.0",
+        "subject": {"reference": format!("Patient/{p}")}});
+    assert_eq!(c.post("QuestionnaireResponse", &phq9).await.0, 201);
+    assert_eq!(
+        c.search(
+            "QuestionnaireResponse?questionnaire=https://carecycle.dev/fhir/Questionnaire/phq-9"
+        )
+        .await
+        .len(),
+        1,
+        "a canonical matches any version"
+    );
+    assert_eq!(
+        c.search(
+            "QuestionnaireResponse?questionnaire=https://carecycle.dev/fhir/Questionnaire/gad-7"
+        )
+        .await
+        .len(),
+        0
+    );
+    let (_, with_q) = c
+        .get("Task?focus=Questionnaire/phq-9&_include=Task:focus")
+        .await;
+    assert!(
+        with_q["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["search"]["mode"] == "include"
+                && e["resource"]["resourceType"] == "Questionnaire")
+    );
     let newest = c.search("Communication?_sort=-_lastUpdated").await;
     assert_eq!(newest[0]["payload"][0]["contentString"], "reply");
     assert_eq!(c.get("Communication?_sort=status").await.0, 400);
@@ -269,6 +301,13 @@ async fn search_parameters_the_app_needs() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
+    assert!(
+        task["searchInclude"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "Task:focus")
+    );
     for n in [
         "owner",
         "focus",
