@@ -99,6 +99,8 @@ pub struct TeamMemberView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
+    /// What the patient wrote that reached the team in this sync.
+    pub sent: u32,
     pub received: u32,
     pub failures: Vec<SyncFailure>,
     pub finished_at: String,
@@ -109,6 +111,51 @@ pub struct SyncReport {
 pub struct SyncFailure {
     pub resource_type: String,
     pub message: String,
+}
+
+/// One message of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    /// Written by the patient (or their family member) on this record.
+    pub from_me: bool,
+    pub sender: Option<String>,
+    /// When it was written (RFC 3339).
+    pub sent: Option<String>,
+    pub text: String,
+    /// pending, sent, failed or conflict.
+    pub state: String,
+    /// Why it failed, when it did.
+    pub problem: Option<String>,
+}
+
+/// A conversation with the care team, and who answers it by when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadView {
+    pub id: String,
+    pub subject: String,
+    /// clinical, scheduling, medications, billing or other.
+    pub kind: String,
+    /// Who will answer (name and role), while a reply is awaited.
+    pub answered_by: Option<String>,
+    /// When the reply is due (RFC 3339), while a reply is awaited.
+    pub reply_due: Option<String>,
+    /// The reply is late.
+    pub overdue: bool,
+    pub last_sent: Option<String>,
+    pub messages: Vec<MessageView>,
+}
+
+/// The quiet status line: last synced, and what has not reached the team yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub last_synced: Option<String>,
+    pub pending: u32,
+    pub failed: u32,
+    pub conflicts: u32,
 }
 
 /// The TypeScript declarations of every type that crosses the command boundary,
@@ -129,6 +176,9 @@ pub fn typescript_contract() -> String {
         TeamMemberView::decl(&cfg),
         SyncReport::decl(&cfg),
         SyncFailure::decl(&cfg),
+        MessageView::decl(&cfg),
+        ThreadView::decl(&cfg),
+        SyncStatus::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

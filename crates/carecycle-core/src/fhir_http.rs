@@ -65,8 +65,15 @@ impl FhirSession {
         Ok(fresh)
     }
 
-    /// GETs a FHIR URL on this server as JSON.
-    pub async fn get_json(&self, url: &str) -> Result<Value> {
+    /// Sends one request with the current access token, refreshing it first
+    /// when it is about to expire, and once more after a 401.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<reqwest::Response> {
         let mut tokens = self.current_tokens().await?;
         if tokens.expires_within(self.clock.now(), jiff::SignedDuration::from_secs(30))
             && tokens.refresh_token.is_some()
@@ -75,38 +82,92 @@ impl FhirSession {
         }
         let mut refreshed = false;
         loop {
-            let response = self
+            let mut request = self
                 .http
-                .get(url)
+                .request(method.clone(), url)
                 .bearer_auth(&tokens.access_token)
-                .header(reqwest::header::ACCEPT, FHIR_JSON)
-                .send()
-                .await
-                .map_err(CoreError::network)?;
+                .header(reqwest::header::ACCEPT, FHIR_JSON);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            if let Some(body) = body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+                    .body(serde_json::to_vec(body).map_err(|e| CoreError::Data(e.to_string()))?);
+            }
+            let response = request.send().await.map_err(CoreError::network)?;
             let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && !refreshed
+                && tokens.refresh_token.is_some()
+            {
                 refreshed = true;
                 tokens = self.refresh(&tokens).await?;
                 continue;
             }
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(CoreError::SessionExpired(
-                    "the server refused the new token".into(),
+                    "the server refused the sign-in".into(),
                 ));
             }
-            if !status.is_success() {
-                let message = response
-                    .json::<OperationOutcome>()
-                    .await
-                    .map(|o| o.summary())
-                    .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_owned());
-                return Err(CoreError::Server {
-                    status: status.as_u16(),
-                    message,
-                });
-            }
-            return response.json().await.map_err(CoreError::network);
+            return Ok(response);
         }
+    }
+
+    /// GETs a FHIR URL on this server as JSON.
+    pub async fn get_json(&self, url: &str) -> Result<Value> {
+        let response = self.request(reqwest::Method::GET, url, None, &[]).await?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = response
+                .json::<OperationOutcome>()
+                .await
+                .map(|o| o.summary())
+                .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_owned());
+            return Err(CoreError::Server {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        response.json().await.map_err(CoreError::network)
+    }
+
+    /// Sends a resource; the status and the body (a resource or an
+    /// OperationOutcome) whatever the status. Errors only when no answer came
+    /// (or the sign-in is gone).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Option<Value>)> {
+        let response = self.request(method, url, Some(body), headers).await?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(CoreError::network)?;
+        let value = if bytes.is_empty() {
+            None
+        } else {
+            // A truncated or non-JSON body on a success is no answer at all.
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => Some(v),
+                Err(_) if (200..300).contains(&status) => {
+                    return Err(CoreError::Network("the answer was cut off".into()));
+                }
+                Err(_) => None,
+            }
+        };
+        Ok((status, value))
+    }
+
+    /// The first match of a search, if any.
+    pub async fn search_one(&self, url: &str) -> Result<Option<Value>> {
+        let bundle = self.get_json(url).await?;
+        Ok(bundle["entry"]
+            .as_array()
+            .and_then(|e| e.first())
+            .and_then(|e| e.get("resource"))
+            .cloned())
     }
 }
 

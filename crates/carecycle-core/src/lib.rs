@@ -6,6 +6,8 @@ pub mod care_cycle;
 pub mod contract;
 pub mod error;
 pub mod fhir_http;
+pub mod messages;
+pub mod outbox;
 pub mod profiles;
 pub mod secrets;
 pub mod smart;
@@ -15,7 +17,10 @@ pub mod sync;
 pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
 pub use error::{CommandError, CoreError, ErrorCode, Result};
 
-use contract::{AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, TodayView};
+use contract::{
+    AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, SyncStatus, ThreadView,
+    TodayView,
+};
 use fhir_http::FhirSession;
 use profiles::{ProfileEntry, ProfileList};
 use secrets::{SecretKind, Vault};
@@ -85,6 +90,13 @@ impl CareCycle {
             open: tokio::sync::Mutex::new(HashMap::new()),
             events: tokio::sync::broadcast::channel(64).0,
         })
+    }
+
+    /// Bounds every request to the server by `timeout` (30 s by default).
+    /// Takes effect for profiles opened afterwards.
+    pub fn set_request_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
+        self.http = smart::http_client_with_timeout(timeout)?;
+        Ok(())
     }
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
@@ -205,6 +217,44 @@ impl CareCycle {
             .ok_or(CoreError::NoProfile(profile_id))
     }
 
+    /// Connects to a FHIR server that has no SMART sign-in, with a bearer token
+    /// the person was given (or none) and the id of the patient record it opens.
+    /// Used by support staff, developers and tests; the token goes to the keyring.
+    pub async fn connect_with_token(
+        &self,
+        fhir_base_url: &str,
+        token: Option<&str>,
+        patient: &str,
+    ) -> Result<ProfileSummary> {
+        let base = smart::parse_fhir_base(fhir_base_url)?;
+        if patient.trim().is_empty() || patient.contains('/') {
+            return Err(CoreError::InvalidInput(
+                "give the patient's id (e.g. 123, not Patient/123)".into(),
+            ));
+        }
+        let vault = self.vault()?.clone();
+        let tokens = smart::TokenSet {
+            access_token: token.unwrap_or_default().to_owned(),
+            refresh_token: None,
+            expires_at: None,
+            patient: Some(patient.to_owned()),
+            scope: None,
+            token_endpoint: None,
+        };
+        let base_text = base.as_str().trim_end_matches('/').to_owned();
+        let label = base.host_str().unwrap_or("FHIR server").to_owned();
+        let profile_id = self
+            .create_profile(&vault, &base_text, &label, patient, &tokens)
+            .await?;
+        let overview = self.overview().await?;
+        let _ = self.events.send(ChangeEvent::ProfilesChanged);
+        overview
+            .profiles
+            .into_iter()
+            .find(|p| p.id == profile_id)
+            .ok_or(CoreError::NoProfile(profile_id))
+    }
+
     async fn create_profile(
         &self,
         vault: &Vault,
@@ -252,10 +302,16 @@ impl CareCycle {
         let patient = with_store(&open.store, |s| s.meta("patient_id"))
             .await?
             .ok_or(CoreError::NotSignedIn)?;
+        // What the patient wrote goes first, so the pull brings back the server's copies.
+        let pushed = outbox::push(&open.session, &open.store, self.clock.now(), || {
+            rand::random::<f64>()
+        })
+        .await;
         let result = sync::pull(&open.session, &open.store, &patient).await?;
+        let pushed = pushed?;
         let finished_at = self.clock.now().to_string();
         let stamp = finished_at.clone();
-        if result.failures.is_empty() {
+        if result.failures.is_empty() && pushed.waiting == 0 {
             with_store(&open.store, move |s| s.set_meta("last_synced", &stamp)).await?;
         }
         for (resource_type, error) in &result.failures {
@@ -265,6 +321,7 @@ impl CareCycle {
             profile_id: open.entry.id.clone(),
         });
         Ok(SyncReport {
+            sent: pushed.sent,
             received: result.received,
             failures: result
                 .failures
@@ -287,5 +344,100 @@ impl CareCycle {
             Ok(care_cycle::today_view(&record, now, s.meta("last_synced")?))
         })
         .await
+    }
+
+    /// The conversations with the care team (works offline).
+    pub async fn messages(&self, profile_id: &str) -> Result<Vec<ThreadView>> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::threads(s, &patient, now)
+        })
+        .await
+    }
+
+    /// Writes a message (a new thread of `kind`, or into `thread`); it is kept
+    /// and shown at once, and sent by the next sync. Returns its id.
+    pub async fn send_message(
+        &self,
+        profile_id: &str,
+        thread: Option<String>,
+        kind: Option<String>,
+        text: String,
+    ) -> Result<String> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        let id = with_store(&open.store, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::send(s, &patient, thread.as_deref(), kind.as_deref(), &text, now)
+        })
+        .await?;
+        let _ = self.events.send(ChangeEvent::RecordChanged {
+            profile_id: open.entry.id.clone(),
+        });
+        Ok(id)
+    }
+
+    /// Last synced, and what is still waiting to reach the team.
+    pub async fn sync_status(&self, profile_id: &str) -> Result<SyncStatus> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| {
+            let unsent = outbox::unsent(s.connection_ref())?;
+            let count = |state: outbox::ItemState| {
+                unsent.iter().filter(|e| e.state == state).count() as u32
+            };
+            Ok(SyncStatus {
+                last_synced: s.meta("last_synced")?,
+                pending: count(outbox::ItemState::Pending),
+                failed: count(outbox::ItemState::Failed),
+                conflicts: count(outbox::ItemState::Conflict),
+            })
+        })
+        .await
+    }
+
+    /// Tries again what failed to send.
+    pub async fn retry_failed(&self, profile_id: &str) -> Result<u32> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| {
+            Ok(outbox::retry_all(s.connection_ref())? as u32)
+        })
+        .await
+    }
+
+    /// Ticks (or unticks) a checklist item; the team sees it after the next
+    /// sync. If the team changed the item meanwhile, it becomes a visible
+    /// conflict instead of overwriting their change.
+    pub async fn set_checklist_done(
+        &self,
+        profile_id: &str,
+        task_id: &str,
+        done: bool,
+    ) -> Result<()> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        let id = task_id.trim_start_matches("Task/").to_owned();
+        with_store(&open.store, move |s| {
+            let mut task = s
+                .get(carecycle_fhir::ResourceType::Task, &id)?
+                .ok_or_else(|| {
+                    CoreError::InvalidInput("that checklist item is not on this device".into())
+                })?;
+            task["status"] = serde_json::json!(if done { "completed" } else { "requested" });
+            task["lastModified"] = serde_json::json!(carecycle_fhir::time::format_instant(now));
+            outbox::queue_update(
+                s.connection(),
+                carecycle_fhir::ResourceType::Task,
+                &id,
+                task,
+                now,
+            )
+        })
+        .await?;
+        let _ = self.events.send(ChangeEvent::RecordChanged {
+            profile_id: open.entry.id.clone(),
+        });
+        Ok(())
     }
 }

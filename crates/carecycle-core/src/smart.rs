@@ -130,10 +130,15 @@ impl Browser for SystemBrowser {
 /// An HTTP client for talking to FHIR and OAuth endpoints: no redirects
 /// followed (OAuth token endpoints must not redirect), bounded timeouts.
 pub fn http_client() -> Result<reqwest::Client> {
+    http_client_with_timeout(Duration::from_secs(30))
+}
+
+/// The same client with another overall request timeout.
+pub fn http_client_with_timeout(timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
         .user_agent(concat!("CareCycle/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(CoreError::network)

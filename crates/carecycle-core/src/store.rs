@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE resource (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -25,7 +26,27 @@ CREATE TABLE profile_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- What the patient wrote and has not yet seen the server accept (see outbox.rs).
+ALTER TABLE resource ADD COLUMN local_state TEXT;
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    local_id TEXT NOT NULL,
+    method TEXT NOT NULL CHECK (method IN ('create', 'update')),
+    base_version TEXT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'conflict')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    server_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX outbox_by_local ON outbox (type, local_id);
+"#,
+];
 
 /// A 256-bit database key, as kept in the keyring (hex).
 pub fn new_database_key() -> String {
@@ -101,6 +122,10 @@ impl Store {
 
     pub fn connection(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    pub fn connection_ref(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn get(&self, t: ResourceType, id: &str) -> Result<Option<Value>> {
@@ -179,8 +204,8 @@ pub fn apply_page(
             "INSERT INTO resource (type, id, version_id, last_updated, content) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id,
                 last_updated = excluded.last_updated, content = excluded.content
-             WHERE resource.last_updated IS NULL OR excluded.last_updated IS NULL
-                OR excluded.last_updated >= resource.last_updated",
+             WHERE resource.local_state IS NULL AND (resource.last_updated IS NULL
+                OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)",
             params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content).map_err(|e| CoreError::Data(e.to_string()))?],
         )?;
         written += changed as u32;

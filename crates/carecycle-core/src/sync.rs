@@ -24,11 +24,18 @@ pub const PULLED_TYPES: &[ResourceType] = &[
     ResourceType::CarePlan,
     ResourceType::Appointment,
     ResourceType::Task,
+    ResourceType::Communication,
+    ResourceType::DocumentReference,
+    ResourceType::QuestionnaireResponse,
 ];
 
 /// Shared directory resources the record points at, fetched by id.
-pub const RESOLVED_TYPES: &[ResourceType] =
-    &[ResourceType::Organization, ResourceType::Practitioner];
+pub const RESOLVED_TYPES: &[ResourceType] = &[
+    ResourceType::Organization,
+    ResourceType::Practitioner,
+    ResourceType::PractitionerRole,
+    ResourceType::Questionnaire,
+];
 
 pub const PAGE_SIZE: u32 = 100;
 
@@ -186,6 +193,8 @@ pub async fn pull(
             let page = match session.get_json(&current).await {
                 Ok(v) => v,
                 Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
+                // A family member's record without this area shared: nothing to fetch.
+                Err(CoreError::Server { status: 403, .. }) => break,
                 Err(e) => {
                     result.failures.push((t.to_string(), e));
                     break;

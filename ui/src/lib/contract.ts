@@ -61,6 +61,48 @@ role: string,
  */
 isCareCoordinator: boolean, };
 
-export type SyncReport = { received: number, failures: Array<SyncFailure>, finishedAt: string, };
+export type SyncReport = { 
+/**
+ * What the patient wrote that reached the team in this sync.
+ */
+sent: number, received: number, failures: Array<SyncFailure>, finishedAt: string, };
 
 export type SyncFailure = { resourceType: string, message: string, };
+
+export type MessageView = { id: string, 
+/**
+ * Written by the patient (or their family member) on this record.
+ */
+fromMe: boolean, sender: string | null, 
+/**
+ * When it was written (RFC 3339).
+ */
+sent: string | null, text: string, 
+/**
+ * pending, sent, failed or conflict.
+ */
+state: string, 
+/**
+ * Why it failed, when it did.
+ */
+problem: string | null, };
+
+export type ThreadView = { id: string, subject: string, 
+/**
+ * clinical, scheduling, medications, billing or other.
+ */
+kind: string, 
+/**
+ * Who will answer (name and role), while a reply is awaited.
+ */
+answeredBy: string | null, 
+/**
+ * When the reply is due (RFC 3339), while a reply is awaited.
+ */
+replyDue: string | null, 
+/**
+ * The reply is late.
+ */
+overdue: boolean, lastSent: string | null, messages: Array<MessageView>, };
+
+export type SyncStatus = { lastSynced: string | null, pending: number, failed: number, conflicts: number, };

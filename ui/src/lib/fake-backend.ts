@@ -42,7 +42,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     },
     syncNow: async (id) => {
       calls.push(`syncNow ${id}`);
-      return options.sync ? options.sync() : { received: 0, failures: [], finishedAt: '2026-11-22T15:00:00Z' };
+      return options.sync ? options.sync() : { sent: 0, received: 0, failures: [], finishedAt: '2026-11-22T15:00:00Z' };
     },
     today: async (id) => {
       calls.push(`today ${id}`);

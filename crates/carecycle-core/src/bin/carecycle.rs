@@ -1,0 +1,289 @@
+//! `carecycle`: the patient app's core without a window, for support staff,
+//! scripts and tests. It uses only the core's public API, so what it does is
+//! what the app does: the same encrypted store, keyring, sync and outbox.
+
+use carecycle_core::contract::ServerChoice;
+use carecycle_core::smart::SystemBrowser;
+use carecycle_core::{CareCycle, CoreConfig, CoreError, SystemClock};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "carecycle",
+    version,
+    about = "CareCycle from the command line: sign in, sync, read and write your care record"
+)]
+struct Cli {
+    /// Where the app keeps its encrypted databases (default: $CARECYCLE_DATA_DIR or ~/.local/share/carecycle).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Which record to use (see `carecycle profiles`); default: the only one.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Connect to a care organization's FHIR server (SMART sign-in in the browser,
+    /// or --token/--patient for a server without SMART).
+    Connect {
+        fhir_base_url: String,
+        #[arg(long)]
+        token: Option<String>,
+        /// The patient record's id, for --token (a server that cannot say whose record it is).
+        #[arg(long)]
+        patient: Option<String>,
+    },
+    /// The records on this device.
+    Profiles,
+    /// Send what is waiting and bring the record up to date.
+    Sync,
+    /// Last synced, and what has not reached the care team yet.
+    Status,
+    /// Where you are in your care and what comes next.
+    Today,
+    /// Conversations with the care team (one of them with --thread).
+    Messages {
+        #[arg(long)]
+        thread: Option<String>,
+    },
+    /// Write to the care team; works offline (sent at the next sync).
+    Send {
+        /// The conversation to answer; without it a new one starts.
+        #[arg(long)]
+        thread: Option<String>,
+        /// For a new conversation: clinical, scheduling, medications, billing or other.
+        #[arg(long)]
+        kind: Option<String>,
+        text: String,
+    },
+    /// Try again what failed to send.
+    Retry,
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARECYCLE_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".local/share/carecycle")
+}
+
+fn say(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+fn json_out<T: serde::Serialize>(value: &T) {
+    say(&serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "carecycle: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CoreError> {
+    let core = CareCycle::new(CoreConfig {
+        data_dir: cli.data_dir.clone().unwrap_or_else(default_data_dir),
+        vault: carecycle_core::secrets::Vault::platform().map_err(|e| e.to_string()),
+        clock: Arc::new(SystemClock),
+        browser: Arc::new(SystemBrowser),
+        server_choices: Vec::<ServerChoice>::new(),
+    })?;
+    let profile = || async {
+        let overview = core.overview().await?;
+        match &cli.profile {
+            Some(p) => Ok(p.clone()),
+            None => match overview.profiles.as_slice() {
+                [only] => Ok(only.id.clone()),
+                [] => Err(CoreError::NotSignedIn),
+                _ => Err(CoreError::InvalidInput(
+                    "there are several records here: choose one with --profile (see `carecycle profiles`)".into(),
+                )),
+            },
+        }
+    };
+    match cli.command {
+        Command::Connect {
+            fhir_base_url,
+            token,
+            patient,
+        } => {
+            let summary = match (token, patient) {
+                (token, Some(patient)) => {
+                    core.connect_with_token(&fhir_base_url, token.as_deref(), &patient)
+                        .await?
+                }
+                (Some(_), None) => {
+                    return Err(CoreError::InvalidInput(
+                        "--token needs --patient with the record's id".into(),
+                    ));
+                }
+                (None, None) => core.sign_in(&fhir_base_url).await?,
+            };
+            if cli.json {
+                json_out(&summary);
+            } else {
+                say(&format!(
+                    "connected: profile {} ({})",
+                    summary.id, summary.server_label
+                ));
+            }
+        }
+        Command::Profiles => {
+            let overview = core.overview().await?;
+            if cli.json {
+                json_out(&overview.profiles);
+            } else {
+                for p in overview.profiles {
+                    say(&format!(
+                        "{}  {}  {}",
+                        p.id,
+                        p.server_label,
+                        p.patient_name.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        Command::Sync => {
+            let report = core.sync(&profile().await?).await?;
+            if cli.json {
+                json_out(&report);
+            } else {
+                say(&format!(
+                    "sent {}, received {}",
+                    report.sent, report.received
+                ));
+                for f in &report.failures {
+                    say(&format!(
+                        "could not bring {}: {}",
+                        f.resource_type, f.message
+                    ));
+                }
+            }
+            if !report.failures.is_empty() {
+                return Err(CoreError::Network(
+                    "part of the record could not be brought up to date".into(),
+                ));
+            }
+        }
+        Command::Status => {
+            let status = core.sync_status(&profile().await?).await?;
+            if cli.json {
+                json_out(&status);
+            } else {
+                say(&format!(
+                    "last synced: {}; waiting to send: {}; failed: {}; conflicts: {}",
+                    status.last_synced.as_deref().unwrap_or("never"),
+                    status.pending,
+                    status.failed,
+                    status.conflicts
+                ));
+            }
+        }
+        Command::Today => {
+            let today = core.today(&profile().await?).await?;
+            if cli.json {
+                json_out(&today);
+            } else {
+                say(&today.patient_name);
+                if let Some(phase) = &today.phase {
+                    say(&format!(
+                        "Now: {} (step {} of {})",
+                        phase.title, phase.position, phase.count
+                    ));
+                }
+                for s in &today.next_steps {
+                    say(&format!(
+                        "  {} {}  {}",
+                        s.date,
+                        s.time.as_deref().unwrap_or(""),
+                        s.title
+                    ));
+                }
+                if let Some(c) = &today.coordinator {
+                    say(&format!("Your care coordinator: {} ({})", c.name, c.role));
+                }
+            }
+        }
+        Command::Messages { thread } => {
+            let threads = core.messages(&profile().await?).await?;
+            let chosen: Vec<_> = match &thread {
+                Some(t) => threads
+                    .into_iter()
+                    .filter(|x| x.id == *t || x.id == format!("Communication/{t}"))
+                    .collect(),
+                None => threads,
+            };
+            if thread.is_some() && chosen.is_empty() {
+                return Err(CoreError::InvalidInput(
+                    "no such conversation on this device".into(),
+                ));
+            }
+            if cli.json {
+                json_out(&chosen);
+            } else {
+                for t in &chosen {
+                    let waiting = match (&t.answered_by, &t.reply_due) {
+                        (Some(who), Some(due)) => format!(
+                            " — {who} will answer by {due}{}",
+                            if t.overdue { " (late)" } else { "" }
+                        ),
+                        _ => String::new(),
+                    };
+                    say(&format!("{}  {}{waiting}", t.id, t.subject));
+                    if thread.is_some() {
+                        for m in &t.messages {
+                            let who = if m.from_me {
+                                "me".to_owned()
+                            } else {
+                                m.sender.clone().unwrap_or_else(|| "care team".into())
+                            };
+                            say(&format!("  [{}] {who}: {}", m.state, m.text));
+                        }
+                    }
+                }
+            }
+        }
+        Command::Send { thread, kind, text } => {
+            let id = core
+                .send_message(&profile().await?, thread, kind, text)
+                .await?;
+            if cli.json {
+                json_out(&serde_json::json!({"id": id, "state": "pending"}));
+            } else {
+                say(&format!("queued {id}: it goes out with the next sync"));
+            }
+        }
+        Command::Retry => {
+            let n = core.retry_failed(&profile().await?).await?;
+            say(&format!("{n} items will be tried again at the next sync"));
+        }
+    }
+    Ok(())
+}

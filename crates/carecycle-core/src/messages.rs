@@ -1,0 +1,212 @@
+//! Messages with the care team, from the local store: threads (a first
+//! message and everything `partOf` it), who answers each and by when (the
+//! thread's reply Task), and the state of what the patient wrote.
+
+use crate::contract::{MessageView, ThreadView};
+use crate::error::{CoreError, Result};
+use crate::outbox::{self, ItemState};
+use crate::store::Store;
+use carecycle_fhir::ResourceType;
+use carecycle_fhir::time::FhirDateTime;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub const MESSAGE_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/message-kind";
+const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+/// Longest message the app sends (a long letter; attachments travel apart).
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// The kinds of message a patient can start, and what each means.
+pub const KINDS: [(&str, &str); 5] = [
+    ("clinical", "A symptom or a question about my health"),
+    ("scheduling", "Appointments and scheduling"),
+    ("medications", "My medicines"),
+    ("billing", "Billing and insurance"),
+    ("other", "Something else"),
+];
+
+fn text_of(m: &Value) -> String {
+    m["payload"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["contentString"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn root_of(m: &Value) -> Option<String> {
+    ["partOf", "inResponseTo"]
+        .iter()
+        .filter_map(|el| m[*el].as_array())
+        .flatten()
+        .filter_map(|r| r["reference"].as_str())
+        .find_map(|r| r.strip_prefix("Communication/").map(str::to_owned))
+}
+
+fn kind_of(m: &Value) -> String {
+    m["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["coding"].as_array())
+        .flatten()
+        .find(|c| c["system"] == MESSAGE_KIND_SYSTEM)
+        .and_then(|c| c["code"].as_str())
+        .unwrap_or("other")
+        .to_owned()
+}
+
+fn from_patient(m: &Value, patient: &str) -> bool {
+    m["sender"]["reference"]
+        .as_str()
+        .is_none_or(|r| r == format!("Patient/{patient}") || r.starts_with("RelatedPerson/"))
+}
+
+fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> {
+    let id = m["id"].as_str().unwrap_or_default().to_owned();
+    let state = outbox::state_of(store.connection_ref(), ResourceType::Communication, &id)?;
+    Ok(MessageView {
+        id: format!("Communication/{id}"),
+        from_me: from_patient(m, patient),
+        sender: m["sender"]["display"].as_str().map(str::to_owned),
+        sent: m["sent"].as_str().map(str::to_owned),
+        text: text_of(m),
+        state: match state {
+            Some((ItemState::Pending, _)) => "pending",
+            Some((ItemState::Failed, _)) => "failed",
+            Some((ItemState::Conflict, _)) => "conflict",
+            _ => "sent",
+        }
+        .into(),
+        problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
+    })
+}
+
+/// Every thread, the one with the newest message first.
+pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<ThreadView>> {
+    let all = store.all(ResourceType::Communication)?;
+    let tasks = store.all(ResourceType::Task)?;
+    let mut by_root: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for m in &all {
+        let id = m["id"].as_str().unwrap_or_default().to_owned();
+        by_root.entry(root_of(m).unwrap_or(id)).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for (root, mut list) in by_root {
+        list.sort_by(|a, b| a["sent"].as_str().cmp(&b["sent"].as_str()));
+        let Some(first) = list
+            .iter()
+            .find(|m| m["id"] == root.as_str())
+            .or(list.first())
+        else {
+            continue;
+        };
+        let reply = tasks.iter().find(|t| {
+            t["focus"]["reference"] == format!("Communication/{root}")
+                && t["code"]["coding"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["system"] == TASK_KIND_SYSTEM && c["code"] == "reply")
+        });
+        let waiting = reply.filter(|t| {
+            matches!(
+                t["status"].as_str(),
+                Some("requested" | "received" | "accepted" | "in-progress")
+            )
+        });
+        let due = waiting
+            .and_then(|t| t["restriction"]["period"]["end"].as_str())
+            .map(str::to_owned);
+        let overdue = due
+            .as_deref()
+            .and_then(|d| FhirDateTime::parse(d).ok())
+            .is_some_and(|d| d.start_instant(&TimeZone::UTC) < now);
+        let messages = list
+            .iter()
+            .map(|m| message_view(store, m, patient))
+            .collect::<Result<Vec<_>>>()?;
+        let kind = kind_of(first);
+        out.push(ThreadView {
+            id: format!("Communication/{root}"),
+            subject: first["topic"]["text"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| {
+                    KINDS
+                        .iter()
+                        .find(|(k, _)| *k == kind)
+                        .map(|(_, l)| (*l).to_owned())
+                        .unwrap_or_default()
+                }),
+            kind,
+            answered_by: waiting
+                .and_then(|t| t["owner"]["display"].as_str())
+                .map(str::to_owned),
+            reply_due: due,
+            overdue,
+            last_sent: list
+                .last()
+                .and_then(|m| m["sent"].as_str())
+                .map(str::to_owned),
+            messages,
+        });
+    }
+    out.sort_by(|a, b| b.last_sent.cmp(&a.last_sent));
+    Ok(out)
+}
+
+/// Writes a message locally and queues it: it shows as pending at once, and
+/// goes out with the next sync, exactly once.
+pub fn send(
+    store: &mut Store,
+    patient: &str,
+    thread: Option<&str>,
+    kind: Option<&str>,
+    text: &str,
+    now: Timestamp,
+) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CoreError::InvalidInput("the message is empty".into()));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(CoreError::InvalidInput(format!(
+            "the message is longer than {MAX_MESSAGE_CHARS} characters; please split it"
+        )));
+    }
+    let mut m = json!({
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": {"reference": format!("Patient/{patient}")},
+        "sender": {"reference": format!("Patient/{patient}")},
+        "recipient": [{"display": "Your care team"}],
+        "sent": carecycle_fhir::time::format_instant(now),
+        "payload": [{"contentString": text}]
+    });
+    match thread {
+        Some(root) => {
+            let id = root.trim_start_matches("Communication/");
+            if store.get(ResourceType::Communication, id)?.is_none() {
+                return Err(CoreError::InvalidInput(
+                    "that conversation is not on this device".into(),
+                ));
+            }
+            m["partOf"] = json!([{"reference": format!("Communication/{id}")}]);
+        }
+        None => {
+            let kind = kind.unwrap_or("other");
+            if !KINDS.iter().any(|(k, _)| *k == kind) {
+                return Err(CoreError::InvalidInput(format!(
+                    "unknown kind of message: {kind}"
+                )));
+            }
+            m["category"] = json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
+        }
+    }
+    let local = outbox::queue_create(store.connection(), ResourceType::Communication, m, now)?;
+    Ok(format!("Communication/{local}"))
+}

@@ -1,0 +1,673 @@
+//! Pushing what the patient wrote: a durable outbox written in the same
+//! transaction as the local edit, so nothing typed is ever lost, and sent so
+//! that nothing is ever duplicated.
+//!
+//! - A create carries a client identifier and goes out as a conditional create
+//!   (`If-None-Exist`); a retry after a lost answer returns the resource made
+//!   the first time. Servers that ignore `If-None-Exist` are covered too: before
+//!   a retry the executor searches by the identifier and adopts what it finds.
+//! - An update carries `If-Match` with the version it was based on; a 412 is a
+//!   visible conflict, never a silent overwrite.
+//! - Server errors, time-outs and lost connections retry with exponential
+//!   backoff and jitter; refusals (4xx) fail visibly with the server's reason.
+//!
+//! What to do with an answer is [`decide`], a pure function; [`push`] is the one
+//! executor that does the HTTP.
+
+use crate::error::{CoreError, Result};
+use crate::fhir_http::FhirSession;
+use crate::store::Store;
+use crate::sync::with_store;
+use carecycle_fhir::time::format_instant;
+use carecycle_fhir::{CLIENT_ID_SYSTEM, ResourceType};
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// Where an item the patient created stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    Pending,
+    Sent,
+    Failed,
+    Conflict,
+}
+
+impl ItemState {
+    pub fn code(self) -> &'static str {
+        match self {
+            ItemState::Pending => "pending",
+            ItemState::Sent => "sent",
+            ItemState::Failed => "failed",
+            ItemState::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<ItemState> {
+        [
+            ItemState::Pending,
+            ItemState::Sent,
+            ItemState::Failed,
+            ItemState::Conflict,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+}
+
+/// One queued change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub client_id: String,
+    pub resource_type: ResourceType,
+    /// The id the resource has in the local store (`local-…` until the server names it).
+    pub local_id: String,
+    pub method: Method,
+    /// The version an update was based on (If-Match).
+    pub base_version: Option<String>,
+    pub state: ItemState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Create,
+    Update,
+}
+
+/// What the server's answer (or its absence) means for an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Done: the server holds the resource (as answered).
+    Sent,
+    /// Try again no earlier than this.
+    Retry { at: Timestamp, reason: String },
+    /// The server refused it; the patient sees why. Nothing is lost locally.
+    Failed { reason: String },
+    /// Someone changed it first.
+    Conflict,
+}
+
+/// The answer to one send attempt, as the executor saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Status {
+        status: u16,
+        message: String,
+    },
+    /// No answer: connection refused or reset, time-out, truncated body.
+    NoAnswer(String),
+}
+
+pub const BASE_DELAY: SignedDuration = SignedDuration::from_secs(2);
+pub const MAX_DELAY: SignedDuration = SignedDuration::from_secs(15 * 60);
+
+/// Exponential backoff with "full jitter": a delay drawn in [0, min(max, base·2^attempt)],
+/// never less than half a second. `jitter` is a number in [0, 1) the caller draws.
+pub fn backoff(attempt: u32, jitter: f64) -> SignedDuration {
+    let ceiling = BASE_DELAY
+        .checked_mul(1_i32 << attempt.min(16))
+        .unwrap_or(MAX_DELAY)
+        .min(MAX_DELAY);
+    let secs = ceiling.as_secs_f64() * jitter.clamp(0.0, 1.0);
+    SignedDuration::from_secs_f64(secs.max(0.5))
+}
+
+/// What an answer means. `attempts` counts this one.
+pub fn decide(
+    method: Method,
+    answer: &Answer,
+    attempts: u32,
+    now: Timestamp,
+    jitter: f64,
+) -> Decision {
+    let retry = |reason: String| Decision::Retry {
+        at: now.checked_add(backoff(attempts, jitter)).unwrap_or(now),
+        reason,
+    };
+    match answer {
+        Answer::NoAnswer(why) => retry(why.clone()),
+        Answer::Status { status, message } => match (*status, method) {
+            (200..=299, _) => Decision::Sent,
+            (412, Method::Update) | (409, Method::Update) => Decision::Conflict,
+            // Too many requests, and every server-side failure: try later.
+            (408 | 429 | 500..=599, _) => retry(format!("the server answered {status}")),
+            (_, _) => Decision::Failed {
+                reason: if message.is_empty() {
+                    format!("the server refused it ({status})")
+                } else {
+                    message.clone()
+                },
+            },
+        },
+    }
+}
+
+/// Queues a new resource: stored locally (as pending) and in the outbox, in one
+/// transaction. Returns its local id.
+pub fn queue_create(
+    conn: &mut Connection,
+    t: ResourceType,
+    mut content: Value,
+    now: Timestamp,
+) -> Result<String> {
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let local_id = format!("local-{client_id}");
+    let identifiers = content
+        .as_object_mut()
+        .ok_or_else(|| CoreError::InvalidInput("a resource must be a JSON object".into()))?
+        .entry("identifier")
+        .or_insert_with(|| json!([]));
+    if let Some(list) = identifiers.as_array_mut() {
+        list.push(json!({"system": CLIENT_ID_SYSTEM, "value": client_id}));
+    }
+    content["resourceType"] = json!(t.as_str());
+    content["id"] = json!(local_id);
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO resource (type, id, version_id, last_updated, content, local_state) VALUES (?1, ?2, NULL, NULL, ?3, 'pending')",
+        params![t.as_str(), local_id, serde_json::to_string(&content).map_err(|e| CoreError::Data(e.to_string()))?],
+    )?;
+    tx.execute(
+        "INSERT INTO outbox (client_id, type, local_id, method, base_version, state, attempts, created_at)
+         VALUES (?1, ?2, ?3, 'create', NULL, 'pending', 0, ?4)",
+        params![client_id, t.as_str(), local_id, format_instant(now)],
+    )?;
+    tx.commit()?;
+    Ok(local_id)
+}
+
+/// Queues a change to a resource the store holds (from the server or queued
+/// earlier). Changes to something not yet sent fold into its pending create.
+pub fn queue_update(
+    conn: &mut Connection,
+    t: ResourceType,
+    id: &str,
+    mut content: Value,
+    now: Timestamp,
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    let current: Option<(Option<String>, Option<String>)> = tx
+        .query_row(
+            "SELECT version_id, local_state FROM resource WHERE type = ?1 AND id = ?2",
+            params![t.as_str(), id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((version, _)) = current else {
+        return Err(CoreError::InvalidInput(format!(
+            "there is no {t} {id} here to change"
+        )));
+    };
+    content["resourceType"] = json!(t.as_str());
+    content["id"] = json!(id);
+    tx.execute(
+        "UPDATE resource SET content = ?3, local_state = 'pending' WHERE type = ?1 AND id = ?2",
+        params![
+            t.as_str(),
+            id,
+            serde_json::to_string(&content).map_err(|e| CoreError::Data(e.to_string()))?
+        ],
+    )?;
+    let waiting: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM outbox WHERE type = ?1 AND local_id = ?2 AND state IN ('pending', 'failed')",
+            params![t.as_str(), id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match waiting {
+        // Squash: the queued entry sends whatever the store holds when it goes.
+        Some(seq) => {
+            tx.execute("UPDATE outbox SET state = 'pending', next_attempt_at = NULL, last_error = NULL WHERE seq = ?1", [seq])?;
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO outbox (client_id, type, local_id, method, base_version, state, attempts, created_at)
+                 VALUES (?1, ?2, ?3, 'update', ?4, 'pending', 0, ?5)",
+                params![uuid::Uuid::new_v4().to_string(), t.as_str(), id, version, format_instant(now)],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<OutboxEntry>> {
+    let t: String = r.get("type")?;
+    let method: String = r.get("method")?;
+    let state: String = r.get("state")?;
+    let (Ok(resource_type), Some(state)) = (t.parse::<ResourceType>(), ItemState::parse(&state))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(OutboxEntry {
+        seq: r.get("seq")?,
+        client_id: r.get("client_id")?,
+        resource_type,
+        local_id: r.get("local_id")?,
+        method: if method == "update" {
+            Method::Update
+        } else {
+            Method::Create
+        },
+        base_version: r.get("base_version")?,
+        state,
+        attempts: r.get::<_, i64>("attempts")?.try_into().unwrap_or(0),
+        next_attempt_at: r.get("next_attempt_at")?,
+        last_error: r.get("last_error")?,
+    }))
+}
+
+/// Entries still to send whose time has come, oldest first.
+pub fn due_entries(conn: &Connection, now: Timestamp) -> Result<Vec<OutboxEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT * FROM outbox WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([format_instant(now)], entry_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(e) = r? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Every entry that is not sent (pending, failed, conflict), for the status line.
+pub fn unsent(conn: &Connection) -> Result<Vec<OutboxEntry>> {
+    let mut stmt = conn.prepare("SELECT * FROM outbox WHERE state != 'sent' ORDER BY seq")?;
+    let rows = stmt.query_map([], entry_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(e) = r? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// The state of the item with this local or server id, if the patient made it.
+pub fn state_of(
+    conn: &Connection,
+    t: ResourceType,
+    id: &str,
+) -> Result<Option<(ItemState, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT state, last_error FROM outbox WHERE type = ?1 AND (local_id = ?2 OR server_id = ?2) ORDER BY seq DESC LIMIT 1",
+            params![t.as_str(), id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+        )
+        .optional()?
+        .and_then(|(s, e)| ItemState::parse(&s).map(|s| (s, e))))
+}
+
+/// Makes failed and conflicting entries pending again (the patient pressed "retry").
+pub fn retry_all(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state IN ('failed')",
+        [],
+    )?)
+}
+
+/// Local references (`Type/local-…`) in a body, replaced by server ids where
+/// known. Returns None while a referenced local resource has not been sent.
+fn resolve_local_references(conn: &Connection, body: &mut Value) -> Result<bool> {
+    fn walk(conn: &Connection, v: &mut Value, ok: &mut bool) -> Result<()> {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "reference"
+                        && let Value::String(r) = x
+                        && let Some((t, local)) = r.split_once("/local-")
+                    {
+                        let server: Option<Option<String>> = conn
+                            .query_row(
+                                "SELECT server_id FROM outbox WHERE type = ?1 AND local_id = ?2",
+                                params![t, format!("local-{local}")],
+                                |row| row.get(0),
+                            )
+                            .optional()?;
+                        match server.flatten() {
+                            Some(id) => *r = format!("{t}/{id}"),
+                            None => *ok = false,
+                        }
+                    } else {
+                        walk(conn, x, ok)?;
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    walk(conn, x, ok)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut ok = true;
+    walk(conn, body, &mut ok)?;
+    Ok(ok)
+}
+
+/// The server accepted an entry: in one transaction, the local copy becomes
+/// the server's, references to its local id follow, the entry is sent.
+fn settle_sent(conn: &mut Connection, entry: &OutboxEntry, server: &Value) -> Result<()> {
+    let t = entry.resource_type;
+    let server_id = server
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CoreError::Data("the server's answer has no id".into()))?
+        .to_owned();
+    let tx = conn.transaction()?;
+    let meta = server.get("meta");
+    tx.execute(
+        "DELETE FROM resource WHERE type = ?1 AND id = ?2",
+        params![t.as_str(), entry.local_id],
+    )?;
+    tx.execute(
+        "INSERT INTO resource (type, id, version_id, last_updated, content, local_state) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+         ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id, last_updated = excluded.last_updated,
+            content = excluded.content, local_state = NULL",
+        params![
+            t.as_str(),
+            server_id,
+            meta.and_then(|m| m.get("versionId")).and_then(Value::as_str),
+            meta.and_then(|m| m.get("lastUpdated")).and_then(Value::as_str),
+            serde_json::to_string(server).map_err(|e| CoreError::Data(e.to_string()))?
+        ],
+    )?;
+    if entry.local_id != server_id {
+        // Local resources that point at the one just sent now point at its server id.
+        let from = format!("\"{t}/{}\"", entry.local_id);
+        let to = format!("\"{t}/{server_id}\"");
+        tx.execute(
+            "UPDATE resource SET content = replace(content, ?1, ?2) WHERE local_state IS NOT NULL AND instr(content, ?1) > 0",
+            params![from, to],
+        )?;
+    }
+    tx.execute(
+        "UPDATE outbox SET state = 'sent', server_id = ?2, last_error = NULL WHERE seq = ?1",
+        params![entry.seq, server_id],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn settle(conn: &Connection, entry: &OutboxEntry, decision: &Decision) -> Result<()> {
+    let attempts = entry.attempts + 1;
+    match decision {
+        Decision::Sent => {}
+        Decision::Retry { at, reason } => {
+            conn.execute(
+                "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE seq = ?1",
+                params![entry.seq, attempts, format_instant(*at), reason],
+            )?;
+        }
+        Decision::Failed { reason } => {
+            conn.execute(
+                "UPDATE outbox SET attempts = ?2, state = 'failed', last_error = ?3 WHERE seq = ?1",
+                params![entry.seq, attempts, reason],
+            )?;
+            conn.execute(
+                "UPDATE resource SET local_state = 'failed' WHERE type = ?1 AND id = ?2",
+                params![entry.resource_type.as_str(), entry.local_id],
+            )?;
+        }
+        Decision::Conflict => {
+            conn.execute(
+                "UPDATE outbox SET attempts = ?2, state = 'conflict', last_error = ?3 WHERE seq = ?1",
+                params![entry.seq, attempts, "changed by someone else first"],
+            )?;
+            conn.execute(
+                "UPDATE resource SET local_state = 'conflict' WHERE type = ?1 AND id = ?2",
+                params![entry.resource_type.as_str(), entry.local_id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What a push did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushResult {
+    pub sent: u32,
+    pub waiting: u32,
+    pub failed: u32,
+    pub conflicts: u32,
+}
+
+/// Sends every due entry, oldest first; errors are kept per entry.
+pub async fn push(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    now: Timestamp,
+    jitter: impl Fn() -> f64,
+) -> Result<PushResult> {
+    let mut result = PushResult::default();
+    let entries = with_store(store, move |s| due_entries(s.connection(), now)).await?;
+    for entry in entries {
+        let e = entry.clone();
+        let body = with_store(store, move |s| {
+            let Some(mut body) = s.get(e.resource_type, &e.local_id)? else {
+                return Ok(None);
+            };
+            if !resolve_local_references(s.connection(), &mut body)? {
+                return Ok(None);
+            }
+            if e.method == Method::Create
+                && let Some(m) = body.as_object_mut()
+            {
+                m.remove("id");
+                m.remove("meta");
+            }
+            Ok(Some(body))
+        })
+        .await?;
+        let Some(body) = body else {
+            // Waits for what it points at to be sent first.
+            result.waiting += 1;
+            continue;
+        };
+        let t = entry.resource_type;
+        let attempt = match entry.method {
+            Method::Create => {
+                let condition = format!("identifier={CLIENT_ID_SYSTEM}|{}", entry.client_id);
+                // Portable idempotency: after an attempt whose answer was lost,
+                // look first, in case this server ignores If-None-Exist.
+                let found = if entry.attempts > 0 {
+                    session
+                        .search_one(&format!("{}/{t}?{}", session.base(), url_query(&condition)))
+                        .await
+                        .ok()
+                        .flatten()
+                } else {
+                    None
+                };
+                match found {
+                    Some(existing) => Ok((200, Some(existing))),
+                    None => {
+                        session
+                            .send(
+                                reqwest::Method::POST,
+                                &format!("{}/{t}", session.base()),
+                                &body,
+                                &[("If-None-Exist", condition.as_str())],
+                            )
+                            .await
+                    }
+                }
+            }
+            Method::Update => {
+                let etag = entry.base_version.as_ref().map(|v| format!("W/\"{v}\""));
+                let mut headers = Vec::new();
+                if let Some(etag) = &etag {
+                    headers.push(("If-Match", etag.as_str()));
+                }
+                session
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("{}/{t}/{}", session.base(), entry.local_id),
+                        &body,
+                        &headers,
+                    )
+                    .await
+            }
+        };
+        let (answer, returned) = match attempt {
+            Ok((status, value)) => {
+                let message = value
+                    .as_ref()
+                    .filter(|v| v["resourceType"] == "OperationOutcome")
+                    .and_then(|v| {
+                        serde_json::from_value::<carecycle_fhir::OperationOutcome>(v.clone()).ok()
+                    })
+                    .map(|o| o.summary())
+                    .unwrap_or_default();
+                (Answer::Status { status, message }, value)
+            }
+            Err(CoreError::SessionExpired(m)) => return Err(CoreError::SessionExpired(m)),
+            Err(e) => (Answer::NoAnswer(e.to_string()), None),
+        };
+        let decision = decide(entry.method, &answer, entry.attempts + 1, now, jitter());
+        match &decision {
+            Decision::Sent => {
+                // A 2xx without a body (return=minimal servers): fetch what was made.
+                let server = match returned.filter(|v| v.get("id").is_some()) {
+                    Some(v) => Some(v),
+                    None => session
+                        .search_one(&format!(
+                            "{}/{t}?{}",
+                            session.base(),
+                            url_query(&format!(
+                                "identifier={CLIENT_ID_SYSTEM}|{}",
+                                entry.client_id
+                            ))
+                        ))
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+                match server {
+                    Some(server) => {
+                        let e = entry.clone();
+                        with_store(store, move |s| settle_sent(s.connection(), &e, &server))
+                            .await?;
+                        result.sent += 1;
+                    }
+                    None => {
+                        let e = entry.clone();
+                        let retry = Decision::Retry {
+                            at: now
+                                .checked_add(backoff(e.attempts + 1, jitter()))
+                                .unwrap_or(now),
+                            reason: "the server did not return what it stored".into(),
+                        };
+                        with_store(store, move |s| settle(s.connection(), &e, &retry)).await?;
+                        result.waiting += 1;
+                    }
+                }
+            }
+            other => {
+                match other {
+                    Decision::Failed { .. } => result.failed += 1,
+                    Decision::Conflict => result.conflicts += 1,
+                    _ => result.waiting += 1,
+                }
+                let e = entry.clone();
+                let d = other.clone();
+                with_store(store, move |s| settle(s.connection(), &e, &d)).await?;
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn url_query(pair: &str) -> String {
+    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    format!(
+        "{k}={}",
+        url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn answers_mean_what_they_should() {
+        let now = at("2026-11-23T10:00:00Z");
+        let ok = Answer::Status {
+            status: 201,
+            message: String::new(),
+        };
+        assert_eq!(decide(Method::Create, &ok, 1, now, 0.5), Decision::Sent);
+        let existing = Answer::Status {
+            status: 200,
+            message: String::new(),
+        };
+        assert_eq!(
+            decide(Method::Create, &existing, 3, now, 0.5),
+            Decision::Sent
+        );
+        let stale = Answer::Status {
+            status: 412,
+            message: "changed".into(),
+        };
+        assert_eq!(
+            decide(Method::Update, &stale, 1, now, 0.5),
+            Decision::Conflict
+        );
+        // A 412 on a conditional create means the identifier is ambiguous: a failure to show, not a conflict.
+        assert!(matches!(
+            decide(Method::Create, &stale, 1, now, 0.5),
+            Decision::Failed { .. }
+        ));
+        let invalid = Answer::Status {
+            status: 422,
+            message: "Communication.status is required".into(),
+        };
+        assert_eq!(
+            decide(Method::Create, &invalid, 1, now, 0.5),
+            Decision::Failed {
+                reason: "Communication.status is required".into()
+            }
+        );
+        for status in [500, 502, 503, 504, 429, 408] {
+            let a = Answer::Status {
+                status,
+                message: String::new(),
+            };
+            assert!(
+                matches!(decide(Method::Create, &a, 1, now, 0.5), Decision::Retry { at, .. } if at > now),
+                "{status}"
+            );
+        }
+        let gone = Answer::NoAnswer("connection reset".into());
+        assert!(matches!(
+            decide(Method::Update, &gone, 1, now, 0.0),
+            Decision::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_ceiling() {
+        assert_eq!(backoff(0, 0.0), SignedDuration::from_millis(500));
+        assert_eq!(backoff(1, 1.0), SignedDuration::from_secs(4));
+        assert_eq!(backoff(3, 1.0), SignedDuration::from_secs(16));
+        assert_eq!(backoff(3, 0.5), SignedDuration::from_secs(8));
+        assert_eq!(backoff(30, 1.0), MAX_DELAY);
+        assert!(backoff(5, 0.25) < backoff(5, 0.75));
+    }
+}

@@ -1,0 +1,456 @@
+//! Sync through a fault-injecting proxy in front of the real reference back
+//! end: offline, server errors, answers slower than the timeout, connections
+//! reset after the server acted, bodies cut short, a 401 that a refresh cures,
+//! a 412. Nothing the patient wrote is lost; nothing reaches the team twice.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+
+use base64::Engine;
+use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
+use carecycle_backend::{RunningServer, Seed, ServerOptions};
+use carecycle_core::secrets::Vault;
+use carecycle_core::smart::{SystemBrowser, TokenSet};
+use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock};
+use fault_proxy::{Fault, FaultProxy};
+use serde_json::Value;
+use sha2::Digest;
+use std::sync::Arc;
+use std::time::Duration;
+
+const NOW: &str = "2026-11-23T15:00:00Z";
+
+struct Rig {
+    server: RunningServer,
+    proxy: FaultProxy,
+    core: CareCycle,
+    clock: Arc<FixedClock>,
+    profile: String,
+    patient: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Signs in at the server itself (the SMART flow), for tokens to hand the app.
+async fn tokens(server: &RunningServer, username: &str, password: &str, scope: &str) -> Value {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let origin = &server.state.origin;
+    let verifier = "verifier-verifier-verifier-verifier-verifier-0123";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let redirect = "http://127.0.0.1:9/callback";
+    let answer = http
+        .post(format!("{origin}/auth/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", "carecycle-app"),
+            ("redirect_uri", redirect),
+            ("scope", scope),
+            ("state", "s"),
+            ("aud", &server.fhir_base()),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    http.post(format!("{origin}/auth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", "carecycle-app"),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn rig() -> Rig {
+    let clock = Arc::new(FixedClock::new(NOW.parse().unwrap()));
+    let server = carecycle_backend::start(ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        seed: Some(Seed::Demo),
+        clock: clock.clone(),
+    })
+    .await
+    .unwrap();
+    let proxy = FaultProxy::start(server.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Vault::with_store(keyring_core::mock::Store::new().unwrap());
+    let mut core = CareCycle::new(CoreConfig {
+        data_dir: dir.path().to_owned(),
+        vault: Ok(vault.clone()),
+        clock: clock.clone(),
+        browser: Arc::new(SystemBrowser),
+        server_choices: vec![],
+    })
+    .unwrap();
+    core.set_request_timeout(Duration::from_secs(2)).unwrap();
+    let t = tokens(
+        &server,
+        DEMO_PATIENT_USERNAME,
+        DEMO_PATIENT_PASSWORD,
+        "launch/patient offline_access patient/*.cruds",
+    )
+    .await;
+    let patient = t["patient"].as_str().unwrap().to_owned();
+    let profile = core
+        .connect_with_token(&proxy.base(), t["access_token"].as_str(), &patient)
+        .await
+        .unwrap()
+        .id;
+    // The app keeps the whole token set, refresh token included.
+    carecycle_core::fhir_http::save_tokens(
+        &vault,
+        &profile,
+        &TokenSet {
+            access_token: t["access_token"].as_str().unwrap().into(),
+            refresh_token: t["refresh_token"].as_str().map(str::to_owned),
+            expires_at: None,
+            patient: Some(patient.clone()),
+            scope: None,
+            token_endpoint: Some(format!("{}/auth/token", server.state.origin)),
+        },
+    )
+    .unwrap();
+    core.sync(&profile).await.unwrap();
+    Rig {
+        server,
+        proxy,
+        core,
+        clock,
+        profile,
+        patient,
+        _dir: dir,
+    }
+}
+
+impl Rig {
+    /// How many copies of a message text the server holds.
+    fn on_server(&self, text: &str) -> i64 {
+        self.server
+            .state
+            .db
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM resource WHERE type = 'Communication' AND deleted = 0 AND content LIKE ?1",
+                    [format!("%{text}%")],
+                    |r| r.get(0),
+                )
+                .map_err(carecycle_backend::store::StoreError::from)
+            })
+            .unwrap()
+    }
+
+    async fn status(&self) -> (u32, u32, u32) {
+        let s = self.core.sync_status(&self.profile).await.unwrap();
+        (s.pending, s.failed, s.conflicts)
+    }
+
+    /// Lets the clock pass any backoff.
+    fn later(&self) {
+        self.clock.advance(jiff::SignedDuration::from_hours(1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_offline_arrives_exactly_once_on_reconnect() {
+    let r = rig().await;
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let existing = threads[0].id.clone();
+
+    r.proxy.set(Fault::Offline);
+    let a = r
+        .core
+        .send_message(
+            &r.profile,
+            Some(existing.clone()),
+            None,
+            "Offline reply one".into(),
+        )
+        .await
+        .unwrap();
+    let root = r
+        .core
+        .send_message(
+            &r.profile,
+            None,
+            Some("clinical".into()),
+            "Offline new question".into(),
+        )
+        .await
+        .unwrap();
+    r.core
+        .send_message(
+            &r.profile,
+            Some(root.clone()),
+            None,
+            "Offline follow-up to my own question".into(),
+        )
+        .await
+        .unwrap();
+    assert!(a.starts_with("Communication/local-"));
+    // Shown at once, as pending, offline.
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let mine = threads.iter().find(|t| t.id == root).unwrap();
+    assert_eq!(mine.messages.len(), 2);
+    assert!(mine.messages.iter().all(|m| m.state == "pending"));
+    let err = r.core.sync(&r.profile).await;
+    assert!(
+        matches!(&err, Err(e) if e.code() == ErrorCode::Offline)
+            || err.as_ref().is_ok_and(|rep| rep.sent == 0)
+    );
+    assert_eq!(r.status().await, (3, 0, 0));
+    assert_eq!(r.on_server("Offline"), 0);
+
+    r.proxy.set(Fault::Pass);
+    r.later();
+    let report = r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(report.sent, 3);
+    assert_eq!(r.status().await, (0, 0, 0));
+    for text in [
+        "Offline reply one",
+        "Offline new question",
+        "Offline follow-up to my own question",
+    ] {
+        assert_eq!(r.on_server(text), 1, "{text}");
+    }
+    // The follow-up points at the server's id of the question, and the question got a reply task.
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let question = threads
+        .iter()
+        .find(|t| t.subject == "A symptom or a question about my health")
+        .unwrap();
+    assert!(!question.id.contains("local-"));
+    assert_eq!(question.messages.len(), 2);
+    assert!(question.messages.iter().all(|m| m.state == "sent"));
+    assert_eq!(
+        question.answered_by.as_deref(),
+        Some("Priya Raman, RN (Nurse navigator)")
+    );
+    // Syncing again sends nothing twice.
+    r.later();
+    assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 0);
+    assert_eq!(r.on_server("Offline new question"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_and_cut_bodies_never_duplicate() {
+    let r = rig().await;
+    for (fault, text) in [
+        (Fault::LoseAnswer, "Lost answer"),
+        (Fault::Truncate, "Cut body"),
+    ] {
+        r.core
+            .send_message(&r.profile, None, Some("other".into()), text.into())
+            .await
+            .unwrap();
+        r.proxy.next("POST", fault, 1);
+        let _ = r.core.sync(&r.profile).await;
+        assert_eq!(
+            r.on_server(text),
+            1,
+            "the server acted on the first attempt"
+        );
+        assert_eq!(
+            r.status().await.0,
+            1,
+            "the app does not know yet: still pending"
+        );
+        r.later();
+        r.core.sync(&r.profile).await.unwrap();
+        assert_eq!(
+            r.on_server(text),
+            1,
+            "{text}: the retry found the first copy"
+        );
+        assert_eq!(r.status().await, (0, 0, 0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_and_slow_answers_are_retried_after_a_backoff() {
+    let r = rig().await;
+    r.core
+        .send_message(&r.profile, None, None, "Through a 503".into())
+        .await
+        .unwrap();
+    r.proxy.next("POST", Fault::Status(503), 1);
+    let report = r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(report.sent, 0);
+    assert_eq!(r.status().await.0, 1);
+    // Before the backoff has passed, nothing is tried.
+    let seen = r
+        .proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("POST"))
+        .count();
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(
+        r.proxy
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("POST"))
+            .count(),
+        seen,
+        "backoff respected"
+    );
+    r.later();
+    assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 1);
+    assert_eq!(r.on_server("Through a 503"), 1);
+
+    r.core
+        .send_message(&r.profile, None, None, "Slower than the timeout".into())
+        .await
+        .unwrap();
+    r.proxy.next("POST", Fault::Slow(Duration::from_secs(3)), 1);
+    let _ = r.core.sync(&r.profile).await;
+    r.later();
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.on_server("Slower than the timeout"), 1);
+    assert_eq!(r.status().await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_is_cured_by_one_refresh() {
+    let r = rig().await;
+    r.core
+        .send_message(&r.profile, None, None, "After a refresh".into())
+        .await
+        .unwrap();
+    r.proxy.next("POST", Fault::Status(401), 1);
+    assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 1);
+    assert_eq!(r.on_server("After a refresh"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_fail_visibly_and_stale_updates_conflict() {
+    let r = rig().await;
+    // A refusal (422 here) fails visibly with the reason, keeping the text.
+    r.core
+        .send_message(&r.profile, None, None, "Refused once".into())
+        .await
+        .unwrap();
+    r.proxy.next("POST", Fault::Status(422), 1);
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 1, 0));
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let failed = threads
+        .iter()
+        .flat_map(|t| &t.messages)
+        .find(|m| m.text == "Refused once")
+        .unwrap();
+    assert_eq!(failed.state, "failed");
+    assert!(failed.problem.as_deref().unwrap().contains("injected 422"));
+    assert_eq!(r.core.retry_failed(&r.profile).await.unwrap(), 1);
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.on_server("Refused once"), 1);
+
+    // The team changes a checklist item while the patient ticks it: a conflict, not an overwrite.
+    let team = tokens(
+        &r.server,
+        KNEE_TEAM_USERNAME,
+        "knee-team-2026",
+        "user/*.cruds",
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let open: Value = http
+        .get(format!(
+            "{}/Task?patient={}&code=checklist&status=requested",
+            r.server.fhir_base(),
+            r.patient
+        ))
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task_id = open["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let item = format!("Task/{task_id}");
+    let url = format!("{}/Task/{task_id}", r.server.fhir_base());
+    let mut task: Value = http
+        .get(&url)
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    task["note"] = serde_json::json!([{"text": "Changed by the team"}]);
+    let put = http
+        .put(&url)
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .header("content-type", "application/fhir+json")
+        .body(task.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    r.core
+        .set_checklist_done(&r.profile, &item, true)
+        .await
+        .unwrap();
+    assert_eq!(r.status().await, (1, 0, 0));
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 0, 1), "a visible conflict");
+    let on_server: Value = http
+        .get(&url)
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        on_server["note"][0]["text"], "Changed by the team",
+        "the team's change stands"
+    );
+    assert_eq!(on_server["status"], "requested");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_reads_offline_after_one_sync() {
+    let r = rig().await;
+    let today = r.core.today(&r.profile).await.unwrap();
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    r.proxy.set(Fault::Offline);
+    assert_eq!(r.core.today(&r.profile).await.unwrap(), today);
+    assert_eq!(r.core.messages(&r.profile).await.unwrap(), threads);
+    assert!(
+        threads
+            .iter()
+            .any(|t| t.answered_by.is_some() && t.reply_due.is_some()),
+        "who answers and by when, offline"
+    );
+}
