@@ -158,6 +158,32 @@ pub struct SyncStatus {
     pub conflicts: u32,
 }
 
+/// A search result: a message or a reading document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    /// message or reading.
+    pub kind: String,
+    pub id: String,
+    pub title: String,
+    /// The matching words in context, marked with [ and ].
+    pub snippet: String,
+}
+
+/// A questionnaire the team asked for, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DueQuestionnaire {
+    pub task_id: String,
+    pub title: String,
+    pub questionnaire_id: Option<String>,
+    /// The answering window (RFC 3339 or a date), when given.
+    pub opens: Option<String>,
+    pub closes: Option<String>,
+    /// upcoming, due, overdue, done or closed.
+    pub state: String,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -179,6 +205,8 @@ pub fn typescript_contract() -> String {
         MessageView::decl(&cfg),
         ThreadView::decl(&cfg),
         SyncStatus::decl(&cfg),
+        SearchHit::decl(&cfg),
+        DueQuestionnaire::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

@@ -9,10 +9,12 @@ pub mod fhir_http;
 pub mod messages;
 pub mod outbox;
 pub mod profiles;
+pub mod questionnaires;
 pub mod secrets;
 pub mod smart;
 pub mod store;
 pub mod sync;
+pub mod text_index;
 
 pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
 pub use error::{CommandError, CoreError, ErrorCode, Result};
@@ -439,5 +441,48 @@ impl CareCycle {
             profile_id: open.entry.id.clone(),
         });
         Ok(())
+    }
+
+    /// Messages and reading matching the words typed (newest first; offline).
+    pub async fn search(&self, profile_id: &str, text: String) -> Result<Vec<contract::SearchHit>> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, move |s| {
+            text_index::search(s.connection_ref(), &text)
+        })
+        .await
+    }
+
+    /// The questionnaires the team asked for, most urgent first (offline).
+    pub async fn due_questionnaires(
+        &self,
+        profile_id: &str,
+    ) -> Result<Vec<contract::DueQuestionnaire>> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            let tz = care_cycle::Record::load(s)?.time_zone();
+            questionnaires::due_list(s, now, &tz)
+        })
+        .await
+    }
+
+    /// Answers an assigned questionnaire (see [`questionnaires::answer`]).
+    pub async fn answer_questionnaire(
+        &self,
+        profile_id: &str,
+        task_id: String,
+        answers: serde_json::Value,
+    ) -> Result<questionnaires::Answered> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        let result = with_store(&open.store, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            questionnaires::answer(s, &patient, &task_id, &answers, now)
+        })
+        .await?;
+        let _ = self.events.send(ChangeEvent::RecordChanged {
+            profile_id: open.entry.id.clone(),
+        });
+        Ok(result)
     }
 }

@@ -177,6 +177,7 @@ pub fn queue_create(
          VALUES (?1, ?2, ?3, 'create', NULL, 'pending', 0, ?4)",
         params![client_id, t.as_str(), local_id, format_instant(now)],
     )?;
+    crate::text_index::index(&tx, t, &local_id, &content)?;
     tx.commit()?;
     Ok(local_id)
 }
@@ -371,6 +372,8 @@ fn settle_sent(conn: &mut Connection, entry: &OutboxEntry, server: &Value) -> Re
         "DELETE FROM resource WHERE type = ?1 AND id = ?2",
         params![t.as_str(), entry.local_id],
     )?;
+    crate::text_index::unindex(&tx, t, &entry.local_id)?;
+    crate::text_index::index(&tx, t, &server_id, server)?;
     tx.execute(
         "INSERT INTO resource (type, id, version_id, last_updated, content, local_state) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
          ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id, last_updated = excluded.last_updated,

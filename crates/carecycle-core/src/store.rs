@@ -46,6 +46,12 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_by_local ON outbox (type, local_id);
 "#,
+    r#"
+-- Full-text search over messages and reading (see text_index.rs).
+CREATE VIRTUAL TABLE text_index USING fts5(
+    type UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
+);
+"#,
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).
@@ -209,6 +215,9 @@ pub fn apply_page(
             params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content).map_err(|e| CoreError::Data(e.to_string()))?],
         )?;
         written += changed as u32;
+        if changed > 0 {
+            crate::text_index::index(&tx, *t, id, content)?;
+        }
     }
     if let Some((t, last_updated)) = cursor {
         tx.execute(

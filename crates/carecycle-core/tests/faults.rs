@@ -454,3 +454,127 @@ async fn everything_reads_offline_after_one_sync() {
         "who answers and by when, offline"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_due_list_and_answering_offline() {
+    let r = rig().await;
+    // Full-text search over messages and reading, offline.
+    r.proxy.set(Fault::Offline);
+    let hits = r.core.search(&r.profile, "fish oil".into()).await.unwrap();
+    assert_eq!(
+        hits.len(),
+        2,
+        "the question and the pharmacist's answer: {hits:?}"
+    );
+    assert!(
+        hits.iter()
+            .all(|h| h.kind == "message" && h.snippet.contains('['))
+    );
+    let spanish = r.core.search(&r.profile, "rodil".into()).await.unwrap();
+    assert!(
+        spanish
+            .iter()
+            .any(|h| h.kind == "reading" && h.title.contains("rodilla")),
+        "{spanish:?}"
+    );
+    assert!(
+        r.core
+            .search(&r.profile, "\"OR NEAR(".into())
+            .await
+            .unwrap()
+            .is_empty(),
+        "operators are text"
+    );
+
+    let due = r.core.due_questionnaires(&r.profile).await.unwrap();
+    let state = |title: &str| {
+        due.iter()
+            .find(|d| d.title.starts_with(title))
+            .map(|d| d.state.clone())
+            .unwrap()
+    };
+    assert_eq!(state("Mood check (PHQ-9) — before surgery"), "due");
+    assert_eq!(state("Knee health (KOOS JR) — baseline"), "done");
+    assert_eq!(state("Knee health (KOOS JR) — 6 weeks"), "upcoming");
+    assert_eq!(due[0].state, "due", "the most urgent first");
+    let phq9 = due
+        .iter()
+        .find(|d| d.title.starts_with("Mood check (PHQ-9) — before"))
+        .unwrap()
+        .task_id
+        .clone();
+
+    // Bad answers: a clear error, nothing stored.
+    let err = r
+        .core
+        .answer_questionnaire(
+            &r.profile,
+            phq9.clone(),
+            serde_json::json!({"/44250-9": "Several days"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    assert!(
+        err.to_string().contains("This question needs an answer"),
+        "{err}"
+    );
+    let err = r
+        .core
+        .answer_questionnaire(
+            &r.profile,
+            phq9.clone(),
+            serde_json::json!({"/44250-9": "Sometimes"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not an answer"), "{err}");
+    assert_eq!(r.status().await, (0, 0, 0));
+
+    // Answered offline: scored and flagged at once.
+    let mut answers = serde_json::Map::new();
+    for code in [
+        "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3",
+    ] {
+        answers.insert(format!("/{code}"), serde_json::json!("Several days"));
+    }
+    answers.insert("/44260-8".into(), serde_json::json!("LA6569-3"));
+    answers.insert("/69722-7".into(), serde_json::json!("Somewhat difficult"));
+    let done = r
+        .core
+        .answer_questionnaire(&r.profile, phq9.clone(), Value::Object(answers))
+        .await
+        .unwrap();
+    let total = done
+        .scores
+        .iter()
+        .find_map(|s| match s {
+            carecycle_prom::ScoreOutcome::Scored(s) => Some(s.value),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(total, 9.0);
+    assert_eq!(done.red_flags.len(), 1);
+    assert_eq!(done.red_flags[0].rule_id, "phq9-item9");
+    assert_eq!(
+        r.status().await,
+        (2, 0, 0),
+        "the response and the task, waiting to send"
+    );
+    let due = r.core.due_questionnaires(&r.profile).await.unwrap();
+    assert_eq!(
+        due.iter().find(|d| d.task_id == phq9).unwrap().state,
+        "done"
+    );
+
+    // Back online: both reach the server once; the task is completed there.
+    r.proxy.set(Fault::Pass);
+    r.later();
+    assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 2);
+    let (responses, task_status): (i64, String) = r.server.state.db.with(|c| {
+        let n = c.query_row("SELECT count(*) FROM resource WHERE type = 'QuestionnaireResponse' AND json_extract(content, '$.status') = 'completed'", [], |row| row.get(0))?;
+        let s = c.query_row("SELECT json_extract(content, '$.status') FROM resource WHERE type = 'Task' AND id = ?1", [phq9.trim_start_matches("Task/")], |row| row.get(0))?;
+        Ok::<_, carecycle_backend::store::StoreError>((n, s))
+    }).unwrap();
+    assert_eq!((responses, task_status.as_str()), (1, "completed"));
+}

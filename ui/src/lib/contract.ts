@@ -106,3 +106,23 @@ replyDue: string | null,
 overdue: boolean, lastSent: string | null, messages: Array<MessageView>, };
 
 export type SyncStatus = { lastSynced: string | null, pending: number, failed: number, conflicts: number, };
+
+export type SearchHit = { 
+/**
+ * message or reading.
+ */
+kind: string, id: string, title: string, 
+/**
+ * The matching words in context, marked with [ and ].
+ */
+snippet: string, };
+
+export type DueQuestionnaire = { taskId: string, title: string, questionnaireId: string | null, 
+/**
+ * The answering window (RFC 3339 or a date), when given.
+ */
+opens: string | null, closes: string | null, 
+/**
+ * upcoming, due, overdue, done or closed.
+ */
+state: string, };

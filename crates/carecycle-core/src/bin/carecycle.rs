@@ -68,6 +68,17 @@ enum Command {
     },
     /// Try again what failed to send.
     Retry,
+    /// Questionnaires the care team asked for.
+    Due,
+    /// Answer a questionnaire: answers as JSON ({"linkId": answer, …}) in a file.
+    Answer {
+        /// The task of the questionnaire (see `carecycle due`).
+        task: String,
+        #[arg(long)]
+        answers: PathBuf,
+    },
+    /// Search messages and reading.
+    Search { words: String },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -278,6 +289,69 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                 json_out(&serde_json::json!({"id": id, "state": "pending"}));
             } else {
                 say(&format!("queued {id}: it goes out with the next sync"));
+            }
+        }
+        Command::Due => {
+            let due = core.due_questionnaires(&profile().await?).await?;
+            if cli.json {
+                json_out(&due);
+            } else {
+                for d in due {
+                    say(&format!(
+                        "{}  [{}]  {}  until {}",
+                        d.task_id,
+                        d.state,
+                        d.title,
+                        d.closes.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+        }
+        Command::Answer { task, answers } => {
+            let text = std::fs::read_to_string(&answers).map_err(|e| {
+                CoreError::InvalidInput(format!("cannot read {}: {e}", answers.display()))
+            })?;
+            let answers: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                CoreError::InvalidInput(format!("{} is not JSON: {e}", answers.display()))
+            })?;
+            let done = core
+                .answer_questionnaire(&profile().await?, task, answers)
+                .await?;
+            if cli.json {
+                json_out(&done);
+            } else {
+                for flag in &done.red_flags {
+                    say(&format!("!! {}\n   {}", flag.title.en, flag.guidance.en));
+                    if let Some(call) = &flag.call {
+                        say(&format!("   Call {}: {}", call.label.en, call.number));
+                    }
+                }
+                for s in &done.scores {
+                    if let carecycle_prom::ScoreOutcome::Scored(s) = s {
+                        say(&format!(
+                            "{}: {} {} — {} {}",
+                            s.scale_name,
+                            s.value,
+                            s.unit,
+                            s.band.as_ref().map(|b| b.label.as_str()).unwrap_or(""),
+                            s.direction.words()
+                        ));
+                    }
+                }
+                say(&format!(
+                    "saved {}: it goes out with the next sync",
+                    done.response_id
+                ));
+            }
+        }
+        Command::Search { words } => {
+            let hits = core.search(&profile().await?, words).await?;
+            if cli.json {
+                json_out(&hits);
+            } else {
+                for h in hits {
+                    say(&format!("{}  {}  {}", h.id, h.title, h.snippet));
+                }
             }
         }
         Command::Retry => {
