@@ -368,12 +368,11 @@ fn settle_sent(conn: &mut Connection, entry: &OutboxEntry, server: &Value) -> Re
         .to_owned();
     let tx = conn.transaction()?;
     let meta = server.get("meta");
+    crate::text_index::unindex(&tx, t, &entry.local_id)?;
     tx.execute(
         "DELETE FROM resource WHERE type = ?1 AND id = ?2",
         params![t.as_str(), entry.local_id],
     )?;
-    crate::text_index::unindex(&tx, t, &entry.local_id)?;
-    crate::text_index::index(&tx, t, &server_id, server)?;
     tx.execute(
         "INSERT INTO resource (type, id, version_id, last_updated, content, local_state) VALUES (?1, ?2, ?3, ?4, ?5, NULL)
          ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id, last_updated = excluded.last_updated,
@@ -386,6 +385,7 @@ fn settle_sent(conn: &mut Connection, entry: &OutboxEntry, server: &Value) -> Re
             serde_json::to_string(server).map_err(|e| CoreError::Data(e.to_string()))?
         ],
     )?;
+    crate::text_index::index(&tx, t, &server_id, server)?;
     if entry.local_id != server_id {
         // Local resources that point at the one just sent now point at its server id.
         let from = format!("\"{t}/{}\"", entry.local_id);

@@ -9,7 +9,7 @@ use crate::contract::SearchHit;
 use crate::error::{CoreError, Result};
 use base64::Engine;
 use carecycle_fhir::ResourceType;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 const MAX_HITS: usize = 20;
@@ -50,24 +50,40 @@ fn text_of(t: ResourceType, content: &Value) -> Option<(String, String)> {
     }
 }
 
-/// (Re)indexes one resource.
+/// The stored resource's rowid, which is also its row in the index: lookups
+/// and deletes by rowid stay cheap however large the index grows (FTS5 has
+/// no index on its UNINDEXED columns; deleting by them scans the table).
+fn rowid(conn: &Connection, t: ResourceType, id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT rowid FROM resource WHERE type = ?1 AND id = ?2",
+            params![t.as_str(), id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// (Re)indexes one stored resource.
 pub fn index(conn: &Connection, t: ResourceType, id: &str, content: &Value) -> Result<()> {
     let Some((title, body)) = text_of(t, content) else {
         return Ok(());
     };
-    unindex(conn, t, id)?;
+    let Some(rowid) = rowid(conn, t, id)? else {
+        return Ok(());
+    };
+    conn.execute("DELETE FROM text_index WHERE rowid = ?1", [rowid])?;
     conn.execute(
-        "INSERT INTO text_index (type, id, title, body) VALUES (?1, ?2, ?3, ?4)",
-        params![t.as_str(), id, title, body],
+        "INSERT INTO text_index (rowid, type, id, title, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![rowid, t.as_str(), id, title, body],
     )?;
     Ok(())
 }
 
+/// Drops a resource from the index; call before the resource row goes.
 pub fn unindex(conn: &Connection, t: ResourceType, id: &str) -> Result<()> {
-    conn.execute(
-        "DELETE FROM text_index WHERE type = ?1 AND id = ?2",
-        params![t.as_str(), id],
-    )?;
+    if let Some(rowid) = rowid(conn, t, id)? {
+        conn.execute("DELETE FROM text_index WHERE rowid = ?1", [rowid])?;
+    }
     Ok(())
 }
 

@@ -246,6 +246,14 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
         question.answered_by.as_deref(),
         Some("Priya Raman, RN (Nurse navigator)")
     );
+    // Searchable as soon as written, and once after it was sent.
+    let hits = r
+        .core
+        .search(&r.profile, "offline new question".into())
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(!hits[0].id.contains("local-"));
     // Syncing again sends nothing twice.
     r.later();
     assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 0);
