@@ -673,6 +673,34 @@ pub async fn token(State(state): State<AppState>, Form(form): Form<TokenForm>) -
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// Token revocation (RFC 7009): the token's whole family — every access and
+/// refresh token of that sign-in — stops working. Unknown tokens answer 200
+/// too, as the RFC asks, so the endpoint reveals nothing.
+pub async fn revoke(State(state): State<AppState>, Form(form): Form<RevokeForm>) -> Response {
+    let hash = hash_secret(&form.token);
+    let result = state
+        .db
+        .call(move |conn| -> Result<(), ApiError> {
+            conn.execute(
+                "UPDATE token SET state = 'revoked' WHERE family = (SELECT family FROM token WHERE token_hash = ?1)",
+                [hash],
+            )
+            .map_err(ApiError::from_sql)?;
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 pub async fn smart_configuration(State(state): State<AppState>) -> Response {
     let origin = &state.origin;
     (
@@ -681,6 +709,7 @@ pub async fn smart_configuration(State(state): State<AppState>) -> Response {
             "issuer": origin,
             "authorization_endpoint": format!("{origin}/auth/authorize"),
             "token_endpoint": format!("{origin}/auth/token"),
+            "revocation_endpoint": format!("{origin}/auth/revoke"),
             "token_endpoint_auth_methods_supported": ["none"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "response_types_supported": ["code"],

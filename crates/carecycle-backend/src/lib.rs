@@ -197,6 +197,7 @@ pub fn router(state: AppState) -> Router {
             get(auth::authorize_page).post(auth::authorize_submit),
         )
         .route("/auth/token", post(auth::token))
+        .route("/auth/revoke", post(auth::revoke))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .with_state(state)

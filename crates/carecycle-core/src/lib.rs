@@ -485,4 +485,53 @@ impl CareCycle {
         });
         Ok(result)
     }
+
+    /// Signs out of a record on this device: the sign-in is revoked at the
+    /// server when it offers revocation (best effort: offline, the secrets
+    /// still go), then the tokens and the database key leave the keyring and
+    /// the encrypted database is deleted. What was not yet sent is lost with
+    /// it, so the app shows `sync_status` and asks first.
+    pub async fn sign_out(&self, profile_id: &str) -> Result<()> {
+        let vault = self.vault()?.clone();
+        let mut list = self.profiles.load()?;
+        let entry = list
+            .iter()
+            .find(|p| p.id == profile_id)
+            .cloned()
+            .ok_or_else(|| CoreError::NoProfile(profile_id.to_owned()))?;
+        if let Ok(tokens) = fhir_http::load_tokens(&vault, profile_id)
+            && let Ok(base) = smart::parse_fhir_base(&entry.fhir_base_url)
+            && let Ok(config) = smart::discover(&self.http, &base).await
+            && let Some(endpoint) = config.revocation_endpoint
+        {
+            let token = tokens.refresh_token.unwrap_or(tokens.access_token);
+            let revoked = self
+                .http
+                .post(&endpoint)
+                .form(&[("token", token.as_str()), ("client_id", smart::CLIENT_ID)])
+                .send()
+                .await;
+            if revoked.is_err() {
+                tracing::warn!(
+                    "could not reach the server to revoke the sign-in; removing it here anyway"
+                );
+            }
+        }
+        self.open.lock().await.remove(profile_id);
+        vault.delete(profile_id, SecretKind::Tokens)?;
+        vault.delete(profile_id, SecretKind::DatabaseKey)?;
+        let db = ProfileList::database_path(&self.data_dir, profile_id);
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", db.display()));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        list.retain(|p| p.id != profile_id);
+        self.profiles.save(&list)?;
+        let _ = self.events.send(ChangeEvent::ProfilesChanged);
+        Ok(())
+    }
 }

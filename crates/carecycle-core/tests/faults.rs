@@ -23,6 +23,7 @@ const NOW: &str = "2026-11-23T15:00:00Z";
 
 struct Rig {
     server: RunningServer,
+    vault: Vault,
     proxy: FaultProxy,
     core: CareCycle,
     clock: Arc<FixedClock>,
@@ -134,6 +135,7 @@ async fn rig() -> Rig {
     core.sync(&profile).await.unwrap();
     Rig {
         server,
+        vault,
         proxy,
         core,
         clock,
@@ -585,4 +587,57 @@ async fn search_due_list_and_answering_offline() {
         Ok::<_, carecycle_backend::store::StoreError>((n, s))
     }).unwrap();
     assert_eq!((responses, task_status.as_str()), (1, "completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_revokes_and_deletes_everything_of_the_record() {
+    use carecycle_core::secrets::SecretKind;
+    let r = rig().await;
+    let db = r
+        ._dir
+        .path()
+        .join("profiles")
+        .join(format!("{}.db", r.profile));
+    assert!(db.exists());
+    let held = carecycle_core::fhir_http::load_tokens(&r.vault, &r.profile).unwrap();
+    let http = reqwest::Client::new();
+    let probe = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/Appointment", r.server.fhir_base());
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(probe(held.access_token.clone()).await, 200);
+
+    r.core.sign_out(&r.profile).await.unwrap();
+    assert_eq!(
+        probe(held.access_token.clone()).await,
+        401,
+        "revoked at the server"
+    );
+    assert!(
+        r.vault
+            .get(&r.profile, SecretKind::Tokens)
+            .unwrap()
+            .is_none(),
+        "tokens gone from the keyring"
+    );
+    assert!(
+        r.vault
+            .get(&r.profile, SecretKind::DatabaseKey)
+            .unwrap()
+            .is_none(),
+        "database key gone"
+    );
+    assert!(!db.exists(), "the encrypted database is deleted");
+    assert!(r.core.overview().await.unwrap().profiles.is_empty());
+    let err = r.core.sync(&r.profile).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotSignedIn);
 }

@@ -79,6 +79,12 @@ enum Command {
     },
     /// Search messages and reading.
     Search { words: String },
+    /// Sign out of this record: revoke the sign-in and delete its data from this device.
+    SignOut {
+        /// Sign out even though some items have not been sent (they are lost).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -353,6 +359,18 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                     say(&format!("{}  {}  {}", h.id, h.title, h.snippet));
                 }
             }
+        }
+        Command::SignOut { force } => {
+            let id = profile().await?;
+            let status = core.sync_status(&id).await?;
+            let unsent = status.pending + status.failed + status.conflicts;
+            if unsent > 0 && !force {
+                return Err(CoreError::InvalidInput(format!(
+                    "{unsent} items have not reached your care team; sync first, or sign out with --force to lose them"
+                )));
+            }
+            core.sign_out(&id).await?;
+            say("signed out; this record's data is gone from this device");
         }
         Command::Retry => {
             let n = core.retry_failed(&profile().await?).await?;
