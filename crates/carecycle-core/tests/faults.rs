@@ -641,3 +641,45 @@ async fn signing_out_revokes_and_deletes_everything_of_the_record() {
     let err = r.core.sync(&r.profile).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotSignedIn);
 }
+
+/// A standard server without the optional features (no paging links, no
+/// `_lastUpdated`, no ETags, no conditional create, UUID version ids): sync
+/// still converges, and a lost answer is still not duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_servers_still_converge() {
+    let r = rig().await;
+    let today = r.core.today(&r.profile).await.unwrap();
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    r.proxy.set_minimal(true);
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(
+        r.core.today(&r.profile).await.unwrap().next_steps,
+        today.next_steps
+    );
+    assert_eq!(
+        r.core.messages(&r.profile).await.unwrap().len(),
+        threads.len()
+    );
+
+    r.core
+        .send_message(&r.profile, None, None, "Plain server, lost answer".into())
+        .await
+        .unwrap();
+    r.proxy.next("POST", Fault::LoseAnswer, 1);
+    let _ = r.core.sync(&r.profile).await;
+    r.later();
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(
+        r.on_server("Plain server, lost answer"),
+        1,
+        "found by its identifier, not sent again"
+    );
+    assert_eq!(r.status().await, (0, 0, 0));
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    assert!(
+        threads
+            .iter()
+            .flat_map(|t| &t.messages)
+            .any(|m| m.text == "Plain server, lost answer" && m.state == "sent")
+    );
+}

@@ -45,6 +45,10 @@ pub struct FaultProxy {
     upstream: SocketAddr,
     rule: Arc<Mutex<Rule>>,
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// Pose as a plain FHIR server without the optional features: no
+    /// `_lastUpdated` filter, no paging links (everything in one page), no
+    /// ETags or If-Match, no conditional create, UUIDs as version ids.
+    minimal: Arc<Mutex<bool>>,
 }
 
 impl FaultProxy {
@@ -59,6 +63,7 @@ impl FaultProxy {
                 times: None,
             })),
             seen: Arc::default(),
+            minimal: Arc::default(),
         };
         let p = proxy.clone();
         tokio::spawn(async move {
@@ -75,6 +80,10 @@ impl FaultProxy {
     /// The FHIR base as seen through the proxy.
     pub fn base(&self) -> String {
         format!("http://{}/fhir", self.addr)
+    }
+
+    pub fn set_minimal(&self, on: bool) {
+        *self.minimal.lock().unwrap() = on;
     }
 
     /// Every request from now on.
@@ -145,15 +154,24 @@ impl FaultProxy {
             }
             _ => {}
         }
+        let minimal = *self.minimal.lock().unwrap();
+        let request = if minimal {
+            strip_optional(&request)
+        } else {
+            request
+        };
         let mut upstream = TcpStream::connect(self.upstream).await?;
         upstream.write_all(&with_connection_close(&request)).await?;
         let mut response = Vec::new();
         upstream.read_to_end(&mut response).await?;
-        let response = rewrite(
+        let mut response = rewrite(
             &response,
             &self.upstream.to_string(),
             &self.addr.to_string(),
         );
+        if minimal {
+            response = plain_answer(&response);
+        }
         match fault {
             Fault::LoseAnswer => {
                 // The server did the work; the client never hears of it.
@@ -245,5 +263,95 @@ fn rewrite(response: &[u8], from: &str, to: &str) -> Vec<u8> {
     let mut out = head.join("\r\n").into_bytes();
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// The request as a server without the optional features would act on it.
+fn strip_optional(request: &[u8]) -> Vec<u8> {
+    let end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(request.len());
+    let head = String::from_utf8_lossy(&request[..end]).into_owned();
+    let mut lines = head.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut parts: Vec<String> = first.split(' ').map(str::to_owned).collect();
+    if let Some(target) = parts.get_mut(1)
+        && let Some((path, query)) = target.clone().split_once('?')
+    {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|p| {
+                !p.starts_with("_lastUpdated=")
+                    && !p.starts_with("_count=")
+                    && !p.starts_with("_cursor=")
+            })
+            .collect();
+        let mut q = kept.join("&");
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str("_count=500");
+        *target = format!("{path}?{q}");
+    }
+    let mut out = vec![parts.join(" ")];
+    out.extend(
+        lines
+            .filter(|l| {
+                let l = l.to_ascii_lowercase();
+                !l.starts_with("if-none-exist:") && !l.starts_with("if-match:")
+            })
+            .map(str::to_owned),
+    );
+    let mut bytes = out.join("\r\n").into_bytes();
+    bytes.extend_from_slice(&request[end..]);
+    bytes
+}
+
+fn uuid_versions(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(serde_json::Value::Object(meta)) = m.get_mut("meta")
+                && let Some(serde_json::Value::String(version)) = meta.get_mut("versionId")
+            {
+                *version = format!("0f8fad5b-d9cb-469f-a165-70867728950{}", version.len() % 10);
+            }
+            if let Some(serde_json::Value::Array(links)) = m.get_mut("link") {
+                links.retain(|l| l["relation"] != "next");
+            }
+            for x in m.values_mut() {
+                uuid_versions(x);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(uuid_versions),
+        _ => {}
+    }
+}
+
+/// The answer as such a server would give it.
+fn plain_answer(response: &[u8]) -> Vec<u8> {
+    let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return response.to_vec();
+    };
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let mut body = response[end + 4..].to_vec();
+    if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) {
+        uuid_versions(&mut v);
+        body = serde_json::to_vec(&v).unwrap();
+    }
+    let head: Vec<String> = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("etag:"))
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("content-length:") {
+                format!("content-length: {}", body.len())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let mut out = head.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&body);
     out
 }
