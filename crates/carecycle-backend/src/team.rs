@@ -421,16 +421,7 @@ fn execute(
             language,
         } => {
             let patient = resolve_patient(tx, p, &patient)?;
-            let phases = all_of(
-                tx,
-                ResourceType::CarePlan,
-                &patient,
-                vec![Filter::Token {
-                    path: "$.category",
-                    system: Some(CARE_PLAN_KIND_SYSTEM.into()),
-                    code: "phase".into(),
-                }],
-            )?;
+            let phases = care_plans(tx, &patient, "phase")?;
             let phase_plan = phases
                 .iter()
                 .find(|c| {
@@ -545,6 +536,20 @@ fn execute(
     }
 }
 
+/// The patient's care plans of one kind (`care-cycle` or `phase`).
+fn care_plans(tx: &Transaction<'_>, patient: &str, kind: &str) -> Result<Vec<Stored>, ApiError> {
+    all_of(
+        tx,
+        ResourceType::CarePlan,
+        patient,
+        vec![Filter::Token {
+            path: "$.category",
+            system: Some(CARE_PLAN_KIND_SYSTEM.into()),
+            code: kind.into(),
+        }],
+    )
+}
+
 /// Shifts a FHIR date or dateTime by `days` calendar days in the unit's time zone.
 fn shift(value: &str, days: i64, tz: &TimeZone) -> Option<String> {
     if value.len() == 10 {
@@ -569,19 +574,12 @@ fn move_surgery(
     let to: Date = to
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("--to {to:?} is not a date (YYYY-MM-DD)")))?;
-    let cycle = all_of(
-        tx,
-        ResourceType::CarePlan,
-        &patient,
-        vec![Filter::Token {
-            path: "$.category",
-            system: Some(CARE_PLAN_KIND_SYSTEM.into()),
-            code: "care-cycle".into(),
-        }],
-    )?
-    .into_iter()
-    .find(|c| extension_date(&c.content).is_some())
-    .ok_or_else(|| ApiError::NotFound("this patient's care cycle has no procedure date".into()))?;
+    let cycle = care_plans(tx, &patient, "care-cycle")?
+        .into_iter()
+        .find(|c| extension_date(&c.content).is_some())
+        .ok_or_else(|| {
+            ApiError::NotFound("this patient's care cycle has no procedure date".into())
+        })?;
     let from = extension_date(&cycle.content).unwrap_or(to);
     let days = (to - from).get_days() as i64;
     if days == 0 {

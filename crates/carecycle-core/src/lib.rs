@@ -210,13 +210,7 @@ impl CareCycle {
             .create_profile(&vault, &base_text, &label, &patient, &tokens)
             .await?;
         self.sync(&profile_id).await?;
-        let overview = self.overview().await?;
-        let _ = self.events.send(ChangeEvent::ProfilesChanged);
-        overview
-            .profiles
-            .into_iter()
-            .find(|p| p.id == profile_id)
-            .ok_or(CoreError::NoProfile(profile_id))
+        self.announce_new_profile(profile_id).await
     }
 
     /// Connects to a FHIR server that has no SMART sign-in, with a bearer token
@@ -248,6 +242,11 @@ impl CareCycle {
         let profile_id = self
             .create_profile(&vault, &base_text, &label, patient, &tokens)
             .await?;
+        self.announce_new_profile(profile_id).await
+    }
+
+    /// Tells the shell a profile was added, and returns its summary.
+    async fn announce_new_profile(&self, profile_id: String) -> Result<ProfileSummary> {
         let overview = self.overview().await?;
         let _ = self.events.send(ChangeEvent::ProfilesChanged);
         overview

@@ -4,20 +4,18 @@
 //! a 412. Nothing the patient wrote is lost; nothing reaches the team twice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
+mod support;
 
-use base64::Engine;
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
 use carecycle_backend::{RunningServer, Seed, ServerOptions};
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::{SystemBrowser, TokenSet};
 use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock};
-use fault_proxy::{Fault, FaultProxy};
 use serde_json::Value;
-use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
+use support::fault_proxy::{Fault, FaultProxy};
+use support::tokens;
 
 const NOW: &str = "2026-11-23T15:00:00Z";
 
@@ -30,57 +28,6 @@ struct Rig {
     profile: String,
     patient: String,
     _dir: tempfile::TempDir,
-}
-
-/// Signs in at the server itself (the SMART flow), for tokens to hand the app.
-async fn tokens(server: &RunningServer, username: &str, password: &str, scope: &str) -> Value {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let origin = &server.state.origin;
-    let verifier = "verifier-verifier-verifier-verifier-verifier-0123";
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let redirect = "http://127.0.0.1:9/callback";
-    let answer = http
-        .post(format!("{origin}/auth/authorize"))
-        .form(&[
-            ("response_type", "code"),
-            ("client_id", "carecycle-app"),
-            ("redirect_uri", redirect),
-            ("scope", scope),
-            ("state", "s"),
-            ("aud", &server.fhir_base()),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    http.post(format!("{origin}/auth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("client_id", "carecycle-app"),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn rig() -> Rig {

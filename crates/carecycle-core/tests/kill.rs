@@ -7,67 +7,18 @@
 //! `scripts/e2e-session.sh`, as the test command does. Without a keyring it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use base64::Engine;
+mod support;
+
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
-use carecycle_backend::{RunningServer, Seed, ServerOptions};
+use carecycle_backend::{Seed, ServerOptions};
 use carecycle_fhir::time::SystemClock;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use sha2::Digest;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-async fn tokens(server: &RunningServer, username: &str, password: &str, scope: &str) -> Value {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let origin = &server.state.origin;
-    let verifier = "verifier-verifier-verifier-verifier-verifier-0123";
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let redirect = "http://127.0.0.1:9/callback";
-    let answer = http
-        .post(format!("{origin}/auth/authorize"))
-        .form(&[
-            ("response_type", "code"),
-            ("client_id", "carecycle-app"),
-            ("redirect_uri", redirect),
-            ("scope", scope),
-            ("state", "s"),
-            ("aud", &server.fhir_base()),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    http.post(format!("{origin}/auth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("client_id", "carecycle-app"),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use support::tokens;
 
 fn cli(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_carecycle"));
