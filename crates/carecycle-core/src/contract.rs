@@ -184,6 +184,38 @@ pub struct DueQuestionnaire {
     pub state: String,
 }
 
+/// One score of one scale at one time.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultPoint {
+    pub authored: String,
+    pub value: f64,
+    /// The band in plain language ("Mild").
+    pub band: Option<String>,
+    pub meaning: Option<String>,
+}
+
+/// A scale's scores over time, with what they mean.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultSeries {
+    pub scale: String,
+    pub name: String,
+    pub instrument: String,
+    pub unit: String,
+    pub min: f64,
+    pub max: f64,
+    /// Which way is better, in words.
+    pub direction: String,
+    /// The minimal clinically important difference, where published.
+    pub mcid: Option<f64>,
+    pub points: Vec<ResultPoint>,
+    /// The latest change since the first score, in words, judged against the MCID.
+    pub change_since_baseline: Option<String>,
+    /// better, worse, aboutTheSame or unknown.
+    pub verdict: Option<String>,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -207,6 +239,8 @@ pub fn typescript_contract() -> String {
         SyncStatus::decl(&cfg),
         SearchHit::decl(&cfg),
         DueQuestionnaire::decl(&cfg),
+        ResultPoint::decl(&cfg),
+        ResultSeries::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

@@ -533,4 +533,36 @@ impl CareCycle {
         let _ = self.events.send(ChangeEvent::ProfilesChanged);
         Ok(())
     }
+
+    /// Saves the answers so far of an assigned questionnaire (resumable, synced).
+    pub async fn save_questionnaire_draft(
+        &self,
+        profile_id: &str,
+        task_id: String,
+        answers: serde_json::Value,
+    ) -> Result<String> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            questionnaires::save_draft(s, &patient, &task_id, &answers, now)
+        })
+        .await
+    }
+
+    /// The saved in-progress response of a task, to resume it.
+    pub async fn questionnaire_draft(
+        &self,
+        profile_id: &str,
+        task_id: String,
+    ) -> Result<Option<serde_json::Value>> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, move |s| questionnaires::draft_of(s, &task_id)).await
+    }
+
+    /// Scores over time with their meaning (offline).
+    pub async fn results(&self, profile_id: &str) -> Result<Vec<contract::ResultSeries>> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| questionnaires::results(s)).await
+    }
 }

@@ -3,7 +3,7 @@
 //! engine (carecycle-prom) locally so scores and red-flag guidance are
 //! there at once, offline, before anything is sent.
 
-use crate::contract::DueQuestionnaire;
+use crate::contract::{DueQuestionnaire, ResultPoint, ResultSeries};
 use crate::error::{CoreError, Result};
 use crate::outbox;
 use crate::store::Store;
@@ -140,20 +140,16 @@ fn to_answer(item: &carecycle_prom::Item, v: &Value) -> Result<AnswerValue> {
     })
 }
 
-/// Answers an assigned questionnaire with `answers` (`{"linkId": answer or [answers]}`):
-/// validated by the engine, completed, queued with the task marked done — all
-/// in the store, offline or not. Problems come back as one clear error, and
-/// nothing is stored until they are fixed.
-pub fn answer(
-    store: &mut Store,
-    patient: &str,
+/// The task, its questionnaire (parsed) and the response built from `answers`
+/// (`{"linkId": answer or [answers]}`), given in questionnaire order so that
+/// conditions see earlier answers.
+fn build(
+    store: &Store,
     task_id: &str,
     answers: &Value,
-    now: Timestamp,
-) -> Result<Answered> {
-    let task_id = task_id.trim_start_matches("Task/").to_owned();
-    let mut task = store
-        .get(ResourceType::Task, &task_id)?
+) -> Result<(Value, Questionnaire, Response)> {
+    let task = store
+        .get(ResourceType::Task, task_id)?
         .filter(is_questionnaire_task)
         .ok_or_else(|| {
             CoreError::InvalidInput("that questionnaire is not on this device".into())
@@ -180,8 +176,12 @@ pub fn answer(
     let map = answers.as_object().ok_or_else(|| {
         CoreError::InvalidInput("answers must be a JSON object of linkId → answer".into())
     })?;
+    if let Some(unknown) = map.keys().find(|k| q.item(k).is_none()) {
+        return Err(CoreError::InvalidInput(format!(
+            "'{unknown}' is not a question of this questionnaire"
+        )));
+    }
     let mut response = Response::new(&q);
-    // Answers in questionnaire order, so conditions see earlier answers.
     for (item, _) in q.walk() {
         let Some(v) = map.get(&item.link_id) else {
             continue;
@@ -199,13 +199,89 @@ pub fn answer(
             .set_answers(&q, &path, values)
             .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
     }
-    if let Some(unknown) = map.keys().find(|k| q.item(k).is_none()) {
-        return Err(CoreError::InvalidInput(format!(
-            "'{unknown}' is not a question of this questionnaire"
-        )));
-    }
+    Ok((task, q, response))
+}
+
+/// The in-progress response saved for a task, if there is one.
+pub fn draft_of(store: &Store, task_id: &str) -> Result<Option<Value>> {
+    let based_on = format!("Task/{}", task_id.trim_start_matches("Task/"));
+    Ok(store
+        .all(ResourceType::QuestionnaireResponse)?
+        .into_iter()
+        .find(|r| {
+            r["status"] == "in-progress" && r["basedOn"][0]["reference"] == based_on.as_str()
+        }))
+}
+
+fn with_context(mut qr: Value, patient: &str, task_id: &str) -> Value {
+    qr["subject"] = json!({"reference": format!("Patient/{patient}")});
+    qr["author"] = json!({"reference": format!("Patient/{patient}")});
+    qr["basedOn"] = json!([{"reference": format!("Task/{task_id}")}]);
+    qr
+}
+
+/// Saves the answers so far as an in-progress response: kept on the device
+/// and synced, so it resumes after a restart or on another device. Incomplete
+/// answers are fine here; answers of the wrong kind are refused clearly.
+pub fn save_draft(
+    store: &mut Store,
+    patient: &str,
+    task_id: &str,
+    answers: &Value,
+    now: Timestamp,
+) -> Result<String> {
+    let task_id = task_id.trim_start_matches("Task/").to_owned();
+    let (_, q, response) = build(store, &task_id, answers)?;
     let authored = carecycle_fhir::time::format_instant(now);
-    let mut qr = response.complete(&q, &authored).map_err(|problems| {
+    let qr = with_context(
+        response.to_fhir(
+            &q,
+            carecycle_prom::ResponseStatus::InProgress,
+            Some(&authored),
+        ),
+        patient,
+        &task_id,
+    );
+    match draft_of(store, &task_id)? {
+        Some(existing) => {
+            let id = existing["id"].as_str().unwrap_or_default().to_owned();
+            outbox::queue_update(
+                store.connection(),
+                ResourceType::QuestionnaireResponse,
+                &id,
+                qr,
+                now,
+            )?;
+            Ok(format!("QuestionnaireResponse/{id}"))
+        }
+        None => {
+            let local = outbox::queue_create(
+                store.connection(),
+                ResourceType::QuestionnaireResponse,
+                qr,
+                now,
+            )?;
+            Ok(format!("QuestionnaireResponse/{local}"))
+        }
+    }
+}
+
+/// Answers an assigned questionnaire: validated by the engine, completed,
+/// queued with the task marked done — all in the store, offline or not. A
+/// saved draft becomes the completed response (exactly one response per
+/// task). Problems come back as one clear error, and nothing is stored until
+/// they are fixed.
+pub fn answer(
+    store: &mut Store,
+    patient: &str,
+    task_id: &str,
+    answers: &Value,
+    now: Timestamp,
+) -> Result<Answered> {
+    let task_id = task_id.trim_start_matches("Task/").to_owned();
+    let (mut task, q, mut response) = build(store, &task_id, answers)?;
+    let authored = carecycle_fhir::time::format_instant(now);
+    let qr = response.complete(&q, &authored).map_err(|problems| {
         CoreError::InvalidInput(
             problems
                 .iter()
@@ -214,25 +290,112 @@ pub fn answer(
                 .join("; "),
         )
     })?;
-    qr["subject"] = json!({"reference": format!("Patient/{patient}")});
-    qr["author"] = json!({"reference": format!("Patient/{patient}")});
-    qr["basedOn"] = json!([{"reference": format!("Task/{task_id}")}]);
+    let qr = with_context(qr, patient, &task_id);
     let scores = scoring::score(&q, &response);
     let flags = red_flags::evaluate(&red_flags::default_rules(), &q, &response, &scores, &[]);
-    let local = outbox::queue_create(
-        store.connection(),
-        ResourceType::QuestionnaireResponse,
-        qr,
-        now,
-    )?;
+    let response_id = match draft_of(store, &task_id)? {
+        Some(draft) => {
+            let id = draft["id"].as_str().unwrap_or_default().to_owned();
+            outbox::queue_update(
+                store.connection(),
+                ResourceType::QuestionnaireResponse,
+                &id,
+                qr,
+                now,
+            )?;
+            id
+        }
+        None => outbox::queue_create(
+            store.connection(),
+            ResourceType::QuestionnaireResponse,
+            qr,
+            now,
+        )?,
+    };
     task["status"] = json!("completed");
-    task["output"] = json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{local}")}}]);
+    task["output"] = json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}]);
     outbox::queue_update(store.connection(), ResourceType::Task, &task_id, task, now)?;
     Ok(Answered {
-        response_id: format!("QuestionnaireResponse/{local}"),
+        response_id: format!("QuestionnaireResponse/{response_id}"),
         scores,
         red_flags: flags,
     })
+}
+
+/// Every scored scale over time, from the completed responses on this device,
+/// with what the latest change since the first (the baseline) means.
+pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
+    let questionnaires: Vec<Questionnaire> = store
+        .all(ResourceType::Questionnaire)?
+        .iter()
+        .filter_map(|q| Questionnaire::parse(q).ok())
+        .collect();
+    let mut by_scale: std::collections::BTreeMap<
+        String,
+        (carecycle_prom::Score, Vec<(String, carecycle_prom::Score)>),
+    > = Default::default();
+    let mut responses = store.all(ResourceType::QuestionnaireResponse)?;
+    responses.sort_by(|a, b| a["authored"].as_str().cmp(&b["authored"].as_str()));
+    for r in responses
+        .iter()
+        .filter(|r| matches!(r["status"].as_str(), Some("completed" | "amended")))
+    {
+        let url = r["questionnaire"]
+            .as_str()
+            .unwrap_or_default()
+            .split('|')
+            .next()
+            .unwrap_or_default();
+        let Some(q) = questionnaires
+            .iter()
+            .find(|q| q.url.as_deref() == Some(url))
+        else {
+            continue;
+        };
+        let Ok(response) = Response::from_fhir(q, r) else {
+            continue;
+        };
+        let authored = r["authored"].as_str().unwrap_or_default().to_owned();
+        for outcome in scoring::score(q, &response) {
+            if let ScoreOutcome::Scored(s) = outcome {
+                let entry = by_scale
+                    .entry(s.scale.clone())
+                    .or_insert_with(|| ((*s).clone(), Vec::new()));
+                entry.1.push((authored.clone(), *s));
+            }
+        }
+    }
+    Ok(by_scale
+        .into_values()
+        .map(|(first, points)| {
+            let latest = points
+                .last()
+                .map(|(_, s)| s.clone())
+                .unwrap_or_else(|| first.clone());
+            let change = (points.len() > 1).then(|| latest.change_since(&points[0].1));
+            ResultSeries {
+                scale: first.scale.clone(),
+                name: first.scale_name.clone(),
+                instrument: first.instrument_name.clone(),
+                unit: first.unit.clone(),
+                min: first.min,
+                max: first.max,
+                direction: first.direction.words().to_owned(),
+                mcid: first.mcid,
+                points: points
+                    .iter()
+                    .map(|(at, s)| ResultPoint {
+                        authored: at.clone(),
+                        value: s.value,
+                        band: s.band.as_ref().map(|b| b.label.clone()),
+                        meaning: s.band.as_ref().map(|b| b.meaning.clone()),
+                    })
+                    .collect(),
+                change_since_baseline: change.as_ref().map(|c| c.words.clone()),
+                verdict: change.map(|c| format!("{:?}", c.verdict).to_lowercase()),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -630,3 +630,125 @@ async fn plain_servers_still_converge() {
             .any(|m| m.text == "Plain server, lost answer" && m.state == "sent")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
+    let r = rig().await;
+    let due = r.core.due_questionnaires(&r.profile).await.unwrap();
+    let task = |prefix: &str| {
+        due.iter()
+            .find(|d| d.title.starts_with(prefix))
+            .unwrap()
+            .task_id
+            .clone()
+    };
+    let (before, later) = (
+        task("Mood check (PHQ-9) — before"),
+        task("Mood check (PHQ-9) — 3 months"),
+    );
+    let items = [
+        "/44250-9", "/44255-8", "/44259-0", "/44254-1", "/44251-7", "/44258-2", "/44252-5",
+        "/44253-3", "/44260-8",
+    ];
+    let answers = |n: usize, choice: &str| {
+        Value::Object(
+            items
+                .iter()
+                .take(n)
+                .map(|i| ((*i).to_owned(), serde_json::json!(choice)))
+                .collect(),
+        )
+    };
+
+    // Half answered, offline: saved as a draft, then synced as in-progress.
+    r.proxy.set(Fault::Offline);
+    r.core
+        .save_questionnaire_draft(
+            &r.profile,
+            before.clone(),
+            answers(4, "More than half the days"),
+        )
+        .await
+        .unwrap();
+    r.core
+        .save_questionnaire_draft(
+            &r.profile,
+            before.clone(),
+            answers(5, "More than half the days"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().await.0,
+        1,
+        "two saves of one draft: one item to send"
+    );
+    r.proxy.set(Fault::Pass);
+    r.later();
+    r.core.sync(&r.profile).await.unwrap();
+    let count = |status: &'static str| -> i64 {
+        r.server.state.db.with(|c| {
+            c.query_row("SELECT count(*) FROM resource WHERE type = 'QuestionnaireResponse' AND json_extract(content, '$.status') = ?1", [status], |row| row.get(0))
+                .map_err(carecycle_backend::store::StoreError::from)
+        }).unwrap()
+    };
+    assert_eq!((count("in-progress"), count("completed")), (1, 0));
+
+    // "Relaunch": a new app on the same data and keyring finds the draft.
+    let relaunched = CareCycle::new(CoreConfig {
+        data_dir: r._dir.path().to_owned(),
+        vault: Ok(r.vault.clone()),
+        clock: r.clock.clone(),
+        browser: Arc::new(SystemBrowser),
+        server_choices: vec![],
+    })
+    .unwrap();
+    let draft = relaunched
+        .questionnaire_draft(&r.profile, before.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(draft["status"], "in-progress");
+    assert_eq!(draft["item"].as_array().unwrap().len(), 5);
+
+    // Finished: the same response becomes completed, once.
+    let mut all = answers(8, "More than half the days");
+    all["/44260-8"] = serde_json::json!("Not at all");
+    let done = relaunched
+        .answer_questionnaire(&r.profile, before.clone(), all)
+        .await
+        .unwrap();
+    assert!(done.red_flags.is_empty());
+    relaunched.sync(&r.profile).await.unwrap();
+    assert_eq!(
+        (count("in-progress"), count("completed")),
+        (0, 1),
+        "the draft became the completed response"
+    );
+
+    // A second time point: the results say what the change means.
+    r.clock.advance(jiff::SignedDuration::from_hours(24 * 90));
+    let mut better = answers(8, "Several days");
+    better["/44260-8"] = serde_json::json!("Not at all");
+    relaunched
+        .answer_questionnaire(&r.profile, later, better)
+        .await
+        .unwrap();
+    let results = relaunched.results(&r.profile).await.unwrap();
+    let phq = results.iter().find(|s| s.scale == "phq-9").unwrap();
+    assert_eq!(
+        phq.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        [16.0, 8.0]
+    );
+    assert_eq!(phq.points[0].band.as_deref(), Some("Moderately severe"));
+    assert_eq!(phq.direction, "A lower score is better.");
+    assert_eq!(phq.verdict.as_deref(), Some("better"));
+    assert!(
+        phq.change_since_baseline
+            .as_deref()
+            .unwrap()
+            .starts_with("Better by 8 points"),
+        "{:?}",
+        phq.change_since_baseline
+    );
+}

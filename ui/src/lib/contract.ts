@@ -126,3 +126,27 @@ opens: string | null, closes: string | null,
  * upcoming, due, overdue, done or closed.
  */
 state: string, };
+
+export type ResultPoint = { authored: string, value: number, 
+/**
+ * The band in plain language ("Mild").
+ */
+band: string | null, meaning: string | null, };
+
+export type ResultSeries = { scale: string, name: string, instrument: string, unit: string, min: number, max: number, 
+/**
+ * Which way is better, in words.
+ */
+direction: string, 
+/**
+ * The minimal clinically important difference, where published.
+ */
+mcid: number | null, points: Array<ResultPoint>, 
+/**
+ * The latest change since the first score, in words, judged against the MCID.
+ */
+changeSinceBaseline: string | null, 
+/**
+ * better, worse, aboutTheSame or unknown.
+ */
+verdict: string | null, };
