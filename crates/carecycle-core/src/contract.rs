@@ -241,6 +241,8 @@ pub fn typescript_contract() -> String {
         DueQuestionnaire::decl(&cfg),
         ResultPoint::decl(&cfg),
         ResultSeries::decl(&cfg),
+        crate::urgent::Urgency::decl(&cfg),
+        crate::urgent::UrgentGuidance::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

@@ -15,6 +15,7 @@ pub mod smart;
 pub mod store;
 pub mod sync;
 pub mod text_index;
+pub mod urgent;
 
 pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
 pub use error::{CommandError, CoreError, ErrorCode, Result};
@@ -564,5 +565,10 @@ impl CareCycle {
     pub async fn results(&self, profile_id: &str) -> Result<Vec<contract::ResultSeries>> {
         let open = self.profile(profile_id).await?;
         with_store(&open.store, |s| questionnaires::results(s)).await
+    }
+
+    /// Call-now guidance to show before sending `text`, when it suggests an emergency.
+    pub fn check_urgent(&self, text: &str, language: &str) -> Option<urgent::UrgentGuidance> {
+        urgent::check(text, language)
     }
 }

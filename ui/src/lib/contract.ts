@@ -150,3 +150,15 @@ changeSinceBaseline: string | null,
  * better, worse, aboutTheSame or unknown.
  */
 verdict: string | null, };
+
+export type Urgency = "emergency" | "callToday";
+
+export type UrgentGuidance = { urgency: Urgency, 
+/**
+ * What was recognised, in plain words ("chest pain").
+ */
+concern: string, title: string, advice: string, 
+/**
+ * Numbers to call, most urgent first: (label, number).
+ */
+calls: Array<[string, string]>, };

@@ -288,6 +288,13 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
             }
         }
         Command::Send { thread, kind, text } => {
+            // Guidance first, as the app shows it before sending; the message still goes.
+            if let Some(g) = core.check_urgent(&text, "en") {
+                let _ = writeln!(std::io::stderr(), "!! {}: {}", g.title, g.advice);
+                for (label, number) in &g.calls {
+                    let _ = writeln!(std::io::stderr(), "   Call {label}: {number}");
+                }
+            }
             let id = core
                 .send_message(&profile().await?, thread, kind, text)
                 .await?;
