@@ -5,7 +5,21 @@ fn main() {
     // Declaring the app's commands generates one permission per command, so the
     // capability file can grant exactly these to the main window and nothing else.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&["app_overview", "sign_in", "sync_now", "today"]),
+        tauri_build::AppManifest::new().commands(&[
+            "app_overview",
+            "sign_in",
+            "sync_now",
+            "today",
+            "messages",
+            "send_message",
+            "check_urgent",
+            "sync_status",
+            "retry_failed",
+            "search",
+            "set_checklist_done",
+            "due_questionnaires",
+            "results",
+        ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
 }

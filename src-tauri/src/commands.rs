@@ -1,6 +1,10 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
-use carecycle_core::contract::{AppOverview, ProfileSummary, SyncReport, TodayView};
+use carecycle_core::contract::{
+    AppOverview, DueQuestionnaire, ProfileSummary, ResultSeries, SearchHit, SyncReport, SyncStatus,
+    ThreadView, TodayView,
+};
+use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
 use std::sync::Arc;
 use tauri::State;
@@ -28,4 +32,70 @@ pub async fn sync_now(core: Core<'_>, profile_id: String) -> Result<SyncReport, 
 #[tauri::command]
 pub async fn today(core: Core<'_>, profile_id: String) -> Result<TodayView, CommandError> {
     Ok(core.today(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn messages(core: Core<'_>, profile_id: String) -> Result<Vec<ThreadView>, CommandError> {
+    Ok(core.messages(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn send_message(
+    core: Core<'_>,
+    profile_id: String,
+    thread: Option<String>,
+    kind: Option<String>,
+    text: String,
+) -> Result<String, CommandError> {
+    Ok(core.send_message(&profile_id, thread, kind, text).await?)
+}
+
+#[tauri::command]
+pub fn check_urgent(core: Core<'_>, text: String, language: String) -> Option<UrgentGuidance> {
+    core.check_urgent(&text, &language)
+}
+
+#[tauri::command]
+pub async fn sync_status(core: Core<'_>, profile_id: String) -> Result<SyncStatus, CommandError> {
+    Ok(core.sync_status(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn retry_failed(core: Core<'_>, profile_id: String) -> Result<u32, CommandError> {
+    Ok(core.retry_failed(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn search(
+    core: Core<'_>,
+    profile_id: String,
+    text: String,
+) -> Result<Vec<SearchHit>, CommandError> {
+    Ok(core.search(&profile_id, text).await?)
+}
+
+#[tauri::command]
+pub async fn set_checklist_done(
+    core: Core<'_>,
+    profile_id: String,
+    task_id: String,
+    done: bool,
+) -> Result<(), CommandError> {
+    Ok(core.set_checklist_done(&profile_id, &task_id, done).await?)
+}
+
+#[tauri::command]
+pub async fn due_questionnaires(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<Vec<DueQuestionnaire>, CommandError> {
+    Ok(core.due_questionnaires(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn results(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<Vec<ResultSeries>, CommandError> {
+    Ok(core.results(&profile_id).await?)
 }

@@ -51,7 +51,16 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::app_overview,
         commands::sign_in,
         commands::sync_now,
-        commands::today
+        commands::today,
+        commands::messages,
+        commands::send_message,
+        commands::check_urgent,
+        commands::sync_status,
+        commands::retry_failed,
+        commands::search,
+        commands::set_checklist_done,
+        commands::due_questionnaires,
+        commands::results
     ])
 }
 

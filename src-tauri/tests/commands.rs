@@ -74,4 +74,32 @@ fn commands_answer_through_the_real_capabilities() {
     let err = invoke(&webview, "sign_in", json!({"fhirBaseUrl": "ftp://x"})).unwrap_err();
     assert_eq!(err["code"], "invalidInput");
     assert!(err["message"].as_str().unwrap().contains("https://"));
+
+    // The patient's side of messages and questionnaires is wired too.
+    let guidance = invoke(
+        &webview,
+        "check_urgent",
+        json!({"text": "I have chest pain", "language": "en"}),
+    )
+    .unwrap();
+    assert_eq!(guidance["urgency"], "emergency");
+    assert_eq!(
+        invoke(
+            &webview,
+            "check_urgent",
+            json!({"text": "Can I come at 3?", "language": "en"})
+        ),
+        Ok(Value::Null)
+    );
+    for cmd in ["messages", "sync_status", "due_questionnaires", "results"] {
+        let err = invoke(&webview, cmd, json!({"profileId": "nope"})).unwrap_err();
+        assert_eq!(err["code"], "notSignedIn", "{cmd}");
+    }
+    let err = invoke(
+        &webview,
+        "send_message",
+        json!({"profileId": "nope", "thread": null, "kind": "other", "text": "hi"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "notSignedIn");
 }

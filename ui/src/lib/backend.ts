@@ -2,13 +2,36 @@
 // tests can hand them a fake one; the types come from the generated contract.
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
-import type { AppOverview, CommandError, ProfileSummary, SyncReport, TodayView } from './contract';
+import type {
+  AppOverview,
+  CommandError,
+  DueQuestionnaire,
+  ProfileSummary,
+  ResultSeries,
+  SearchHit,
+  SyncReport,
+  SyncStatus,
+  ThreadView,
+  TodayView,
+  UrgentGuidance,
+} from './contract';
 
 export interface Backend {
   appOverview(): Promise<AppOverview>;
   signIn(fhirBaseUrl: string): Promise<ProfileSummary>;
   syncNow(profileId: string): Promise<SyncReport>;
   today(profileId: string): Promise<TodayView>;
+  messages(profileId: string): Promise<ThreadView[]>;
+  /** Queues a message (a new thread of `kind`, or into `thread`); returns its id. Works offline. */
+  sendMessage(profileId: string, thread: string | null, kind: string | null, text: string): Promise<string>;
+  /** Call-now guidance to show before sending, when the text suggests an emergency. */
+  checkUrgent(text: string, language: string): Promise<UrgentGuidance | null>;
+  syncStatus(profileId: string): Promise<SyncStatus>;
+  retryFailed(profileId: string): Promise<number>;
+  search(profileId: string, text: string): Promise<SearchHit[]>;
+  setChecklistDone(profileId: string, taskId: string, done: boolean): Promise<void>;
+  dueQuestionnaires(profileId: string): Promise<DueQuestionnaire[]>;
+  results(profileId: string): Promise<ResultSeries[]>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -18,6 +41,15 @@ export const tauriBackend: Backend = {
   signIn: (fhirBaseUrl) => invoke<ProfileSummary>('sign_in', { fhirBaseUrl }),
   syncNow: (profileId) => invoke<SyncReport>('sync_now', { profileId }),
   today: (profileId) => invoke<TodayView>('today', { profileId }),
+  messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
+  sendMessage: (profileId, thread, kind, text) => invoke<string>('send_message', { profileId, thread, kind, text }),
+  checkUrgent: (text, language) => invoke<UrgentGuidance | null>('check_urgent', { text, language }),
+  syncStatus: (profileId) => invoke<SyncStatus>('sync_status', { profileId }),
+  retryFailed: (profileId) => invoke<number>('retry_failed', { profileId }),
+  search: (profileId, text) => invoke<SearchHit[]>('search', { profileId, text }),
+  setChecklistDone: (profileId, taskId, done) => invoke<void>('set_checklist_done', { profileId, taskId, done }),
+  dueQuestionnaires: (profileId) => invoke<DueQuestionnaire[]>('due_questionnaires', { profileId }),
+  results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

@@ -48,6 +48,23 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`today ${id}`);
       return todayView;
     },
+    messages: async (id) => {
+      calls.push(`messages ${id}`);
+      return [];
+    },
+    sendMessage: async (id, thread, kind, text) => {
+      calls.push(`sendMessage ${id} ${thread ?? kind ?? ''} ${text.length}`);
+      return 'Communication/local-1';
+    },
+    checkUrgent: async () => null,
+    syncStatus: async () => ({ lastSynced: '2026-11-22T15:00:00Z', pending: 0, failed: 0, conflicts: 0 }),
+    retryFailed: async () => 0,
+    search: async () => [],
+    setChecklistDone: async (id, task, done) => {
+      calls.push(`setChecklistDone ${id} ${task} ${done}`);
+    },
+    dueQuestionnaires: async () => [],
+    results: async () => [],
     onRecordChanged: async () => () => {},
   };
 }
