@@ -25,7 +25,16 @@ pub const CLIENT_ID: &str = "carecycle-app";
 
 /// What the app asks for: the patient's own record, read and search, kept signed
 /// in with a refresh token.
-pub const SCOPES: &[&str] = &["launch/patient", "offline_access", "patient/*.rs"];
+/// Read the record; write only what the patient writes: messages, questionnaire
+/// answers, and their own tasks (a ticked checklist item, a finished questionnaire).
+pub const SCOPES: &[&str] = &[
+    "launch/patient",
+    "offline_access",
+    "patient/*.rs",
+    "patient/Communication.cu",
+    "patient/QuestionnaireResponse.cu",
+    "patient/Task.u",
+];
 
 /// How long the app waits for the person to finish signing in in the browser.
 pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);

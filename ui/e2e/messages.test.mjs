@@ -1,0 +1,129 @@
+// Messages in the real window against the real back end: the seeded thread
+// shows who answers and by when; the care team replies with its command line
+// and the reply appears; the patient's reply reaches the server exactly once;
+// text that suggests an emergency brings call-now guidance before sending.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Session } from './support/webdriver.mjs';
+import { APP, ARTIFACTS, BACKEND, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { entries, signInAs } from './support/fhir.mjs';
+import { axeViolations } from './support/axe.mjs';
+
+const USER = 'eleanor';
+const PASSWORD = 'knee-demo-2026';
+
+function save(name, png) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, name);
+  writeFileSync(path, png);
+  return path;
+}
+
+function team(dataDir, ...args) {
+  return execFileSync(BACKEND, ['team', '--data', dataDir, '--as', 'priya', ...args], { encoding: 'utf8' });
+}
+
+async function texts(session, css) {
+  return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
+}
+
+test('messages: who answers by when, the team replies, the patient replies once, emergencies are guided', async (t) => {
+  const backend = await startBackend();
+  t.after(backend.stop);
+  const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
+  const root = entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).find(
+    (c) => c.topic?.text === 'Moving my physical therapy session',
+  );
+
+  const driver = await startDriver({
+    CARECYCLE_DATA_DIR: tempDir('app'),
+    CARECYCLE_SERVERS: `Riverside Knee & Hip Unit (demo)|${backend.fhirBase}`,
+    BROWSER: SCRIPTED_BROWSER,
+    CARECYCLE_E2E_USERNAME: USER,
+    CARECYCLE_E2E_PASSWORD: PASSWORD,
+  });
+  t.after(driver.stop);
+  const s = await Session.start(driver.base, APP);
+  t.after(() => s.end());
+  await s.setWindowSize(1280, 800);
+  await s.click(await s.find('[data-testid="sign-in-choice"]'));
+  await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
+
+  await s.click(await s.find('[data-testid="nav-messages"]'));
+  const waiting = await s.waitFor(
+    async () => (await texts(s, '[data-testid="thread"]')).find((x) => x.includes('Moving my physical therapy session')),
+    { what: 'the seeded scheduling thread' },
+  );
+  assert.match(waiting, /Priya Raman, RN \(Nurse navigator\) will answer by/);
+  assert.deepEqual(await axeViolations(s), [], 'the message list has no accessibility violations');
+  save('messages-desktop.png', await s.screenshot());
+
+  // The team answers with its command line; the app shows it after a check.
+  team(backend.dataDir, 'send', '--patient', USER, '--thread', root.id, 'Yes, Tuesday at 2 pm works. See you then!');
+  await s.click(await s.find('.sync-status button.link:last-child'));
+  await s.waitFor(async () => /All your messages have been sent/.test(await s.text(await s.find('[data-testid="messages-status"]'))), {
+    what: 'the check for new messages',
+  });
+  const threads = await s.findAll('[data-testid="thread"]');
+  let opened = false;
+  for (const el of threads) {
+    if ((await s.text(el)).includes('Moving my physical therapy session')) {
+      await s.click(el);
+      opened = true;
+      break;
+    }
+  }
+  assert.ok(opened);
+  const messages = await s.waitFor(
+    async () => {
+      const all = await texts(s, '[data-testid="message"]');
+      return all.some((m) => m.includes('Tuesday at 2 pm')) && all;
+    },
+    { what: "the team's reply in the thread" },
+  );
+  assert.ok(messages.some((m) => m.includes('Could my physical therapy session')));
+
+  // The patient replies; it reaches the server exactly once.
+  await s.type(await s.find('[data-testid="message-text"]'), 'Thank you, Tuesday at 2 pm is perfect.');
+  await s.click(await s.find('[data-testid="send"]'));
+  await s.waitFor(async () => (await texts(s, '[data-testid="message"]')).some((m) => m.includes('Tuesday at 2 pm is perfect')), {
+    what: 'the reply in the thread',
+  });
+  await s.waitFor(
+    async () => {
+      const all = entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`));
+      return all.filter((c) => c.payload?.[0]?.contentString === 'Thank you, Tuesday at 2 pm is perfect.').length === 1;
+    },
+    { what: 'the reply on the server' },
+  );
+  await s.waitFor(async () => /All your messages have been sent/.test(await s.text(await s.find('[data-testid="messages-status"]'))), {
+    what: 'the status line',
+  });
+  const onServer = entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).filter(
+    (c) => c.payload?.[0]?.contentString === 'Thank you, Tuesday at 2 pm is perfect.',
+  );
+  assert.equal(onServer.length, 1, 'sent exactly once');
+  assert.equal(onServer[0].partOf[0].reference, `Communication/${root.id}`);
+  assert.deepEqual(await axeViolations(s), [], 'a thread has no accessibility violations');
+  await s.setWindowSize(390, 844);
+  await new Promise((r) => setTimeout(r, 500));
+  save('thread-phone.png', await s.screenshot());
+  await s.setWindowSize(1280, 800);
+
+  // A new message that suggests an emergency: guidance first, nothing sent.
+  await s.click(await s.find('button.back'));
+  await s.click(await s.find('[data-testid="new-message"]'));
+  await s.type(await s.find('[data-testid="message-text"]'), 'I have chest pain and feel short of breath');
+  await s.click(await s.find('[data-testid="send"]'));
+  const dialog = await s.waitFor(async () => s.text(await s.find('[data-testid="urgent"]')), { what: 'the urgent guidance' });
+  assert.match(dialog, /Call 911 now/);
+  assert.deepEqual(await axeViolations(s), [], 'the guidance has no accessibility violations');
+  save('urgent-desktop.png', await s.screenshot());
+  const sent = entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).filter((c) =>
+    c.payload?.[0]?.contentString?.includes('chest pain'),
+  );
+  assert.equal(sent.length, 0, 'nothing is sent before the patient has seen the guidance');
+});
