@@ -19,6 +19,7 @@ fn main() {
             "set_checklist_done",
             "due_questionnaires",
             "results",
+            "care_team",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

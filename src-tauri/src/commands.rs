@@ -2,7 +2,7 @@
 
 use carecycle_core::contract::{
     AppOverview, DueQuestionnaire, ProfileSummary, ResultSeries, SearchHit, SyncReport, SyncStatus,
-    ThreadView, TodayView,
+    TeamMemberDetail, ThreadView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -98,4 +98,12 @@ pub async fn results(
     profile_id: String,
 ) -> Result<Vec<ResultSeries>, CommandError> {
     Ok(core.results(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn care_team(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<Vec<TeamMemberDetail>, CommandError> {
+    Ok(core.care_team(&profile_id).await?)
 }

@@ -60,7 +60,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::search,
         commands::set_checklist_done,
         commands::due_questionnaires,
-        commands::results
+        commands::results,
+        commands::care_team
     ])
 }
 

@@ -30,7 +30,7 @@ async function texts(session, css) {
   return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
 }
 
-test('messages: who answers by when, the team replies, the patient replies once, emergencies are guided', async (t) => {
+test('care team and messages: who answers by when, the team replies, the patient replies once, emergencies are guided', async (t) => {
   const backend = await startBackend();
   t.after(backend.stop);
   const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
@@ -51,6 +51,27 @@ test('messages: who answers by when, the team replies, the patient replies once,
   await s.setWindowSize(1280, 800);
   await s.click(await s.find('[data-testid="sign-in-choice"]'));
   await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
+
+  // My care team: every member with role and what to ask them about, the coordinator marked.
+  const [careTeam] = entries(await fhir.get(`CareTeam?patient=${fhir.patient}`));
+  await s.click(await s.find('[data-testid="nav-team"]'));
+  const members = await s.waitFor(
+    async () => {
+      const all = await texts(s, '[data-testid="team-member"]');
+      return all.length === careTeam.participant.length && all.every((m) => m.includes('Ask about')) && all;
+    },
+    { what: 'the care team with what to ask each about' },
+  );
+  assert.match(members[0], /^Priya Raman, RN/, 'the care coordinator first');
+  assert.match(members[0], /Your care coordinator/);
+  assert.ok(members.some((m) => /Tomás Herrera, DPT\s+Physical therapist/.test(m) && m.includes('Your exercises before and after surgery')));
+  assert.equal((await s.findAll('[data-testid="coordinator-tag"]')).length, 1);
+  assert.deepEqual(await axeViolations(s), [], 'the care team has no accessibility violations');
+  save('team-desktop.png', await s.screenshot());
+  await s.setWindowSize(390, 844);
+  await new Promise((r) => setTimeout(r, 500));
+  save('team-phone.png', await s.screenshot());
+  await s.setWindowSize(1280, 800);
 
   await s.click(await s.find('[data-testid="nav-messages"]'));
   const waiting = await s.waitFor(

@@ -326,6 +326,58 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
     })
 }
 
+/// Everyone on the patient's active care team: name, role, what to contact
+/// them about and how (from their PractitionerRole in the unit), the care
+/// coordinator first and marked.
+pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamMemberDetail> {
+    let Some(team) = record
+        .care_teams
+        .iter()
+        .find(|t| t.status.as_deref() == Some("active"))
+        .or(record.care_teams.first())
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<crate::contract::TeamMemberDetail> = team
+        .participant
+        .iter()
+        .filter_map(|p| {
+            let member = p.member.as_ref()?;
+            let reference = member.reference.as_deref().unwrap_or_default();
+            let has = |code: &str| p.role.iter().any(|r| r.has(TEAM_ROLE_SYSTEM, code));
+            let role = p
+                .role
+                .iter()
+                .find(|r| {
+                    !r.has(TEAM_ROLE_SYSTEM, "care-coordinator")
+                        && !r.has(TEAM_ROLE_SYSTEM, "team-captain")
+                })
+                .and_then(|r| r.label())
+                .unwrap_or("Care team member")
+                .to_owned();
+            let practitioner_role = roles
+                .iter()
+                .find(|r| r["practitioner"]["reference"].as_str() == Some(reference));
+            Some(crate::contract::TeamMemberDetail {
+                name: record.practitioner_name(member)?,
+                role,
+                contact_for: practitioner_role
+                    .and_then(|r| r["availabilityExceptions"].as_str())
+                    .map(str::to_owned),
+                phone: practitioner_role
+                    .and_then(|r| r["telecom"].as_array())
+                    .and_then(|t| t.iter().find(|c| c["system"] == "phone"))
+                    .and_then(|c| c["value"].as_str())
+                    .map(str::to_owned),
+                is_care_coordinator: has("care-coordinator"),
+                is_team_captain: has("team-captain"),
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| !m.is_care_coordinator);
+    out
+}
+
 pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) -> TodayView {
     let tz = record.time_zone();
     let today = now.to_zoned(tz.clone()).date();

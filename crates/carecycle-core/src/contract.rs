@@ -216,6 +216,21 @@ pub struct ResultSeries {
     pub verdict: Option<String>,
 }
 
+/// A member of the care team, for "My care team".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberDetail {
+    pub name: String,
+    /// What they do, in words (e.g. "Physical therapist").
+    pub role: String,
+    /// What to contact them about, in the unit's words.
+    pub contact_for: Option<String>,
+    pub phone: Option<String>,
+    /// The one who oversees the whole care cycle.
+    pub is_care_coordinator: bool,
+    pub is_team_captain: bool,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -243,6 +258,7 @@ pub fn typescript_contract() -> String {
         ResultSeries::decl(&cfg),
         crate::urgent::Urgency::decl(&cfg),
         crate::urgent::UrgentGuidance::decl(&cfg),
+        TeamMemberDetail::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

@@ -571,4 +571,15 @@ impl CareCycle {
     pub fn check_urgent(&self, text: &str, language: &str) -> Option<urgent::UrgentGuidance> {
         urgent::check(text, language)
     }
+
+    /// Everyone on the care team and whom to ask about what (offline).
+    pub async fn care_team(&self, profile_id: &str) -> Result<Vec<contract::TeamMemberDetail>> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| {
+            let record = care_cycle::Record::load(s)?;
+            let roles = s.all(carecycle_fhir::ResourceType::PractitionerRole)?;
+            Ok(care_cycle::care_team(&record, &roles))
+        })
+        .await
+    }
 }

@@ -244,6 +244,35 @@ pub async fn pull(
             Err(e) => result.failures.push((r.resource_type.to_string(), e)),
         }
     }
+    // The unit's roles: what to contact each team member about, and how.
+    let orgs: Vec<String> = with_store(store, |s| {
+        Ok(s.all(ResourceType::Organization)?
+            .iter()
+            .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    })
+    .await?;
+    for org in orgs {
+        let url = format!(
+            "{base}/PractitionerRole?organization={}&_count={PAGE_SIZE}",
+            urlencode(&format!("Organization/{org}"))
+        );
+        match session.get_json(&url).await {
+            Ok(page) => {
+                let Ok(bundle) = serde_json::from_value::<Bundle>(page) else {
+                    continue;
+                };
+                let outcome = read_page(ResourceType::PractitionerRole, &base, &bundle);
+                result.received += with_store(store, move |s| {
+                    apply_page(s.connection(), &outcome.resources, None)
+                })
+                .await?;
+            }
+            Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
+            Err(CoreError::Server { status: 403, .. }) => {}
+            Err(e) => result.failures.push(("PractitionerRole".into(), e)),
+        }
+    }
     Ok(result)
 }
 

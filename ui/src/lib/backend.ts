@@ -11,6 +11,7 @@ import type {
   SearchHit,
   SyncReport,
   SyncStatus,
+  TeamMemberDetail,
   ThreadView,
   TodayView,
   UrgentGuidance,
@@ -32,6 +33,7 @@ export interface Backend {
   setChecklistDone(profileId: string, taskId: string, done: boolean): Promise<void>;
   dueQuestionnaires(profileId: string): Promise<DueQuestionnaire[]>;
   results(profileId: string): Promise<ResultSeries[]>;
+  careTeam(profileId: string): Promise<TeamMemberDetail[]>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -50,6 +52,7 @@ export const tauriBackend: Backend = {
   setChecklistDone: (profileId, taskId, done) => invoke<void>('set_checklist_done', { profileId, taskId, done }),
   dueQuestionnaires: (profileId) => invoke<DueQuestionnaire[]>('due_questionnaires', { profileId }),
   results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
+  careTeam: (profileId) => invoke<TeamMemberDetail[]>('care_team', { profileId }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

@@ -162,3 +162,17 @@ concern: string, title: string, advice: string,
  * Numbers to call, most urgent first: (label, number).
  */
 calls: Array<[string, string]>, };
+
+export type TeamMemberDetail = { name: string, 
+/**
+ * What they do, in words (e.g. "Physical therapist").
+ */
+role: string, 
+/**
+ * What to contact them about, in the unit's words.
+ */
+contactFor: string | null, phone: string | null, 
+/**
+ * The one who oversees the whole care cycle.
+ */
+isCareCoordinator: boolean, isTeamCaptain: boolean, };

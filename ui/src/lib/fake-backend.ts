@@ -65,6 +65,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     },
     dueQuestionnaires: async () => [],
     results: async () => [],
+    careTeam: async () => [],
     onRecordChanged: async () => () => {},
   };
 }
