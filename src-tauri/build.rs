@@ -20,6 +20,7 @@ fn main() {
             "due_questionnaires",
             "results",
             "care_team",
+            "checklist",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

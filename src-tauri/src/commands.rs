@@ -1,8 +1,8 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
 use carecycle_core::contract::{
-    AppOverview, DueQuestionnaire, ProfileSummary, ResultSeries, SearchHit, SyncReport, SyncStatus,
-    TeamMemberDetail, ThreadView, TodayView,
+    AppOverview, ChecklistItem, DueQuestionnaire, ProfileSummary, ResultSeries, SearchHit,
+    SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -106,4 +106,12 @@ pub async fn care_team(
     profile_id: String,
 ) -> Result<Vec<TeamMemberDetail>, CommandError> {
     Ok(core.care_team(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn checklist(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<Vec<ChecklistItem>, CommandError> {
+    Ok(core.checklist(&profile_id).await?)
 }

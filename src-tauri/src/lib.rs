@@ -61,7 +61,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::set_checklist_done,
         commands::due_questionnaires,
         commands::results,
-        commands::care_team
+        commands::care_team,
+        commands::checklist
     ])
 }
 

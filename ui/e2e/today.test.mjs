@@ -113,4 +113,25 @@ test('a patient signs in through SMART and sees Today from the synced store', as
   await new Promise((r) => setTimeout(r, 500));
   const phone = save('today-phone.png', await s.screenshot());
   t.diagnostic(`screenshots: ${desktop}, ${phone}`);
+  await s.setWindowSize(...SIZES.desktop);
+
+  // Ticking a checklist item reaches the care team.
+  const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
+  const title = 'Arrange a ride home and someone to stay with you';
+  let box = null;
+  for (const item of await s.findAll('[data-testid="checklist-item"]')) {
+    if ((await s.text(item)).includes(title)) [box] = await s.findIn(item, 'input[type="checkbox"]');
+  }
+  assert.ok(box, 'the checklist shows the seeded item');
+  await s.click(box);
+  await s.waitFor(
+    async () => {
+      const tasks = entries(await fhir.get(`Task?patient=${fhir.patient}&code=checklist&_count=100`));
+      return tasks.find((x) => x.description === title)?.status === 'completed';
+    },
+    { what: 'the ticked item on the server' },
+  );
+  assert.equal(await s.attribute(box, 'checked'), 'true');
+  assert.deepEqual(await axeViolations(s), [], 'the checklist has no accessibility violations');
+  save('checklist-desktop.png', await s.screenshot());
 });

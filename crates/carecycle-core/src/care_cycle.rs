@@ -326,6 +326,53 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
     })
 }
 
+/// The patient's checklist: open items soonest first, then what is done
+/// (newest first), each with how to do it. `state_of` gives the send state of
+/// a task the patient ticked (pending, failed, conflict) when not yet settled.
+pub fn checklist(
+    record: &Record,
+    state_of: impl Fn(&str) -> Option<String>,
+) -> Vec<crate::contract::ChecklistItem> {
+    let mut items: Vec<crate::contract::ChecklistItem> = record
+        .tasks
+        .iter()
+        .filter(|t| {
+            is_checklist(t)
+                && !matches!(
+                    t.status.as_str(),
+                    "cancelled" | "entered-in-error" | "rejected"
+                )
+        })
+        .filter_map(|t| {
+            let id = t.id.clone()?;
+            Some(crate::contract::ChecklistItem {
+                id: format!("Task/{id}"),
+                title: t
+                    .description
+                    .clone()
+                    .or_else(|| t.code.as_ref().and_then(|c| c.label()).map(str::to_owned))?,
+                due: task_due(t).map(|d| d.date().to_string()),
+                how: t
+                    .extra
+                    .get("note")
+                    .and_then(Value::as_array)
+                    .and_then(|n| n.first())
+                    .and_then(|n| n.get("text"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                done: t.status == "completed",
+                state: state_of(&id).unwrap_or_else(|| "sent".into()),
+            })
+        })
+        .collect();
+    items.sort_by(|a, b| match (a.done, b.done) {
+        (false, false) => a.due.cmp(&b.due),
+        (true, true) => b.due.cmp(&a.due),
+        (done_a, _) => done_a.cmp(&!done_a),
+    });
+    items
+}
+
 /// Everyone on the patient's active care team: name, role, what to contact
 /// them about and how (from their PractitionerRole in the unit), the care
 /// coordinator first and marked.

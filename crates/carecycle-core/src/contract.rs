@@ -231,6 +231,21 @@ pub struct TeamMemberDetail {
     pub is_team_captain: bool,
 }
 
+/// An item of the patient's checklist (a Task the patient does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChecklistItem {
+    pub id: String,
+    pub title: String,
+    /// The day it is due (YYYY-MM-DD), when given.
+    pub due: Option<String>,
+    /// How to do it, in the team's words.
+    pub how: Option<String>,
+    pub done: bool,
+    /// pending, sent, failed or conflict: whether the team has it yet.
+    pub state: String,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -259,6 +274,7 @@ pub fn typescript_contract() -> String {
         crate::urgent::Urgency::decl(&cfg),
         crate::urgent::UrgentGuidance::decl(&cfg),
         TeamMemberDetail::decl(&cfg),
+        ChecklistItem::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

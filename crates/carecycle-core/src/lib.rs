@@ -582,4 +582,20 @@ impl CareCycle {
         })
         .await
     }
+
+    /// The patient's checklist, open items first (offline).
+    pub async fn checklist(&self, profile_id: &str) -> Result<Vec<contract::ChecklistItem>> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| {
+            let record = care_cycle::Record::load(s)?;
+            let conn = s.connection_ref();
+            Ok(care_cycle::checklist(&record, |id| {
+                outbox::state_of(conn, carecycle_fhir::ResourceType::Task, id)
+                    .ok()
+                    .flatten()
+                    .map(|(state, _)| state.code().to_owned())
+            }))
+        })
+        .await
+    }
 }

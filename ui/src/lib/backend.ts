@@ -4,6 +4,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
   AppOverview,
+  ChecklistItem,
   CommandError,
   DueQuestionnaire,
   ProfileSummary,
@@ -34,6 +35,7 @@ export interface Backend {
   dueQuestionnaires(profileId: string): Promise<DueQuestionnaire[]>;
   results(profileId: string): Promise<ResultSeries[]>;
   careTeam(profileId: string): Promise<TeamMemberDetail[]>;
+  checklist(profileId: string): Promise<ChecklistItem[]>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -53,6 +55,7 @@ export const tauriBackend: Backend = {
   dueQuestionnaires: (profileId) => invoke<DueQuestionnaire[]>('due_questionnaires', { profileId }),
   results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
   careTeam: (profileId) => invoke<TeamMemberDetail[]>('care_team', { profileId }),
+  checklist: (profileId) => invoke<ChecklistItem[]>('checklist', { profileId }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

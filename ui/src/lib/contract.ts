@@ -176,3 +176,17 @@ contactFor: string | null, phone: string | null,
  * The one who oversees the whole care cycle.
  */
 isCareCoordinator: boolean, isTeamCaptain: boolean, };
+
+export type ChecklistItem = { id: string, title: string, 
+/**
+ * The day it is due (YYYY-MM-DD), when given.
+ */
+due: string | null, 
+/**
+ * How to do it, in the team's words.
+ */
+how: string | null, done: boolean, 
+/**
+ * pending, sent, failed or conflict: whether the team has it yet.
+ */
+state: string, };

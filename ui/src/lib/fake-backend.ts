@@ -66,6 +66,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     dueQuestionnaires: async () => [],
     results: async () => [],
     careTeam: async () => [],
+    checklist: async () => [],
     onRecordChanged: async () => () => {},
   };
 }
