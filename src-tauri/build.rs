@@ -21,6 +21,8 @@ fn main() {
             "results",
             "care_team",
             "checklist",
+            "education",
+            "open_education",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

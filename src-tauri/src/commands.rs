@@ -1,8 +1,8 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
 use carecycle_core::contract::{
-    AppOverview, ChecklistItem, DueQuestionnaire, ProfileSummary, ResultSeries, SearchHit,
-    SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TodayView,
+    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, ProfileSummary,
+    ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -114,4 +114,22 @@ pub async fn checklist(
     profile_id: String,
 ) -> Result<Vec<ChecklistItem>, CommandError> {
     Ok(core.checklist(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn education(
+    core: Core<'_>,
+    profile_id: String,
+    language: String,
+) -> Result<Vec<EducationItem>, CommandError> {
+    Ok(core.education(&profile_id, language).await?)
+}
+
+#[tauri::command]
+pub async fn open_education(
+    core: Core<'_>,
+    profile_id: String,
+    id: String,
+) -> Result<EducationDoc, CommandError> {
+    Ok(core.open_education(&profile_id, id).await?)
 }

@@ -62,7 +62,9 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::due_questionnaires,
         commands::results,
         commands::care_team,
-        commands::checklist
+        commands::checklist,
+        commands::education,
+        commands::open_education
     ])
 }
 

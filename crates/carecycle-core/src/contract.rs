@@ -246,6 +246,32 @@ pub struct ChecklistItem {
     pub state: String,
 }
 
+/// A reading in the library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EducationItem {
+    pub id: String,
+    pub title: String,
+    /// BCP 47 language of the text (en, es…).
+    pub language: String,
+    /// The phase of care it belongs to.
+    pub phase: Option<String>,
+    /// It belongs to the phase the patient is in now.
+    pub current_phase: bool,
+    /// Opened on this device before.
+    pub read: bool,
+}
+
+/// A reading to show: HTML that the core has sanitised (safe to insert).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EducationDoc {
+    pub id: String,
+    pub title: String,
+    pub language: String,
+    pub html: String,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -275,6 +301,8 @@ pub fn typescript_contract() -> String {
         crate::urgent::UrgentGuidance::decl(&cfg),
         TeamMemberDetail::decl(&cfg),
         ChecklistItem::decl(&cfg),
+        EducationItem::decl(&cfg),
+        EducationDoc::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

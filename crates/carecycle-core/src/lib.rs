@@ -4,6 +4,7 @@
 
 pub mod care_cycle;
 pub mod contract;
+pub mod education;
 pub mod error;
 pub mod fhir_http;
 pub mod messages;
@@ -597,5 +598,32 @@ impl CareCycle {
             }))
         })
         .await
+    }
+
+    /// The reading, the current phase's first, in the preferred language (offline).
+    pub async fn education(
+        &self,
+        profile_id: &str,
+        language: String,
+    ) -> Result<Vec<contract::EducationItem>> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            let record = care_cycle::Record::load(s)?;
+            let today = now.to_zoned(record.time_zone()).date();
+            education::library(s, &record, today, &language)
+        })
+        .await
+    }
+
+    /// One reading as sanitised HTML; marks it read on this device.
+    pub async fn open_education(
+        &self,
+        profile_id: &str,
+        id: String,
+    ) -> Result<contract::EducationDoc> {
+        let open = self.profile(profile_id).await?;
+        let now = carecycle_fhir::time::format_instant(self.clock.now());
+        with_store(&open.store, move |s| education::open(s, &id, &now)).await
     }
 }

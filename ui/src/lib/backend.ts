@@ -7,6 +7,8 @@ import type {
   ChecklistItem,
   CommandError,
   DueQuestionnaire,
+  EducationDoc,
+  EducationItem,
   ProfileSummary,
   ResultSeries,
   SearchHit,
@@ -36,6 +38,9 @@ export interface Backend {
   results(profileId: string): Promise<ResultSeries[]>;
   careTeam(profileId: string): Promise<TeamMemberDetail[]>;
   checklist(profileId: string): Promise<ChecklistItem[]>;
+  education(profileId: string, language: string): Promise<EducationItem[]>;
+  /** One reading as HTML the core has sanitised; marks it read. */
+  openEducation(profileId: string, id: string): Promise<EducationDoc>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -56,6 +61,8 @@ export const tauriBackend: Backend = {
   results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
   careTeam: (profileId) => invoke<TeamMemberDetail[]>('care_team', { profileId }),
   checklist: (profileId) => invoke<ChecklistItem[]>('checklist', { profileId }),
+  education: (profileId, language) => invoke<EducationItem[]>('education', { profileId, language }),
+  openEducation: (profileId, id) => invoke<EducationDoc>('open_education', { profileId, id }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

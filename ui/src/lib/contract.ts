@@ -190,3 +190,23 @@ how: string | null, done: boolean,
  * pending, sent, failed or conflict: whether the team has it yet.
  */
 state: string, };
+
+export type EducationItem = { id: string, title: string, 
+/**
+ * BCP 47 language of the text (en, es…).
+ */
+language: string, 
+/**
+ * The phase of care it belongs to.
+ */
+phase: string | null, 
+/**
+ * It belongs to the phase the patient is in now.
+ */
+currentPhase: boolean, 
+/**
+ * Opened on this device before.
+ */
+read: boolean, };
+
+export type EducationDoc = { id: string, title: string, language: string, html: string, };

@@ -67,6 +67,8 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     results: async () => [],
     careTeam: async () => [],
     checklist: async () => [],
+    education: async () => [],
+    openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
     onRecordChanged: async () => () => {},
   };
 }
