@@ -23,6 +23,8 @@ fn main() {
             "checklist",
             "education",
             "open_education",
+            "timeline",
+            "export_ics",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

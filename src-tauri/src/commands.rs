@@ -2,7 +2,8 @@
 
 use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, ProfileSummary,
-    ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TodayView,
+    ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TimelineView,
+    TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -132,4 +133,39 @@ pub async fn open_education(
     id: String,
 ) -> Result<EducationDoc, CommandError> {
     Ok(core.open_education(&profile_id, id).await?)
+}
+
+#[tauri::command]
+pub async fn timeline(core: Core<'_>, profile_id: String) -> Result<TimelineView, CommandError> {
+    Ok(core.timeline(&profile_id).await?)
+}
+
+/// Saves an appointment as an .ics file in the person's Downloads folder
+/// (`CARECYCLE_DOWNLOAD_DIR` overrides it) and says where.
+#[tauri::command]
+pub async fn export_ics<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    core: Core<'_>,
+    profile_id: String,
+    appointment_id: String,
+) -> Result<String, CommandError> {
+    use tauri::Manager;
+    let ics = core
+        .appointment_ics(&profile_id, appointment_id.clone())
+        .await?;
+    let dir = std::env::var_os("CARECYCLE_DOWNLOAD_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| app.path().download_dir().ok())
+        .ok_or_else(|| {
+            carecycle_core::CoreError::InvalidInput(
+                "there is no Downloads folder to save to".into(),
+            )
+        })?;
+    let name = format!(
+        "appointment-{}.ics",
+        appointment_id.trim_start_matches("Appointment/")
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, ics).map_err(carecycle_core::CoreError::from)?;
+    Ok(path.display().to_string())
 }

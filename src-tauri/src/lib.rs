@@ -64,7 +64,9 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::care_team,
         commands::checklist,
         commands::education,
-        commands::open_education
+        commands::open_education,
+        commands::timeline,
+        commands::export_ics
     ])
 }
 

@@ -425,6 +425,109 @@ pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamM
     out
 }
 
+/// The whole care cycle: every phase in order (the current one marked) and
+/// every upcoming appointment, for the timeline.
+pub fn timeline(record: &Record, now: Timestamp) -> crate::contract::TimelineView {
+    let tz = record.time_zone();
+    let today = now.to_zoned(tz.clone()).date();
+    let (plans, current) = phases(record, today);
+    let phases = plans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, plan)| {
+            let (start, end) = period_dates(plan);
+            Some(crate::contract::TimelinePhase {
+                title: plan.title.clone()?,
+                description: plan.description.clone(),
+                start: start.map(|d| d.to_string()),
+                end: end.map(|d| d.to_string()),
+                current: current == Some(i),
+                done: current.is_some_and(|c| i < c),
+            })
+        })
+        .collect();
+    let appointments = next_steps(record, now, &tz)
+        .into_iter()
+        .filter(|s| s.kind == StepKind::Appointment)
+        .collect();
+    crate::contract::TimelineView {
+        phases,
+        appointments,
+    }
+}
+
+/// One appointment as an iCalendar (RFC 5545) file, to add to a calendar.
+pub fn appointment_ics(record: &Record, id: &str, now: Timestamp) -> Option<String> {
+    let id = id.trim_start_matches("Appointment/");
+    let a = record
+        .appointments
+        .iter()
+        .find(|a| a.id.as_deref() == Some(id))?;
+    let instant = |v: Option<&str>| {
+        v.and_then(|s| FhirDateTime::parse(s).ok()).map(|d| {
+            d.start_instant(&TimeZone::UTC)
+                .strftime("%Y%m%dT%H%M%SZ")
+                .to_string()
+        })
+    };
+    let start = instant(a.start.as_deref())?;
+    let end = instant(a.end.as_deref()).unwrap_or_else(|| start.clone());
+    let escape = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
+    let step = appointment_step(record, a, Timestamp::MIN)?;
+    let mut lines = vec![
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//CareCycle//Care cycle//EN".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{id}@carecycle"),
+        format!("DTSTAMP:{}", now.strftime("%Y%m%dT%H%M%SZ")),
+        format!("DTSTART:{start}"),
+        format!("DTEND:{end}"),
+        format!("SUMMARY:{}", escape(&step.title)),
+    ];
+    if let Some(place) = &step.place {
+        lines.push(format!("LOCATION:{}", escape(place)));
+    }
+    let mut description = Vec::new();
+    if let Some(who) = &step.who {
+        description.push(format!("With {who}"));
+    }
+    if let Some(prepare) = &step.prepare {
+        description.push(format!("How to prepare: {prepare}"));
+    }
+    if !description.is_empty() {
+        lines.push(format!("DESCRIPTION:{}", escape(&description.join("\n"))));
+    }
+    lines.extend(["END:VEVENT".to_owned(), "END:VCALENDAR".to_owned()]);
+    // Lines longer than 75 octets are folded (RFC 5545 §3.1), on character boundaries.
+    let fold = |line: &str| {
+        let mut out = String::new();
+        let mut width = 0;
+        for c in line.chars() {
+            if width + c.len_utf8() > 75 {
+                out.push_str("\r\n ");
+                width = 1;
+            }
+            out.push(c);
+            width += c.len_utf8();
+        }
+        out
+    };
+    Some(
+        lines
+            .iter()
+            .map(|l| fold(l))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n",
+    )
+}
+
 pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) -> TodayView {
     let tz = record.time_zone();
     let today = now.to_zoned(tz.clone()).date();
@@ -523,6 +626,30 @@ mod tests {
             ]})).unwrap()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_appointment_becomes_an_ics_file() {
+        let r = record();
+        let now: Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
+        let ics = appointment_ics(&r, "Appointment/pt", now).unwrap();
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+        assert!(ics.contains("DTSTART:20261124T160000Z\r\n"), "{ics}");
+        assert!(ics.contains("SUMMARY:Physical therapy\r\n"));
+        assert!(ics.contains("LOCATION:Rehab Gym\r\n"));
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(
+            unfolded.contains(
+                "DESCRIPTION:With Tomás Herrera\\, DPT\\nHow to prepare: Wear comfortable shoes."
+            ),
+            "{ics}"
+        );
+        assert!(
+            ics.lines().all(|l| l.trim_end_matches('\r').len() <= 75),
+            "folded at 75 octets"
+        );
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+        assert!(appointment_ics(&r, "Appointment/nope", now).is_none());
     }
 
     #[test]

@@ -272,6 +272,28 @@ pub struct EducationDoc {
     pub html: String,
 }
 
+/// One phase on the care-cycle timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelinePhase {
+    pub title: String,
+    pub description: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Where the patient is now.
+    pub current: bool,
+    /// Behind the patient.
+    pub done: bool,
+}
+
+/// The care cycle: its phases in order and the appointments still to come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineView {
+    pub phases: Vec<TimelinePhase>,
+    pub appointments: Vec<NextStep>,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -303,6 +325,8 @@ pub fn typescript_contract() -> String {
         ChecklistItem::decl(&cfg),
         EducationItem::decl(&cfg),
         EducationDoc::decl(&cfg),
+        TimelinePhase::decl(&cfg),
+        TimelineView::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

@@ -626,4 +626,31 @@ impl CareCycle {
         let now = carecycle_fhir::time::format_instant(self.clock.now());
         with_store(&open.store, move |s| education::open(s, &id, &now)).await
     }
+
+    /// The care-cycle timeline (offline).
+    pub async fn timeline(&self, profile_id: &str) -> Result<contract::TimelineView> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            Ok(care_cycle::timeline(&care_cycle::Record::load(s)?, now))
+        })
+        .await
+    }
+
+    /// An appointment as an .ics calendar file (RFC 5545).
+    pub async fn appointment_ics(
+        &self,
+        profile_id: &str,
+        appointment_id: String,
+    ) -> Result<String> {
+        let open = self.profile(profile_id).await?;
+        let now = self.clock.now();
+        with_store(&open.store, move |s| {
+            care_cycle::appointment_ics(&care_cycle::Record::load(s)?, &appointment_id, now)
+                .ok_or_else(|| {
+                    CoreError::InvalidInput("that appointment is not on this device".into())
+                })
+        })
+        .await
+    }
 }

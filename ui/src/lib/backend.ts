@@ -16,6 +16,7 @@ import type {
   SyncStatus,
   TeamMemberDetail,
   ThreadView,
+  TimelineView,
   TodayView,
   UrgentGuidance,
 } from './contract';
@@ -41,6 +42,9 @@ export interface Backend {
   education(profileId: string, language: string): Promise<EducationItem[]>;
   /** One reading as HTML the core has sanitised; marks it read. */
   openEducation(profileId: string, id: string): Promise<EducationDoc>;
+  timeline(profileId: string): Promise<TimelineView>;
+  /** Saves an appointment as an .ics file; resolves to where it was saved. */
+  exportIcs(profileId: string, appointmentId: string): Promise<string>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -63,6 +67,8 @@ export const tauriBackend: Backend = {
   checklist: (profileId) => invoke<ChecklistItem[]>('checklist', { profileId }),
   education: (profileId, language) => invoke<EducationItem[]>('education', { profileId, language }),
   openEducation: (profileId, id) => invoke<EducationDoc>('open_education', { profileId, id }),
+  timeline: (profileId) => invoke<TimelineView>('timeline', { profileId }),
+  exportIcs: (profileId, appointmentId) => invoke<string>('export_ics', { profileId, appointmentId }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

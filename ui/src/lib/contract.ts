@@ -210,3 +210,15 @@ currentPhase: boolean,
 read: boolean, };
 
 export type EducationDoc = { id: string, title: string, language: string, html: string, };
+
+export type TimelinePhase = { title: string, description: string | null, start: string | null, end: string | null, 
+/**
+ * Where the patient is now.
+ */
+current: boolean, 
+/**
+ * Behind the patient.
+ */
+done: boolean, };
+
+export type TimelineView = { phases: Array<TimelinePhase>, appointments: Array<NextStep>, };

@@ -68,6 +68,8 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     careTeam: async () => [],
     checklist: async () => [],
     education: async () => [],
+    timeline: async () => ({ phases: [], appointments: [] }),
+    exportIcs: async () => '/tmp/appointment.ics',
     openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
     onRecordChanged: async () => () => {},
   };
