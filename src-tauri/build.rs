@@ -25,6 +25,7 @@ fn main() {
             "open_education",
             "timeline",
             "export_ics",
+            "record_access",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

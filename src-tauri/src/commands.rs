@@ -2,8 +2,8 @@
 
 use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, ProfileSummary,
-    ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TimelineView,
-    TodayView,
+    RecordAccess, ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
+    TimelineView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -168,4 +168,12 @@ pub async fn export_ics<R: tauri::Runtime>(
     let path = dir.join(name);
     std::fs::write(&path, ics).map_err(carecycle_core::CoreError::from)?;
     Ok(path.display().to_string())
+}
+
+#[tauri::command]
+pub async fn record_access(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<RecordAccess, CommandError> {
+    Ok(core.record_access(&profile_id).await?)
 }

@@ -66,7 +66,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::education,
         commands::open_education,
         commands::timeline,
-        commands::export_ics
+        commands::export_ics,
+        commands::record_access
     ])
 }
 

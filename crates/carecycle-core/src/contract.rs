@@ -294,6 +294,16 @@ pub struct TimelineView {
     pub appointments: Vec<NextStep>,
 }
 
+/// What this sign-in may see of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordAccess {
+    /// Seen by a family member with some areas not shared.
+    pub family_view: bool,
+    /// Areas not shared: schedule, education, messages, questionnaires.
+    pub not_shared: Vec<String>,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -327,6 +337,7 @@ pub fn typescript_contract() -> String {
         EducationDoc::decl(&cfg),
         TimelinePhase::decl(&cfg),
         TimelineView::decl(&cfg),
+        RecordAccess::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

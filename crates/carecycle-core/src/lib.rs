@@ -317,6 +317,14 @@ impl CareCycle {
         if result.failures.is_empty() && pushed.waiting == 0 {
             with_store(&open.store, move |s| s.set_meta("last_synced", &stamp)).await?;
         }
+        let not_shared: Vec<String> = result.not_shared.iter().map(|t| t.to_string()).collect();
+        with_store(&open.store, move |s| {
+            s.set_meta(
+                "not_shared",
+                &serde_json::to_string(&not_shared).map_err(|e| CoreError::Data(e.to_string()))?,
+            )
+        })
+        .await?;
         for (resource_type, error) in &result.failures {
             tracing::warn!(resource_type = %resource_type, code = ?error.code(), "sync of a resource type failed");
         }
@@ -650,6 +658,38 @@ impl CareCycle {
                 .ok_or_else(|| {
                     CoreError::InvalidInput("that appointment is not on this device".into())
                 })
+        })
+        .await
+    }
+
+    /// What this sign-in may see of the record: the areas a family member has
+    /// not been given, as the server answered the last sync (empty for the
+    /// patient).
+    pub async fn record_access(&self, profile_id: &str) -> Result<contract::RecordAccess> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, |s| {
+            let types: Vec<String> = s
+                .meta("not_shared")?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default();
+            let area = |t: &str| match t {
+                "Communication" => Some("messages"),
+                "QuestionnaireResponse" => Some("questionnaires"),
+                "DocumentReference" => Some("education"),
+                "EpisodeOfCare" | "CarePlan" | "Appointment" | "CareTeam" => Some("schedule"),
+                _ => None,
+            };
+            let mut not_shared: Vec<String> = types
+                .iter()
+                .filter_map(|t| area(t))
+                .map(str::to_owned)
+                .collect();
+            not_shared.sort();
+            not_shared.dedup();
+            Ok(contract::RecordAccess {
+                family_view: !not_shared.is_empty(),
+                not_shared,
+            })
         })
         .await
     }

@@ -158,6 +158,8 @@ fn collect_references(value: &Value, out: &mut std::collections::BTreeSet<String
 pub struct PullResult {
     pub received: u32,
     pub failures: Vec<(String, CoreError)>,
+    /// Types the server refused (403): areas of the record not shared with this sign-in.
+    pub not_shared: Vec<ResourceType>,
 }
 
 /// Pulls the patient's record into the store, type by type; a failing type is
@@ -194,7 +196,10 @@ pub async fn pull(
                 Ok(v) => v,
                 Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
                 // A family member's record without this area shared: nothing to fetch.
-                Err(CoreError::Server { status: 403, .. }) => break,
+                Err(CoreError::Server { status: 403, .. }) => {
+                    result.not_shared.push(t);
+                    break;
+                }
                 Err(e) => {
                     result.failures.push((t.to_string(), e));
                     break;

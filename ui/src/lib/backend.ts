@@ -10,6 +10,7 @@ import type {
   EducationDoc,
   EducationItem,
   ProfileSummary,
+  RecordAccess,
   ResultSeries,
   SearchHit,
   SyncReport,
@@ -43,6 +44,7 @@ export interface Backend {
   /** One reading as HTML the core has sanitised; marks it read. */
   openEducation(profileId: string, id: string): Promise<EducationDoc>;
   timeline(profileId: string): Promise<TimelineView>;
+  recordAccess(profileId: string): Promise<RecordAccess>;
   /** Saves an appointment as an .ics file; resolves to where it was saved. */
   exportIcs(profileId: string, appointmentId: string): Promise<string>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
@@ -68,6 +70,7 @@ export const tauriBackend: Backend = {
   education: (profileId, language) => invoke<EducationItem[]>('education', { profileId, language }),
   openEducation: (profileId, id) => invoke<EducationDoc>('open_education', { profileId, id }),
   timeline: (profileId) => invoke<TimelineView>('timeline', { profileId }),
+  recordAccess: (profileId) => invoke<RecordAccess>('record_access', { profileId }),
   exportIcs: (profileId, appointmentId) => invoke<string>('export_ics', { profileId, appointmentId }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),

@@ -222,3 +222,13 @@ current: boolean,
 done: boolean, };
 
 export type TimelineView = { phases: Array<TimelinePhase>, appointments: Array<NextStep>, };
+
+export type RecordAccess = { 
+/**
+ * Seen by a family member with some areas not shared.
+ */
+familyView: boolean, 
+/**
+ * Areas not shared: schedule, education, messages, questionnaires.
+ */
+notShared: Array<string>, };

@@ -69,6 +69,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     checklist: async () => [],
     education: async () => [],
     timeline: async () => ({ phases: [], appointments: [] }),
+    recordAccess: async () => ({ familyView: false, notShared: [] }),
     exportIcs: async () => '/tmp/appointment.ics',
     openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
     onRecordChanged: async () => () => {},
