@@ -4,26 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Session } from './support/webdriver.mjs';
-import { APP, ARTIFACTS, BACKEND, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { readFileSync } from 'node:fs';
+import { BACKEND, tempDir } from './support/processes.mjs';
+import { PATIENT, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
-const USER = 'eleanor';
-const PASSWORD = 'knee-demo-2026';
-
-function save(name, png) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const path = join(ARTIFACTS, name);
-  writeFileSync(path, png);
-  return path;
-}
-
-async function texts(session, css) {
-  return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
-}
+const USER = PATIENT.user;
+const PASSWORD = PATIENT.password;
 
 const plusDays = (day, n) => {
   const d = new Date(`${day}T00:00:00Z`);
@@ -32,31 +20,15 @@ const plusDays = (day, n) => {
 };
 
 test('care cycle: phases in order, appointments to the calendar, the surgery moved by the team', async (t) => {
-  const backend = await startBackend();
-  t.after(backend.stop);
+  const downloads = tempDir('downloads');
+  const { s, backend } = await signedInApp(t, { env: { CARECYCLE_DOWNLOAD_DIR: downloads } });
   const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
-  const phases = entries(await fhir.get(`CarePlan?patient=${fhir.patient}&category=phase&_count=100`)).sort((a, b) =>
-    a.period.start.localeCompare(b.period.start),
+  const phases = entries(await fhir.get(`CarePlan?patient=${fhir.patient}&category=phase&_count=100`)).sort(
+    (a, b) => a.period.start.localeCompare(b.period.start) || a.period.end.localeCompare(b.period.end),
   );
   const surgery = entries(await fhir.get(`Appointment?patient=${fhir.patient}&_count=100`)).find(
     (a) => a.description === 'Right total knee replacement',
   );
-  const downloads = tempDir('downloads');
-
-  const driver = await startDriver({
-    CARECYCLE_DATA_DIR: tempDir('app'),
-    CARECYCLE_SERVERS: `Riverside Knee & Hip Unit (demo)|${backend.fhirBase}`,
-    CARECYCLE_DOWNLOAD_DIR: downloads,
-    BROWSER: SCRIPTED_BROWSER,
-    CARECYCLE_E2E_USERNAME: USER,
-    CARECYCLE_E2E_PASSWORD: PASSWORD,
-  });
-  t.after(driver.stop);
-  const s = await Session.start(driver.base, APP);
-  t.after(() => s.end());
-  await s.setWindowSize(1280, 800);
-  await s.click(await s.find('[data-testid="sign-in-choice"]'));
-  await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
 
   await s.click(await s.find('[data-testid="nav-care"]'));
   const shown = await s.waitFor(async () => {
@@ -67,11 +39,7 @@ test('care cycle: phases in order, appointments to the calendar, the surgery mov
   const current = await s.find('[data-testid="timeline-phase"][aria-current="step"]');
   assert.ok((await s.text(current)).startsWith(phases.find((p) => p.status === 'active').title));
   assert.deepEqual(await axeViolations(s), [], 'the care cycle has no accessibility violations');
-  save('care-desktop.png', await s.screenshot());
-  await s.setWindowSize(390, 844);
-  await new Promise((r) => setTimeout(r, 500));
-  save('care-phone.png', await s.screenshot());
-  await s.setWindowSize(1280, 800);
+  await screenshots(s, 'care');
 
   // Add the surgery to a calendar: an .ics with the right start.
   const surgeryItem = async () => {

@@ -5,52 +5,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Session } from './support/webdriver.mjs';
-import { APP, ARTIFACTS, BACKEND, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { BACKEND } from './support/processes.mjs';
+import { PATIENT, save, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
-const USER = 'eleanor';
-const PASSWORD = 'knee-demo-2026';
-
-function save(name, png) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const path = join(ARTIFACTS, name);
-  writeFileSync(path, png);
-  return path;
-}
+const USER = PATIENT.user;
+const PASSWORD = PATIENT.password;
 
 function team(dataDir, ...args) {
   return execFileSync(BACKEND, ['team', '--data', dataDir, '--as', 'priya', ...args], { encoding: 'utf8' });
 }
 
-async function texts(session, css) {
-  return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
-}
-
 test('care team and messages: who answers by when, the team replies, the patient replies once, emergencies are guided', async (t) => {
-  const backend = await startBackend();
-  t.after(backend.stop);
+  const { s, backend } = await signedInApp(t);
   const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
   const root = entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).find(
     (c) => c.topic?.text === 'Moving my physical therapy session',
   );
-
-  const driver = await startDriver({
-    CARECYCLE_DATA_DIR: tempDir('app'),
-    CARECYCLE_SERVERS: `Riverside Knee & Hip Unit (demo)|${backend.fhirBase}`,
-    BROWSER: SCRIPTED_BROWSER,
-    CARECYCLE_E2E_USERNAME: USER,
-    CARECYCLE_E2E_PASSWORD: PASSWORD,
-  });
-  t.after(driver.stop);
-  const s = await Session.start(driver.base, APP);
-  t.after(() => s.end());
-  await s.setWindowSize(1280, 800);
-  await s.click(await s.find('[data-testid="sign-in-choice"]'));
-  await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
 
   // My care team: every member with role and what to ask them about, the coordinator marked.
   const [careTeam] = entries(await fhir.get(`CareTeam?patient=${fhir.patient}`));
@@ -67,11 +39,7 @@ test('care team and messages: who answers by when, the team replies, the patient
   assert.ok(members.some((m) => /Tomás Herrera, DPT\s+Physical therapist/.test(m) && m.includes('Your exercises before and after surgery')));
   assert.equal((await s.findAll('[data-testid="coordinator-tag"]')).length, 1);
   assert.deepEqual(await axeViolations(s), [], 'the care team has no accessibility violations');
-  save('team-desktop.png', await s.screenshot());
-  await s.setWindowSize(390, 844);
-  await new Promise((r) => setTimeout(r, 500));
-  save('team-phone.png', await s.screenshot());
-  await s.setWindowSize(1280, 800);
+  await screenshots(s, 'team');
 
   await s.click(await s.find('[data-testid="nav-messages"]'));
   const waiting = await s.waitFor(

@@ -3,30 +3,15 @@
 // full-text search over the reading, all from the synced store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Session } from './support/webdriver.mjs';
-import { APP, ARTIFACTS, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { PATIENT, save, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
-const USER = 'eleanor';
-const PASSWORD = 'knee-demo-2026';
-
-function save(name, png) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const path = join(ARTIFACTS, name);
-  writeFileSync(path, png);
-  return path;
-}
-
-async function texts(session, css) {
-  return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
-}
+const USER = PATIENT.user;
+const PASSWORD = PATIENT.password;
 
 test('reading: current phase first, safe HTML, marked read, searchable', async (t) => {
-  const backend = await startBackend();
-  t.after(backend.stop);
+  const { s, backend } = await signedInApp(t);
   const fhir = await signInAs(backend.fhirBase, USER, PASSWORD);
   const phases = entries(await fhir.get(`CarePlan?patient=${fhir.patient}&category=phase&_count=100`));
   const current = phases.find((p) => p.status === 'active');
@@ -35,20 +20,6 @@ test('reading: current phase first, safe HTML, marked read, searchable', async (
     .filter((d) => d.context?.related?.[0]?.reference === `CarePlan/${current.id}` && d.content[0].attachment.language === 'en')
     .map((d) => d.description)
     .sort();
-
-  const driver = await startDriver({
-    CARECYCLE_DATA_DIR: tempDir('app'),
-    CARECYCLE_SERVERS: `Riverside Knee & Hip Unit (demo)|${backend.fhirBase}`,
-    BROWSER: SCRIPTED_BROWSER,
-    CARECYCLE_E2E_USERNAME: USER,
-    CARECYCLE_E2E_PASSWORD: PASSWORD,
-  });
-  t.after(driver.stop);
-  const s = await Session.start(driver.base, APP);
-  t.after(() => s.end());
-  await s.setWindowSize(1280, 800);
-  await s.click(await s.find('[data-testid="sign-in-choice"]'));
-  await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
 
   await s.click(await s.find('[data-testid="nav-reading"]'));
   const now = await s.waitFor(async () => {
@@ -67,10 +38,7 @@ test('reading: current phase first, safe HTML, marked read, searchable', async (
   assert.ok((await s.findIn(article, 'li')).length > 0 || (await s.findIn(article, 'p')).length > 0);
   assert.equal((await s.findIn(article, 'script, a, img, iframe')).length, 0);
   assert.deepEqual(await axeViolations(s), [], 'a reading has no accessibility violations');
-  await s.setWindowSize(390, 844);
-  await new Promise((r) => setTimeout(r, 500));
-  save('reading-doc-phone.png', await s.screenshot());
-  await s.setWindowSize(1280, 800);
+  await screenshots(s, 'reading-doc');
   await s.click(await s.find('button.back'));
   await s.waitFor(async () => (await texts(s, '[data-testid="doc-now"]')).some((x) => x.includes('· read')), {
     what: 'the opened reading marked read',

@@ -3,27 +3,14 @@
 // system browser replaced by a scripted user agent), syncs, and shows Today.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Session } from './support/webdriver.mjs';
-import { APP, ARTIFACTS, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { APP, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
+import { SIZES, save, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 const USER = 'eleanor';
 const PASSWORD = 'knee-demo-2026';
-const SIZES = { desktop: [1280, 800], phone: [390, 844] };
-
-function save(name, png) {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const path = join(ARTIFACTS, name);
-  writeFileSync(path, png);
-  return path;
-}
-
-async function texts(session, css) {
-  return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
-}
 
 /** What the seed says Today must show, read from the back end as the patient. */
 async function expectedToday(fhirBase) {

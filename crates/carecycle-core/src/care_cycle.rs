@@ -152,7 +152,12 @@ fn period_dates(plan: &CarePlan) -> (Option<Date>, Option<Date>) {
 /// has started by `today` (the team's `active` status decides when no dates say).
 pub fn phases(record: &Record, today: Date) -> (Vec<&CarePlan>, Option<usize>) {
     let mut phases: Vec<&CarePlan> = record.care_plans.iter().filter(|p| is_phase(p)).collect();
-    phases.sort_by_key(|p| period_dates(p).0.unwrap_or(Date::MAX));
+    // By start, then by end: a one-day phase (the surgery) comes before one
+    // that starts the same day and goes on (the hospital stay).
+    phases.sort_by_key(|p| {
+        let (start, end) = period_dates(p);
+        (start.unwrap_or(Date::MAX), end.unwrap_or(Date::MAX))
+    });
     let by_date = phases.iter().rposition(|p| {
         let (start, end) = period_dates(p);
         start.is_some_and(|s| s <= today) && end.is_none_or(|e| e >= today)
