@@ -31,8 +31,7 @@ CREATE TABLE IF NOT EXISTS patient_org (
 );
 "#;
 
-/// Code system of CareCycle's task kinds (no standard R4 codes exist for these).
-pub const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+pub use carecycle_fhir::TASK_KIND_SYSTEM;
 
 /// The parts of a record a patient can share with a family member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,7 +74,7 @@ pub fn area_of(t: ResourceType, content: &Value) -> Option<Area> {
         DocumentReference => Some(Area::Education),
         Communication => Some(Area::Messages),
         QuestionnaireResponse | Observation => Some(Area::Questionnaires),
-        Task => Some(match task_kind(content).as_deref() {
+        Task => Some(match carecycle_fhir::task_kind(content) {
             Some("questionnaire") => Area::Questionnaires,
             Some("reply") => Area::Messages,
             _ if focus_type(content) == Some("Questionnaire") => Area::Questionnaires,
@@ -94,18 +93,6 @@ pub fn not_shared(area: Area) -> &'static str {
         Area::Messages => "the patient has not shared their messages with you",
         Area::Questionnaires => "the patient has not shared their questionnaires with you",
     }
-}
-
-fn task_kind(content: &Value) -> Option<String> {
-    content
-        .get("code")?
-        .get("coding")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("system").and_then(Value::as_str) == Some(TASK_KIND_SYSTEM))?
-        .get("code")?
-        .as_str()
-        .map(str::to_owned)
 }
 
 fn focus_type(content: &Value) -> Option<&str> {

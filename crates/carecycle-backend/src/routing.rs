@@ -23,20 +23,11 @@ use jiff::{Timestamp, Zoned};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
-pub const MESSAGE_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/message-kind";
+pub use carecycle_fhir::{MESSAGE_KIND_SYSTEM, MESSAGE_KINDS};
 pub const EXT_REPLY_POLICY: &str = "https://carecycle.dev/fhir/StructureDefinition/reply-policy";
 pub const EXT_BUSINESS_HOURS: &str =
     "https://carecycle.dev/fhir/StructureDefinition/business-hours";
 pub const EXT_TIME_ZONE: &str = "https://carecycle.dev/fhir/StructureDefinition/time-zone";
-
-/// The kinds of message a patient can start, in the order the app offers them.
-pub const MESSAGE_KINDS: [(&str, &str); 5] = [
-    ("clinical", "A symptom or a question about my health"),
-    ("scheduling", "Appointments and scheduling"),
-    ("medications", "My medicines"),
-    ("billing", "Billing and insurance"),
-    ("other", "Something else"),
-];
 
 /// One line of an IPU's reply policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,18 +187,7 @@ pub fn policy_extensions(
 
 /// The kind of a message from its category (`other` when it has none we know).
 pub fn kind_of(message: &Value) -> String {
-    message
-        .get("category")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("coding")?.as_array())
-        .flatten()
-        .find(|c| c.get("system").and_then(Value::as_str) == Some(MESSAGE_KIND_SYSTEM))
-        .and_then(|c| c.get("code")?.as_str())
-        .filter(|k| MESSAGE_KINDS.iter().any(|(code, _)| code == k))
-        .unwrap_or("other")
-        .to_owned()
+    carecycle_fhir::message_kind(message).to_owned()
 }
 
 /// The first message of the thread `message` belongs to (its own id when it starts one).

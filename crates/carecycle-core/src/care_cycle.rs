@@ -8,8 +8,8 @@ use crate::store::Store;
 use carecycle_fhir::time::FhirDateTime;
 use carecycle_fhir::{
     Appointment, CARE_PLAN_KIND_SYSTEM, CarePlan, CareTeam, EpisodeOfCare, LocalReference,
-    Organization, Patient, Practitioner, Resource, ResourceType, TEAM_ROLE_SYSTEM, Task,
-    preferred_name,
+    Organization, Patient, Practitioner, Resource, ResourceType, TASK_KIND_SYSTEM,
+    TEAM_ROLE_SYSTEM, Task, preferred_name,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -248,7 +248,6 @@ fn task_due(t: &Task) -> Option<FhirDateTime> {
 /// Task kinds that are not the patient's own to-do: the team's reply to a
 /// message, and questionnaires (shown in their own list).
 const NOT_CHECKLIST: [&str; 2] = ["reply", "questionnaire"];
-const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
 
 fn is_checklist(t: &Task) -> bool {
     !t.code.as_ref().is_some_and(|c| {

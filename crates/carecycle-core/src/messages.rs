@@ -13,19 +13,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const MESSAGE_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/message-kind";
-const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+pub use carecycle_fhir::{MESSAGE_KIND_SYSTEM, MESSAGE_KINDS as KINDS};
 /// Longest message the app sends (a long letter; attachments travel apart).
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
-
-/// The kinds of message a patient can start, and what each means.
-pub const KINDS: [(&str, &str); 5] = [
-    ("clinical", "A symptom or a question about my health"),
-    ("scheduling", "Appointments and scheduling"),
-    ("medications", "My medicines"),
-    ("billing", "Billing and insurance"),
-    ("other", "Something else"),
-];
 
 fn text_of(m: &Value) -> String {
     m["payload"]
@@ -44,19 +34,6 @@ fn root_of(m: &Value) -> Option<String> {
         .flatten()
         .filter_map(|r| r["reference"].as_str())
         .find_map(|r| r.strip_prefix("Communication/").map(str::to_owned))
-}
-
-fn kind_of(m: &Value) -> String {
-    m["category"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["coding"].as_array())
-        .flatten()
-        .find(|c| c["system"] == MESSAGE_KIND_SYSTEM)
-        .and_then(|c| c["code"].as_str())
-        .unwrap_or("other")
-        .to_owned()
 }
 
 fn from_patient(m: &Value, patient: &str) -> bool {
@@ -106,11 +83,7 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
         };
         let reply = tasks.iter().find(|t| {
             t["focus"]["reference"] == format!("Communication/{root}")
-                && t["code"]["coding"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c["system"] == TASK_KIND_SYSTEM && c["code"] == "reply")
+                && carecycle_fhir::task_kind(t) == Some("reply")
         });
         let waiting = reply.filter(|t| {
             matches!(
@@ -129,7 +102,7 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
             .iter()
             .map(|m| message_view(store, m, patient))
             .collect::<Result<Vec<_>>>()?;
-        let kind = kind_of(first);
+        let kind = carecycle_fhir::message_kind(first).to_owned();
         out.push(ThreadView {
             id: format!("Communication/{root}"),
             subject: first["topic"]["text"]

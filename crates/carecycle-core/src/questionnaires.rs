@@ -17,14 +17,8 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
-
 fn is_questionnaire_task(t: &Value) -> bool {
-    t["code"]["coding"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["system"] == TASK_KIND_SYSTEM && c["code"] == "questionnaire")
+    carecycle_fhir::task_kind(t) == Some("questionnaire")
 }
 
 fn instant(value: Option<&str>, tz: &TimeZone) -> Option<Timestamp> {

@@ -41,6 +41,48 @@ pub const TEAM_ROLE_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/ipu-te
 /// Code system that tags a CarePlan as the whole care cycle or as one phase of it.
 pub const CARE_PLAN_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/care-plan-kind";
 
+/// Code system of the kinds of task CareCycle tells apart: `checklist` (the
+/// patient's to-do), `questionnaire` (one to fill in), `reply` (the team's
+/// answer owed to a patient thread).
+pub const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+
+/// Code system of the kinds of message a patient can start (in `Communication.category`).
+pub const MESSAGE_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/message-kind";
+
+/// The kinds of message, in the order the app offers them, with their plain-English meaning.
+pub const MESSAGE_KINDS: [(&str, &str); 5] = [
+    ("clinical", "A symptom or a question about my health"),
+    ("scheduling", "Appointments and scheduling"),
+    ("medications", "My medicines"),
+    ("billing", "Billing and insurance"),
+    ("other", "Something else"),
+];
+
+fn coding_codes(concept: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    concept["coding"].as_array().into_iter().flatten()
+}
+
+/// The CareCycle kind of a Task (JSON), from its `code`.
+pub fn task_kind(task: &serde_json::Value) -> Option<&str> {
+    coding_codes(&task["code"])
+        .find(|c| c["system"] == TASK_KIND_SYSTEM)
+        .and_then(|c| c["code"].as_str())
+}
+
+/// The kind of a message (JSON) from its category; `other` when it has none we know.
+pub fn message_kind(message: &serde_json::Value) -> &'static str {
+    message["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(coding_codes)
+        .find(|c| c["system"] == MESSAGE_KIND_SYSTEM)
+        .and_then(|c| c["code"].as_str())
+        .and_then(|k| MESSAGE_KINDS.iter().find(|(code, _)| *code == k))
+        .map(|(code, _)| *code)
+        .unwrap_or("other")
+}
+
 /// Identifier system of the client identifiers the app puts on what it creates,
 /// so a conditional create can find a resource sent before a lost response.
 pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";
