@@ -26,6 +26,7 @@ fn main() {
             "timeline",
             "export_ics",
             "record_access",
+            "message_kinds",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -1,9 +1,9 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
 use carecycle_core::contract::{
-    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, ProfileSummary,
-    RecordAccess, ResultSeries, SearchHit, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
-    TimelineView, TodayView,
+    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, MessageKindOption,
+    ProfileSummary, RecordAccess, ResultSeries, SearchHit, SyncReport, SyncStatus,
+    TeamMemberDetail, ThreadView, TimelineView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -176,4 +176,9 @@ pub async fn record_access(
     profile_id: String,
 ) -> Result<RecordAccess, CommandError> {
     Ok(core.record_access(&profile_id).await?)
+}
+
+#[tauri::command]
+pub fn message_kinds(core: Core<'_>) -> Vec<MessageKindOption> {
+    core.message_kinds()
 }

@@ -67,7 +67,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::open_education,
         commands::timeline,
         commands::export_ics,
-        commands::record_access
+        commands::record_access,
+        commands::message_kinds
     ])
 }
 

@@ -304,6 +304,14 @@ pub struct RecordAccess {
     pub not_shared: Vec<String>,
 }
 
+/// A kind of message the patient can start, as the app offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageKindOption {
+    pub code: String,
+    pub label: String,
+}
+
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
@@ -338,6 +346,7 @@ pub fn typescript_contract() -> String {
         TimelinePhase::decl(&cfg),
         TimelineView::decl(&cfg),
         RecordAccess::decl(&cfg),
+        MessageKindOption::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

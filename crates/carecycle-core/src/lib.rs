@@ -693,4 +693,15 @@ impl CareCycle {
         })
         .await
     }
+
+    /// The kinds of message a patient can start (each routed to its own role of the team).
+    pub fn message_kinds(&self) -> Vec<contract::MessageKindOption> {
+        messages::KINDS
+            .iter()
+            .map(|(code, label)| contract::MessageKindOption {
+                code: (*code).to_owned(),
+                label: (*label).to_owned(),
+            })
+            .collect()
+    }
 }

@@ -9,6 +9,7 @@ import type {
   DueQuestionnaire,
   EducationDoc,
   EducationItem,
+  MessageKindOption,
   ProfileSummary,
   RecordAccess,
   ResultSeries,
@@ -28,6 +29,8 @@ export interface Backend {
   syncNow(profileId: string): Promise<SyncReport>;
   today(profileId: string): Promise<TodayView>;
   messages(profileId: string): Promise<ThreadView[]>;
+  /** The kinds of message a patient can start, in the order to offer them. */
+  messageKinds(): Promise<MessageKindOption[]>;
   /** Queues a message (a new thread of `kind`, or into `thread`); returns its id. Works offline. */
   sendMessage(profileId: string, thread: string | null, kind: string | null, text: string): Promise<string>;
   /** Call-now guidance to show before sending, when the text suggests an emergency. */
@@ -57,6 +60,7 @@ export const tauriBackend: Backend = {
   syncNow: (profileId) => invoke<SyncReport>('sync_now', { profileId }),
   today: (profileId) => invoke<TodayView>('today', { profileId }),
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
+  messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
   sendMessage: (profileId, thread, kind, text) => invoke<string>('send_message', { profileId, thread, kind, text }),
   checkUrgent: (text, language) => invoke<UrgentGuidance | null>('check_urgent', { text, language }),
   syncStatus: (profileId) => invoke<SyncStatus>('sync_status', { profileId }),

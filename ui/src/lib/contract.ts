@@ -232,3 +232,5 @@ familyView: boolean,
  * Areas not shared: schedule, education, messages, questionnaires.
  */
 notShared: Array<string>, };
+
+export type MessageKindOption = { code: string, label: string, };

@@ -56,6 +56,10 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`sendMessage ${id} ${thread ?? kind ?? ''} ${text.length}`);
       return 'Communication/local-1';
     },
+    messageKinds: async () => [
+      { code: 'clinical', label: 'A symptom or a question about my health' },
+      { code: 'other', label: 'Something else' },
+    ],
     checkUrgent: async () => null,
     syncStatus: async () => ({ lastSynced: '2026-11-22T15:00:00Z', pending: 0, failed: 0, conflicts: 0 }),
     retryFailed: async () => 0,
