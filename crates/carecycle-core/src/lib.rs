@@ -96,6 +96,29 @@ impl CareCycle {
         })
     }
 
+    /// Runs `f` on the profile's store (on the blocking pool).
+    async fn in_store<T: Send + 'static>(
+        &self,
+        profile_id: &str,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let open = self.profile(profile_id).await?;
+        with_store(&open.store, f).await
+    }
+
+    /// Like [`Self::in_store`] for a change the patient made: the UI is told to re-read.
+    async fn change_in_store<T: Send + 'static>(
+        &self,
+        profile_id: &str,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let out = self.in_store(profile_id, f).await?;
+        let _ = self.events.send(ChangeEvent::RecordChanged {
+            profile_id: profile_id.to_owned(),
+        });
+        Ok(out)
+    }
+
     /// Bounds every request to the server by `timeout` (30 s by default).
     /// Takes effect for profiles opened afterwards.
     pub fn set_request_timeout(&mut self, timeout: std::time::Duration) -> Result<()> {
@@ -348,9 +371,8 @@ impl CareCycle {
 
     /// The Today screen, from the local store (works offline).
     pub async fn today(&self, profile_id: &str) -> Result<TodayView> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             let record = care_cycle::Record::load(s)?;
             Ok(care_cycle::today_view(&record, now, s.meta("last_synced")?))
         })
@@ -359,9 +381,8 @@ impl CareCycle {
 
     /// The conversations with the care team (works offline).
     pub async fn messages(&self, profile_id: &str) -> Result<Vec<ThreadView>> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
             messages::threads(s, &patient, now)
         })
@@ -377,23 +398,19 @@ impl CareCycle {
         kind: Option<String>,
         text: String,
     ) -> Result<String> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        let id = with_store(&open.store, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-            messages::send(s, &patient, thread.as_deref(), kind.as_deref(), &text, now)
-        })
-        .await?;
-        let _ = self.events.send(ChangeEvent::RecordChanged {
-            profile_id: open.entry.id.clone(),
-        });
+        let id = self
+            .change_in_store(profile_id, move |s| {
+                let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+                messages::send(s, &patient, thread.as_deref(), kind.as_deref(), &text, now)
+            })
+            .await?;
         Ok(id)
     }
 
     /// Last synced, and what is still waiting to reach the team.
     pub async fn sync_status(&self, profile_id: &str) -> Result<SyncStatus> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| {
+        self.in_store(profile_id, |s| {
             let unsent = outbox::unsent(s.connection_ref())?;
             let count = |state: outbox::ItemState| {
                 unsent.iter().filter(|e| e.state == state).count() as u32
@@ -410,8 +427,7 @@ impl CareCycle {
 
     /// Tries again what failed to send.
     pub async fn retry_failed(&self, profile_id: &str) -> Result<u32> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| {
+        self.in_store(profile_id, |s| {
             Ok(outbox::retry_all(s.connection_ref())? as u32)
         })
         .await
@@ -426,10 +442,9 @@ impl CareCycle {
         task_id: &str,
         done: bool,
     ) -> Result<()> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
         let id = task_id.trim_start_matches("Task/").to_owned();
-        with_store(&open.store, move |s| {
+        self.change_in_store(profile_id, move |s| {
             let mut task = s
                 .get(carecycle_fhir::ResourceType::Task, &id)?
                 .ok_or_else(|| {
@@ -446,16 +461,12 @@ impl CareCycle {
             )
         })
         .await?;
-        let _ = self.events.send(ChangeEvent::RecordChanged {
-            profile_id: open.entry.id.clone(),
-        });
         Ok(())
     }
 
     /// Messages and reading matching the words typed (newest first; offline).
     pub async fn search(&self, profile_id: &str, text: String) -> Result<Vec<contract::SearchHit>> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             text_index::search(s.connection_ref(), &text)
         })
         .await
@@ -466,9 +477,8 @@ impl CareCycle {
         &self,
         profile_id: &str,
     ) -> Result<Vec<contract::DueQuestionnaire>> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             let tz = care_cycle::Record::load(s)?.time_zone();
             questionnaires::due_list(s, now, &tz)
         })
@@ -482,16 +492,13 @@ impl CareCycle {
         task_id: String,
         answers: serde_json::Value,
     ) -> Result<questionnaires::Answered> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        let result = with_store(&open.store, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-            questionnaires::answer(s, &patient, &task_id, &answers, now)
-        })
-        .await?;
-        let _ = self.events.send(ChangeEvent::RecordChanged {
-            profile_id: open.entry.id.clone(),
-        });
+        let result = self
+            .change_in_store(profile_id, move |s| {
+                let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+                questionnaires::answer(s, &patient, &task_id, &answers, now)
+            })
+            .await?;
         Ok(result)
     }
 
@@ -551,9 +558,8 @@ impl CareCycle {
         task_id: String,
         answers: serde_json::Value,
     ) -> Result<String> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
             questionnaires::save_draft(s, &patient, &task_id, &answers, now)
         })
@@ -566,14 +572,14 @@ impl CareCycle {
         profile_id: &str,
         task_id: String,
     ) -> Result<Option<serde_json::Value>> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, move |s| questionnaires::draft_of(s, &task_id)).await
+        self.in_store(profile_id, move |s| questionnaires::draft_of(s, &task_id))
+            .await
     }
 
     /// Scores over time with their meaning (offline).
     pub async fn results(&self, profile_id: &str) -> Result<Vec<contract::ResultSeries>> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| questionnaires::results(s)).await
+        self.in_store(profile_id, |s| questionnaires::results(s))
+            .await
     }
 
     /// Call-now guidance to show before sending `text`, when it suggests an emergency.
@@ -583,8 +589,7 @@ impl CareCycle {
 
     /// Everyone on the care team and whom to ask about what (offline).
     pub async fn care_team(&self, profile_id: &str) -> Result<Vec<contract::TeamMemberDetail>> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| {
+        self.in_store(profile_id, |s| {
             let record = care_cycle::Record::load(s)?;
             let roles = s.all(carecycle_fhir::ResourceType::PractitionerRole)?;
             Ok(care_cycle::care_team(&record, &roles))
@@ -594,8 +599,7 @@ impl CareCycle {
 
     /// The patient's checklist, open items first (offline).
     pub async fn checklist(&self, profile_id: &str) -> Result<Vec<contract::ChecklistItem>> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| {
+        self.in_store(profile_id, |s| {
             let record = care_cycle::Record::load(s)?;
             let conn = s.connection_ref();
             Ok(care_cycle::checklist(&record, |id| {
@@ -614,9 +618,8 @@ impl CareCycle {
         profile_id: &str,
         language: String,
     ) -> Result<Vec<contract::EducationItem>> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             let record = care_cycle::Record::load(s)?;
             let today = now.to_zoned(record.time_zone()).date();
             education::library(s, &record, today, &language)
@@ -630,16 +633,15 @@ impl CareCycle {
         profile_id: &str,
         id: String,
     ) -> Result<contract::EducationDoc> {
-        let open = self.profile(profile_id).await?;
         let now = carecycle_fhir::time::format_instant(self.clock.now());
-        with_store(&open.store, move |s| education::open(s, &id, &now)).await
+        self.in_store(profile_id, move |s| education::open(s, &id, &now))
+            .await
     }
 
     /// The care-cycle timeline (offline).
     pub async fn timeline(&self, profile_id: &str) -> Result<contract::TimelineView> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             Ok(care_cycle::timeline(&care_cycle::Record::load(s)?, now))
         })
         .await
@@ -651,9 +653,8 @@ impl CareCycle {
         profile_id: &str,
         appointment_id: String,
     ) -> Result<String> {
-        let open = self.profile(profile_id).await?;
         let now = self.clock.now();
-        with_store(&open.store, move |s| {
+        self.in_store(profile_id, move |s| {
             care_cycle::appointment_ics(&care_cycle::Record::load(s)?, &appointment_id, now)
                 .ok_or_else(|| {
                     CoreError::InvalidInput("that appointment is not on this device".into())
@@ -666,8 +667,7 @@ impl CareCycle {
     /// not been given, as the server answered the last sync (empty for the
     /// patient).
     pub async fn record_access(&self, profile_id: &str) -> Result<contract::RecordAccess> {
-        let open = self.profile(profile_id).await?;
-        with_store(&open.store, |s| {
+        self.in_store(profile_id, |s| {
             let types: Vec<String> = s
                 .meta("not_shared")?
                 .and_then(|j| serde_json::from_str(&j).ok())
