@@ -44,231 +44,13 @@ enum Command {
         #[arg(long = "as")]
         as_user: String,
         #[command(subcommand)]
-        command: TeamCommand,
+        command: team::Command,
     },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SeedArg {
     Demo,
-}
-
-#[derive(Subcommand, Debug)]
-enum TeamCommand {
-    /// List the unit's patients.
-    Patients,
-    /// Send a message to a patient (into a thread with --thread).
-    Send {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        thread: Option<String>,
-        /// clinical, scheduling, medications, billing or other (for a new thread).
-        #[arg(long)]
-        kind: Option<String>,
-        text: String,
-    },
-    /// Publish an appointment (or update one with --id).
-    Appointment {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        id: Option<String>,
-        #[arg(long)]
-        title: String,
-        /// Start with its offset, e.g. 2026-12-02T14:00:00-06:00.
-        #[arg(long)]
-        start: String,
-        #[arg(long, default_value_t = 30)]
-        minutes: i64,
-        #[arg(long)]
-        place: Option<String>,
-        /// Practitioner id (default: you).
-        #[arg(long)]
-        with: Option<String>,
-        #[arg(long)]
-        prepare: Option<String>,
-    },
-    /// Publish a checklist activity (or update one with --id).
-    Activity {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        id: Option<String>,
-        #[arg(long)]
-        title: String,
-        /// Due day (YYYY-MM-DD).
-        #[arg(long)]
-        due: String,
-        #[arg(long)]
-        how: Option<String>,
-    },
-    /// Move the procedure date and every future date anchored to it.
-    MoveSurgery {
-        #[arg(long)]
-        patient: String,
-        /// The new day (YYYY-MM-DD).
-        #[arg(long)]
-        to: String,
-    },
-    /// Assign a questionnaire with a window (dates or date-times).
-    Assign {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        questionnaire: String,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        title: Option<String>,
-    },
-    /// Publish a markdown education document for a phase of the patient's care.
-    Publish {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        phase: String,
-        #[arg(long)]
-        title: String,
-        #[arg(long)]
-        file: PathBuf,
-        #[arg(long, default_value = "en")]
-        language: String,
-    },
-    /// Add a family member who signs in with their own username.
-    AddProxy {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        password: String,
-        #[arg(long)]
-        given: String,
-        #[arg(long)]
-        family: String,
-        #[arg(long, default_value = "Family member")]
-        relationship: String,
-        /// Areas: schedule, education, messages, questionnaires (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        grant: Vec<String>,
-    },
-    /// Withdraw a family member's access to one area.
-    Revoke {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        area: String,
-    },
-    /// Patient messages waiting for a reply: who answers and by when.
-    Inbox,
-    /// Questionnaire responses with their scores.
-    Responses,
-    /// Responses with red flags.
-    Flags,
-}
-
-impl TeamCommand {
-    fn into_command(self) -> Result<team::Command, String> {
-        use team::Command as C;
-        Ok(match self {
-            TeamCommand::Patients => C::Patients,
-            TeamCommand::Send {
-                patient,
-                thread,
-                kind,
-                text,
-            } => C::Send {
-                patient,
-                thread,
-                kind,
-                text,
-            },
-            TeamCommand::Appointment {
-                patient,
-                id,
-                title,
-                start,
-                minutes,
-                place,
-                with,
-                prepare,
-            } => C::Appointment {
-                patient,
-                id,
-                title,
-                start,
-                minutes,
-                place,
-                with,
-                prepare,
-            },
-            TeamCommand::Activity {
-                patient,
-                id,
-                title,
-                due,
-                how,
-            } => C::Activity {
-                patient,
-                id,
-                title,
-                due,
-                how,
-            },
-            TeamCommand::MoveSurgery { patient, to } => C::MoveSurgery { patient, to },
-            TeamCommand::Assign {
-                patient,
-                questionnaire,
-                from,
-                to,
-                title,
-            } => C::Assign {
-                patient,
-                questionnaire,
-                from,
-                to,
-                title,
-            },
-            TeamCommand::Publish {
-                patient,
-                phase,
-                title,
-                file,
-                language,
-            } => C::Publish {
-                patient,
-                phase,
-                title,
-                markdown: std::fs::read_to_string(&file)
-                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?,
-                language,
-            },
-            TeamCommand::AddProxy {
-                patient,
-                username,
-                password,
-                given,
-                family,
-                relationship,
-                grant,
-            } => C::AddProxy {
-                patient,
-                username,
-                password,
-                given,
-                family,
-                relationship,
-                grants: grant,
-            },
-            TeamCommand::Revoke { username, area } => C::Revoke { username, area },
-            TeamCommand::Inbox => C::Inbox,
-            TeamCommand::Responses => C::Responses,
-            TeamCommand::Flags => C::Flags,
-        })
-    }
 }
 
 #[tokio::main]
@@ -324,7 +106,7 @@ async fn main() -> ExitCode {
     }
 }
 
-fn run_team(data: &std::path::Path, as_user: &str, command: TeamCommand) -> ExitCode {
+fn run_team(data: &std::path::Path, as_user: &str, command: team::Command) -> ExitCode {
     let fail = |message: String| {
         let _ = writeln!(std::io::stderr(), "carecycle-backend team: {message}");
         ExitCode::FAILURE
@@ -336,10 +118,6 @@ fn run_team(data: &std::path::Path, as_user: &str, command: TeamCommand) -> Exit
             data.display()
         ));
     }
-    let command = match command.into_command() {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
     let db = match Db::open(&path) {
         Ok(db) => db,
         Err(e) => return fail(e.to_string()),

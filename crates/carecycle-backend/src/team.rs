@@ -24,72 +24,123 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
-/// What the team can do.
-#[derive(Debug, Clone)]
+/// What the team can do (also the `team` subcommands of the binary).
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// The unit's patients.
+    /// List the unit's patients.
     Patients,
-    /// Send a message into a patient's thread (or start one).
+    /// Send a message to a patient (into a thread with --thread).
     Send {
+        /// The patient's id, or the username they sign in with.
+        #[arg(long)]
         patient: String,
+        #[arg(long)]
         thread: Option<String>,
+        /// clinical, scheduling, medications, billing or other (for a new thread).
+        #[arg(long)]
         kind: Option<String>,
         text: String,
     },
-    /// Publish (or, with `id`, update) an appointment.
+    /// Publish an appointment (or update one with --id).
     Appointment {
+        #[arg(long)]
         patient: String,
+        #[arg(long)]
         id: Option<String>,
+        #[arg(long)]
         title: String,
+        /// Start with its offset, e.g. 2026-12-02T14:00:00-06:00.
+        #[arg(long)]
         start: String,
+        #[arg(long, default_value_t = 30)]
         minutes: i64,
+        #[arg(long)]
         place: Option<String>,
+        /// Practitioner id (default: you).
+        #[arg(long)]
         with: Option<String>,
+        #[arg(long)]
         prepare: Option<String>,
     },
-    /// Publish (or, with `id`, update) a checklist activity.
+    /// Publish a checklist activity (or update one with --id).
     Activity {
+        #[arg(long)]
         patient: String,
+        #[arg(long)]
         id: Option<String>,
+        #[arg(long)]
         title: String,
+        /// Due day (YYYY-MM-DD).
+        #[arg(long)]
         due: String,
+        #[arg(long)]
         how: Option<String>,
     },
-    /// Move the procedure date, and with it every date anchored to it that has not passed.
-    MoveSurgery { patient: String, to: String },
-    /// Assign a questionnaire with a window to answer it in.
-    Assign {
+    /// Move the procedure date and every future date anchored to it.
+    MoveSurgery {
+        #[arg(long)]
         patient: String,
-        questionnaire: String,
-        from: String,
+        /// The new day (YYYY-MM-DD).
+        #[arg(long)]
         to: String,
+    },
+    /// Assign a questionnaire with a window (dates or date-times).
+    Assign {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        questionnaire: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
         title: Option<String>,
     },
-    /// Publish an education document (markdown) for a phase of the patient's care.
+    /// Publish a markdown education document for a phase of the patient's care.
     Publish {
+        #[arg(long)]
         patient: String,
+        #[arg(long)]
         phase: String,
+        #[arg(long)]
         title: String,
-        markdown: String,
+        /// The markdown file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "en")]
         language: String,
     },
-    /// Add a family member with access to some areas of the patient's record.
+    /// Add a family member who signs in with their own username.
     AddProxy {
+        #[arg(long)]
         patient: String,
+        #[arg(long)]
         username: String,
+        #[arg(long)]
         password: String,
+        #[arg(long)]
         given: String,
+        #[arg(long)]
         family: String,
+        #[arg(long, default_value = "Family member")]
         relationship: String,
+        /// Areas: schedule, education, messages, questionnaires (comma-separated).
+        #[arg(long = "grant", value_delimiter = ',')]
         grants: Vec<String>,
     },
-    /// Withdraw a family member's access to an area.
-    Revoke { username: String, area: String },
-    /// Threads waiting for the team, with who answers and by when.
+    /// Withdraw a family member's access to one area.
+    Revoke {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        area: String,
+    },
+    /// Patient messages waiting for a reply: who answers and by when.
     Inbox,
-    /// Questionnaire responses, newest first, with their scores.
+    /// Questionnaire responses with their scores.
     Responses,
-    /// Responses whose answers trip a red-flag rule.
+    /// Responses with red flags.
     Flags,
 }
 
@@ -417,9 +468,12 @@ fn execute(
             patient,
             phase,
             title,
-            markdown,
+            file,
             language,
         } => {
+            let markdown = std::fs::read_to_string(&file).map_err(|e| {
+                ApiError::BadRequest(format!("cannot read {}: {e}", file.display()))
+            })?;
             let patient = resolve_patient(tx, p, &patient)?;
             let phases = care_plans(tx, &patient, "phase")?;
             let phase_plan = phases
