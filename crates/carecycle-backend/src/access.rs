@@ -68,20 +68,15 @@ impl Area {
 /// every user of the record sees (the Patient itself, the family member's own
 /// RelatedPerson) and for what no family member sees (AuditEvent: see [`may_read`]).
 pub fn area_of(t: ResourceType, content: &Value) -> Option<Area> {
-    use ResourceType::*;
     match t {
-        EpisodeOfCare | CarePlan | Appointment | Goal | CareTeam => Some(Area::Schedule),
-        DocumentReference => Some(Area::Education),
-        Communication => Some(Area::Messages),
-        QuestionnaireResponse | Observation => Some(Area::Questionnaires),
-        Task => Some(match carecycle_fhir::task_kind(content) {
+        ResourceType::Task => Some(match carecycle_fhir::task_kind(content) {
             Some("questionnaire") => Area::Questionnaires,
             Some("reply") => Area::Messages,
             _ if focus_type(content) == Some("Questionnaire") => Area::Questionnaires,
             _ if focus_type(content) == Some("Communication") => Area::Messages,
             _ => Area::Schedule,
         }),
-        _ => None,
+        _ => carecycle_fhir::record_area(t).and_then(Area::parse),
     }
 }
 

@@ -672,16 +672,9 @@ impl CareCycle {
                 .meta("not_shared")?
                 .and_then(|j| serde_json::from_str(&j).ok())
                 .unwrap_or_default();
-            let area = |t: &str| match t {
-                "Communication" => Some("messages"),
-                "QuestionnaireResponse" => Some("questionnaires"),
-                "DocumentReference" => Some("education"),
-                "EpisodeOfCare" | "CarePlan" | "Appointment" | "CareTeam" => Some("schedule"),
-                _ => None,
-            };
             let mut not_shared: Vec<String> = types
                 .iter()
-                .filter_map(|t| area(t))
+                .filter_map(|t| t.parse().ok().and_then(carecycle_fhir::record_area))
                 .map(str::to_owned)
                 .collect();
             not_shared.sort();

@@ -83,6 +83,21 @@ pub fn message_kind(message: &serde_json::Value) -> &'static str {
         .unwrap_or("other")
 }
 
+/// The part of a patient's record a resource type belongs to, as a patient
+/// shares it with a family member: `schedule`, `education`, `messages` or
+/// `questionnaires`. `None` for types outside those areas, and for Task, whose
+/// area depends on its kind (see [`task_kind`]).
+pub fn record_area(t: ResourceType) -> Option<&'static str> {
+    use ResourceType::*;
+    match t {
+        EpisodeOfCare | CarePlan | Appointment | Goal | CareTeam => Some("schedule"),
+        DocumentReference => Some("education"),
+        Communication => Some("messages"),
+        QuestionnaireResponse | Observation => Some("questionnaires"),
+        _ => None,
+    }
+}
+
 /// Identifier system of the client identifiers the app puts on what it creates,
 /// so a conditional create can find a resource sent before a lost response.
 pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";
