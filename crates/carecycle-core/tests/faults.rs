@@ -6,8 +6,8 @@
 
 mod support;
 
+use carecycle_backend::RunningServer;
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
-use carecycle_backend::{RunningServer, Seed, ServerOptions};
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::{SystemBrowser, TokenSet};
 use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock};
@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use support::fault_proxy::{Fault, FaultProxy};
-use support::tokens;
+use support::{demo_server, tokens};
 
 const NOW: &str = "2026-11-23T15:00:00Z";
 
@@ -32,14 +32,7 @@ struct Rig {
 
 async fn rig() -> Rig {
     let clock = Arc::new(FixedClock::new(NOW.parse().unwrap()));
-    let server = carecycle_backend::start(ServerOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        seed: Some(Seed::Demo),
-        clock: clock.clone(),
-    })
-    .await
-    .unwrap();
+    let server = demo_server(clock.clone()).await;
     let proxy = FaultProxy::start(server.addr).await;
     let dir = tempfile::tempdir().unwrap();
     let vault = Vault::with_store(keyring_core::mock::Store::new().unwrap());

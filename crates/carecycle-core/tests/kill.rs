@@ -10,7 +10,6 @@
 mod support;
 
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
-use carecycle_backend::{Seed, ServerOptions};
 use carecycle_fhir::time::SystemClock;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -18,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::tokens;
+use support::{demo_server, tokens};
 
 fn cli(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_carecycle"));
@@ -42,14 +41,7 @@ async fn killed_mid_sync_again_and_again_loses_and_duplicates_nothing() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
-    let server = carecycle_backend::start(ServerOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        seed: Some(Seed::Demo),
-        clock: Arc::new(SystemClock),
-    })
-    .await
-    .unwrap();
+    let server = demo_server(Arc::new(SystemClock)).await;
     let me = tokens(
         &server,
         DEMO_PATIENT_USERNAME,
@@ -175,14 +167,7 @@ async fn killed_mid_sync_again_and_again_loses_and_duplicates_nothing() {
 /// to the log; and no file under the data directory holds the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_health_information_in_logs_and_no_token_on_disk() {
-    let server = carecycle_backend::start(ServerOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: None,
-        seed: Some(Seed::Demo),
-        clock: Arc::new(SystemClock),
-    })
-    .await
-    .unwrap();
+    let server = demo_server(Arc::new(SystemClock)).await;
     let me = tokens(
         &server,
         DEMO_PATIENT_USERNAME,

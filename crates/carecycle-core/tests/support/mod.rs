@@ -1,13 +1,27 @@
 //! What the core's integration tests share: tokens from the real back end's
-//! SMART endpoints, and the fault-injecting proxy.
+//! SMART endpoints, a seeded back end, and the fault-injecting proxy.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fault_proxy;
 
 use base64::Engine;
-use carecycle_backend::RunningServer;
+use carecycle_backend::{RunningServer, Seed, ServerOptions};
+use carecycle_fhir::time::Clock;
 use serde_json::Value;
 use sha2::Digest;
+use std::sync::Arc;
+
+/// The reference back end with the demo seed, on a free local port.
+pub async fn demo_server(clock: Arc<dyn Clock>) -> RunningServer {
+    carecycle_backend::start(ServerOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        seed: Some(Seed::Demo),
+        clock,
+    })
+    .await
+    .unwrap()
+}
 
 /// Signs in at the server itself (the SMART flow), for tokens to hand the app.
 pub async fn tokens(server: &RunningServer, username: &str, password: &str, scope: &str) -> Value {
