@@ -1,6 +1,7 @@
-// Screens re-read what they show when the core says the record changed; this
-// is that subscription, once, for every screen.
+// Screens re-read what they show when the core says the record changed, and
+// sync on the patient's request; both live here, once, for every screen.
 import type { Backend } from './backend';
+import { describeError, type ShownError } from './errors';
 
 /** Calls `read` whenever this profile's record changes; returns the unsubscribe. */
 export function watchRecord(backend: Backend, profileId: string, read: () => unknown): () => void {
@@ -18,4 +19,26 @@ export function watchRecord(backend: Backend, profileId: string, read: () => unk
     stopped = true;
     unlisten?.();
   };
+}
+
+/**
+ * Syncs this profile now, then calls `read` whatever happened (what was
+ * written stays queued offline). Returns what to tell the patient when the
+ * sync did not fully work, or null when it did.
+ */
+export async function syncThenRead(
+  backend: Backend,
+  profileId: string,
+  read: () => Promise<unknown>,
+): Promise<ShownError | null> {
+  try {
+    const report = await backend.syncNow(profileId);
+    return report.failures.length > 0
+      ? { sentence: 'Some of your information could not be updated.', detail: null }
+      : null;
+  } catch (e) {
+    return describeError(e);
+  } finally {
+    await read();
+  }
 }
