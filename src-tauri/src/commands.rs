@@ -1,9 +1,10 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
 use carecycle_core::contract::{
-    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, MessageKindOption,
-    ProfileSummary, RecordAccess, ResultSeries, SearchHit, SyncReport, SyncStatus,
-    TeamMemberDetail, ThreadView, TimelineView, TodayView,
+    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView,
+    MessageKindOption, ProfileSummary, RecordAccess, ResultSeries, SearchHit,
+    SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TimelineView,
+    TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -91,6 +92,44 @@ pub async fn due_questionnaires(
     profile_id: String,
 ) -> Result<Vec<DueQuestionnaire>, CommandError> {
     Ok(core.due_questionnaires(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn questionnaire_form(
+    core: Core<'_>,
+    profile_id: String,
+    task_id: String,
+    answers: Option<serde_json::Value>,
+    language: String,
+) -> Result<FormView, CommandError> {
+    Ok(core
+        .questionnaire_form(&profile_id, task_id, answers, language)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn save_questionnaire_draft(
+    core: Core<'_>,
+    profile_id: String,
+    task_id: String,
+    answers: serde_json::Value,
+) -> Result<String, CommandError> {
+    Ok(core
+        .save_questionnaire_draft(&profile_id, task_id, answers)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn submit_questionnaire(
+    core: Core<'_>,
+    profile_id: String,
+    task_id: String,
+    answers: serde_json::Value,
+    language: String,
+) -> Result<SubmittedQuestionnaire, CommandError> {
+    Ok(core
+        .submit_questionnaire(&profile_id, task_id, answers, &language)
+        .await?)
 }
 
 #[tauri::command]

@@ -182,6 +182,8 @@ pub struct DueQuestionnaire {
     pub closes: Option<String>,
     /// upcoming, due, overdue, done or closed.
     pub state: String,
+    /// Answers are saved and waiting to be finished.
+    pub in_progress: bool,
 }
 
 /// One score of one scale at one time.
@@ -214,6 +216,109 @@ pub struct ResultSeries {
     pub change_since_baseline: Option<String>,
     /// better, worse, aboutTheSame or unknown.
     pub verdict: Option<String>,
+}
+
+/// One choice offered for a question.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FormOption {
+    /// What to send back as the answer: a code, a number or a text.
+    #[ts(type = "string | number | boolean")]
+    pub value: serde_json::Value,
+    pub label: String,
+}
+
+/// One item of a questionnaire as the form shows it now (only items that are
+/// asked, given the answers so far).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FormItem {
+    pub link_id: String,
+    /// group, display, or the question's type: boolean, decimal, integer,
+    /// date, dateTime, time, string, text, url, choice, open-choice, quantity.
+    pub item_type: String,
+    pub text: String,
+    pub prefix: Option<String>,
+    /// 0 at the top level; items inside a group are deeper.
+    pub depth: u32,
+    /// The page it is on when the form is shown one question or group at a time.
+    pub page: u32,
+    pub required: bool,
+    /// Takes more than one answer (check boxes for a choice).
+    pub repeats: bool,
+    pub read_only: bool,
+    pub max_length: Option<u32>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub unit: Option<String>,
+    /// The questionnaire's display hint: radio-button, check-box, drop-down, slider, spinner…
+    pub control: Option<String>,
+    /// horizontal or vertical.
+    pub orientation: Option<String>,
+    pub options: Vec<FormOption>,
+    #[ts(type = "Array<string | number | boolean>")]
+    pub answers: Vec<serde_json::Value>,
+    /// What is wrong with the answer, in plain words, and its kind
+    /// (required, wrongType, notAnOption, belowMin, aboveMax, tooLong, onlyOneAnswer).
+    pub problem: Option<String>,
+    pub problem_kind: Option<String>,
+}
+
+/// A questionnaire being answered: what to ask now, progress, and any
+/// guidance an answer calls for — all worked out by the core.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FormView {
+    pub task_id: String,
+    /// The team's title for this assignment.
+    pub title: String,
+    /// The questionnaire's own name.
+    pub instrument: String,
+    /// upcoming, due, overdue, done or closed.
+    pub state: String,
+    pub closes: Option<String>,
+    pub items: Vec<FormItem>,
+    pub pages: u32,
+    /// Questions asked now, and how many have an answer.
+    pub questions: u32,
+    pub answered: u32,
+    /// Every answer is valid and every required question answered.
+    pub complete: bool,
+    /// When the answers so far were last saved on this device.
+    pub saved_at: Option<String>,
+    /// To show before anything else when an answer trips a red-flag rule.
+    pub guidance: Vec<crate::urgent::UrgentGuidance>,
+}
+
+/// One score of a submitted questionnaire, with its meaning.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreView {
+    pub scale: String,
+    pub name: String,
+    pub instrument: String,
+    /// None when there is no score; `not_scored` says why.
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub band: Option<String>,
+    pub meaning: Option<String>,
+    /// Which way is better, in words.
+    pub direction: Option<String>,
+    /// A descriptive profile instead of a number (EQ-5D-5L "11223").
+    pub profile: Option<String>,
+    pub not_scored: Option<String>,
+}
+
+/// What submitting a questionnaire did.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmittedQuestionnaire {
+    pub response_id: String,
+    pub scores: Vec<ScoreView>,
+    /// Guidance to show first, most urgent first.
+    pub guidance: Vec<crate::urgent::UrgentGuidance>,
 }
 
 /// A member of the care team, for "My care team".
@@ -337,6 +442,11 @@ pub fn typescript_contract() -> String {
         DueQuestionnaire::decl(&cfg),
         ResultPoint::decl(&cfg),
         ResultSeries::decl(&cfg),
+        FormOption::decl(&cfg),
+        FormItem::decl(&cfg),
+        FormView::decl(&cfg),
+        ScoreView::decl(&cfg),
+        SubmittedQuestionnaire::decl(&cfg),
         crate::urgent::Urgency::decl(&cfg),
         crate::urgent::UrgentGuidance::decl(&cfg),
         TeamMemberDetail::decl(&cfg),

@@ -559,11 +559,43 @@ impl CareCycle {
         answers: serde_json::Value,
     ) -> Result<String> {
         let now = self.clock.now();
-        self.in_store(profile_id, move |s| {
+        self.change_in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
             questionnaires::save_draft(s, &patient, &task_id, &answers, now)
         })
         .await
+    }
+
+    /// The form of an assigned questionnaire as it stands with `answers`
+    /// (`{"linkId": answer}`), or with the saved draft when None (offline).
+    pub async fn questionnaire_form(
+        &self,
+        profile_id: &str,
+        task_id: String,
+        answers: Option<serde_json::Value>,
+        language: String,
+    ) -> Result<contract::FormView> {
+        let now = self.clock.now();
+        self.in_store(profile_id, move |s| {
+            let tz = care_cycle::Record::load(s)?.time_zone();
+            questionnaires::form(s, &task_id, answers.as_ref(), &language, now, &tz)
+        })
+        .await
+    }
+
+    /// Submits an assigned questionnaire and says what the answers mean,
+    /// guidance first (see [`questionnaires::answer`]).
+    pub async fn submit_questionnaire(
+        &self,
+        profile_id: &str,
+        task_id: String,
+        answers: serde_json::Value,
+        language: &str,
+    ) -> Result<contract::SubmittedQuestionnaire> {
+        let done = self
+            .answer_questionnaire(profile_id, task_id, answers)
+            .await?;
+        Ok(done.view(language))
     }
 
     /// The saved in-progress response of a task, to resume it.

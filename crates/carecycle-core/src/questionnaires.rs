@@ -3,10 +3,14 @@
 //! engine (carecycle-prom) locally so scores and red-flag guidance are
 //! there at once, offline, before anything is sent.
 
-use crate::contract::{DueQuestionnaire, ResultPoint, ResultSeries};
+use crate::contract::{
+    DueQuestionnaire, FormItem, FormOption, FormView, ResultPoint, ResultSeries, ScoreView,
+    SubmittedQuestionnaire,
+};
 use crate::error::{CoreError, Result};
 use crate::outbox;
 use crate::store::Store;
+use crate::urgent::{Urgency, UrgentGuidance};
 use carecycle_fhir::ResourceType;
 use carecycle_fhir::time::FhirDateTime;
 use carecycle_prom::red_flags::{self, RedFlag};
@@ -53,6 +57,12 @@ pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
 
 /// Every assigned questionnaire, the most urgent first.
 pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQuestionnaire>> {
+    let drafts: std::collections::HashSet<String> = store
+        .all(ResourceType::QuestionnaireResponse)?
+        .iter()
+        .filter(|r| r["status"] == "in-progress")
+        .filter_map(|r| r["basedOn"][0]["reference"].as_str().map(str::to_owned))
+        .collect();
     let mut out: Vec<DueQuestionnaire> = store
         .all(ResourceType::Task)?
         .iter()
@@ -74,6 +84,8 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
                 .as_str()
                 .map(str::to_owned),
             state: state_of(t, now, tz).to_owned(),
+            in_progress: t["status"] != "completed"
+                && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
         })
         .collect();
     let rank = |s: &str| match s {
@@ -121,6 +133,26 @@ fn to_answer(item: &carecycle_prom::Item, v: &Value) -> Result<AnswerValue> {
         return Err(bad());
     }
     Ok(match (item.item_type, v) {
+        // Text typed into a number field: a number when it reads as one; else
+        // kept as typed, and the engine reports it next to the question.
+        (ItemType::Integer | ItemType::Decimal | ItemType::Quantity, Value::String(s)) => {
+            match s.trim().parse::<f64>() {
+                Ok(n) => return to_answer(item, &json!(n)),
+                Err(_) => AnswerValue::String(s.clone()),
+            }
+        }
+        (ItemType::Integer, Value::Number(n)) if n.as_i64().is_none() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => AnswerValue::Integer(f as i64),
+            _ => AnswerValue::Decimal(n.as_f64().ok_or_else(bad)?),
+        },
+        (ItemType::Quantity, Value::Number(n)) => {
+            AnswerValue::Quantity(carecycle_prom::model::Quantity {
+                value: n.as_f64(),
+                unit: item.unit.clone(),
+                system: None,
+                code: None,
+            })
+        }
         (ItemType::Boolean, Value::Bool(b)) => AnswerValue::Boolean(*b),
         (ItemType::Integer, Value::Number(n)) => AnswerValue::Integer(n.as_i64().ok_or_else(bad)?),
         (ItemType::Decimal, Value::Number(n)) => AnswerValue::Decimal(n.as_f64().ok_or_else(bad)?),
@@ -189,6 +221,11 @@ fn build(
         };
         let path = ItemPath::of(&q, &item.link_id)
             .ok_or_else(|| CoreError::Data("lost an item".into()))?;
+        // An answer to a question no longer asked (an earlier answer changed)
+        // is dropped, as FHIR says answers of disabled items are.
+        if !response.is_enabled(&path) {
+            continue;
+        }
         response
             .set_answers(&q, &path, values)
             .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
@@ -286,7 +323,7 @@ pub fn answer(
     })?;
     let qr = with_context(qr, patient, &task_id);
     let scores = scoring::score(&q, &response);
-    let flags = red_flags::evaluate(&red_flags::default_rules(), &q, &response, &scores, &[]);
+    let flags = flags_for(&q, &response, &scores);
     let response_id = match draft_of(store, &task_id)? {
         Some(draft) => {
             let id = draft["id"].as_str().unwrap_or_default().to_owned();
@@ -392,9 +429,484 @@ pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
         .collect())
 }
 
+/// An answer as the form holds it: a code, number, text or yes/no.
+fn plain(a: &AnswerValue) -> Value {
+    match a {
+        AnswerValue::Boolean(b) => json!(b),
+        AnswerValue::Integer(i) => json!(i),
+        AnswerValue::Decimal(d) => json!(d),
+        AnswerValue::Quantity(q) => json!(q.value),
+        AnswerValue::Coding(c) => json!(c.code.clone().or_else(|| c.display.clone())),
+        AnswerValue::Date(x)
+        | AnswerValue::DateTime(x)
+        | AnswerValue::Time(x)
+        | AnswerValue::String(x)
+        | AnswerValue::Uri(x)
+        | AnswerValue::Reference(x) => json!(x),
+        AnswerValue::Attachment(at) => json!(at.title.clone().or_else(|| at.url.clone())),
+    }
+}
+
+/// A bound (minValue/maxValue) as an input's attribute.
+fn bound(a: &Option<AnswerValue>) -> Option<String> {
+    a.as_ref().map(|v| match plain(v) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+fn is_spanish(language: &str) -> bool {
+    language.to_ascii_lowercase().starts_with("es")
+}
+
+/// A red flag as the guidance the patient sees first: what to do now, whom to call.
+pub fn flag_guidance(flag: &RedFlag, language: &str) -> UrgentGuidance {
+    let mut calls = Vec::new();
+    if let Some(c) = &flag.call {
+        calls.push((c.label.get(language).to_owned(), c.number.clone()));
+    }
+    let urgency = match flag.urgency {
+        red_flags::Urgency::Now => {
+            let label = if is_spanish(language) {
+                "Servicios de emergencia"
+            } else {
+                "Emergency services"
+            };
+            calls.push((label.to_owned(), "911".to_owned()));
+            Urgency::Emergency
+        }
+        red_flags::Urgency::Soon => Urgency::TeamWillContact,
+    };
+    UrgentGuidance {
+        urgency,
+        concern: flag.team_flag.clone(),
+        title: flag.title.get(language).to_owned(),
+        advice: flag.guidance.get(language).to_owned(),
+        calls,
+    }
+}
+
+fn flags_for(q: &Questionnaire, response: &Response, scores: &[ScoreOutcome]) -> Vec<RedFlag> {
+    red_flags::evaluate(&red_flags::default_rules(), q, response, scores, &[])
+}
+
+/// What the form shows now for a task: the draft saved on this device when
+/// `answers` is None (resuming), else the answers the patient has given so
+/// far. Enablement, problems, progress and red-flag guidance all come from
+/// the engine, so the screen only lays them out.
+pub fn form(
+    store: &Store,
+    task_id: &str,
+    answers: Option<&Value>,
+    language: &str,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Result<FormView> {
+    let task_id = task_id.trim_start_matches("Task/").to_owned();
+    let draft = draft_of(store, &task_id)?;
+    let (task, q, mut response) = match answers {
+        Some(a) => build(store, &task_id, a)?,
+        None => {
+            let (task, q, empty) = build(store, &task_id, &json!({}))?;
+            let response = match &draft {
+                Some(d) => Response::from_fhir(&q, d).unwrap_or(empty),
+                None => empty,
+            };
+            (task, q, response)
+        }
+    };
+    let evaluation = response.evaluate(&q);
+    let mut items = Vec::new();
+    let mut page = 0u32;
+    let mut page_has_question = false;
+    for path in &evaluation.enabled {
+        let Some(item) = q.item(path.link_id()) else {
+            continue;
+        };
+        if item.hidden {
+            continue;
+        }
+        let depth = (path.0.len() as u32).saturating_sub(1);
+        // Each top-level question or group is a page; a top-level text
+        // introduces the page that follows it.
+        if depth == 0 {
+            if page_has_question {
+                page += 1;
+            }
+            page_has_question = item.item_type != ItemType::Display;
+        }
+        let problem = evaluation.problems.iter().find(|p| &p.path == path);
+        let kind = problem.map(|p| {
+            serde_json::to_value(&p.kind)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        items.push(FormItem {
+            link_id: item.link_id.clone(),
+            item_type: serde_json::to_value(item.item_type)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            text: item.text_in(language).unwrap_or_default().to_owned(),
+            prefix: item.prefix.clone(),
+            depth,
+            page,
+            required: item.required,
+            repeats: item.repeats,
+            read_only: item.read_only,
+            max_length: item.max_length,
+            min: bound(&item.min_value),
+            max: bound(&item.max_value),
+            unit: item.unit.clone(),
+            control: item.item_control.clone(),
+            orientation: item.choice_orientation.map(|o| {
+                match o {
+                    carecycle_prom::model::Orientation::Horizontal => "horizontal",
+                    carecycle_prom::model::Orientation::Vertical => "vertical",
+                }
+                .to_owned()
+            }),
+            options: item
+                .options
+                .iter()
+                .map(|o| FormOption {
+                    value: match plain(&o.value) {
+                        Value::Null => json!(o.label),
+                        v => v,
+                    },
+                    label: o.label_in(language).to_owned(),
+                })
+                .collect(),
+            answers: response.answers(path).iter().map(plain).collect(),
+            problem: problem.map(|p| p.message.clone()),
+            problem_kind: kind,
+        });
+    }
+    let scores = scoring::score(&q, &response);
+    let guidance = flags_for(&q, &response, &scores)
+        .iter()
+        .map(|f| flag_guidance(f, language))
+        .collect();
+    Ok(FormView {
+        task_id: format!("Task/{task_id}"),
+        title: task["description"]
+            .as_str()
+            .or(q.title.as_deref())
+            .unwrap_or("Questionnaire")
+            .to_owned(),
+        instrument: q.title.clone().unwrap_or_default(),
+        state: state_of(&task, now, tz).to_owned(),
+        closes: task["restriction"]["period"]["end"]
+            .as_str()
+            .map(str::to_owned),
+        pages: if items.is_empty() { 0 } else { page + 1 },
+        items,
+        questions: evaluation.questions,
+        answered: evaluation.answered,
+        complete: evaluation.is_valid(),
+        saved_at: draft.and_then(|d| d["authored"].as_str().map(str::to_owned)),
+        guidance,
+    })
+}
+
+/// A score as the patient reads it.
+pub fn score_view(outcome: &ScoreOutcome) -> ScoreView {
+    match outcome {
+        ScoreOutcome::Scored(s) => ScoreView {
+            scale: s.scale.clone(),
+            name: s.scale_name.clone(),
+            instrument: s.instrument_name.clone(),
+            value: Some(s.value),
+            unit: Some(s.unit.clone()),
+            min: Some(s.min),
+            max: Some(s.max),
+            band: s.band.as_ref().map(|b| b.label.clone()),
+            meaning: s.band.as_ref().map(|b| b.meaning.clone()),
+            direction: Some(s.direction.words().to_owned()),
+            profile: s.profile.clone(),
+            not_scored: None,
+        },
+        ScoreOutcome::NotScorable {
+            scale,
+            scale_name,
+            reason,
+        } => ScoreView {
+            scale: scale.clone(),
+            name: scale_name.clone(),
+            instrument: scale_name.clone(),
+            value: None,
+            unit: None,
+            min: None,
+            max: None,
+            band: None,
+            meaning: None,
+            direction: None,
+            profile: None,
+            not_scored: Some(reason.clone()),
+        },
+        ScoreOutcome::Unsupported {
+            instrument,
+            instrument_name,
+            reason,
+        } => ScoreView {
+            scale: instrument.clone(),
+            name: instrument_name.clone(),
+            instrument: instrument_name.clone(),
+            value: None,
+            unit: None,
+            min: None,
+            max: None,
+            band: None,
+            meaning: None,
+            direction: None,
+            profile: None,
+            not_scored: Some(reason.clone()),
+        },
+    }
+}
+
+impl Answered {
+    /// What the patient is shown after submitting: guidance first, then scores.
+    pub fn view(&self, language: &str) -> SubmittedQuestionnaire {
+        SubmittedQuestionnaire {
+            response_id: self.response_id.clone(),
+            scores: self.scores.iter().map(score_view).collect(),
+            guidance: self
+                .red_flags
+                .iter()
+                .map(|f| flag_guidance(f, language))
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn store_with(qid: &str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            Store::open(&dir.path().join("p.db"), &crate::store::new_database_key()).unwrap();
+        let text = carecycle_prom::library::ALL
+            .iter()
+            .find(|(id, _)| *id == qid)
+            .unwrap()
+            .1;
+        let mut q: Value = serde_json::from_str(text).unwrap();
+        q["id"] = json!(qid);
+        let task = json!({"resourceType": "Task", "id": "t1", "status": "requested",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+            "description": "Mood check", "focus": {"reference": format!("Questionnaire/{qid}")},
+            "restriction": {"period": {"start": "2026-11-20", "end": "2026-11-30"}}});
+        crate::store::apply_page(
+            store.connection(),
+            &[
+                (ResourceType::Questionnaire, qid.into(), q),
+                (ResourceType::Task, "t1".into(), task),
+            ],
+            None,
+        )
+        .unwrap();
+        (dir, store)
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-23T15:00:00Z".parse().unwrap()
+    }
+
+    fn tz() -> TimeZone {
+        TimeZone::get("America/Chicago").unwrap()
+    }
+
+    /// PHQ-9 answers by LOINC answer code: LA6568-5 not at all (0), LA6569-3
+    /// several days (1), LA6570-1 more than half the days (2), LA6571-9 nearly
+    /// every day (3).
+    fn phq9(codes: [&str; 9]) -> Value {
+        let ids = [
+            "/44250-9", "/44255-8", "/44259-0", "/44254-1", "/44251-7", "/44258-2", "/44252-5",
+            "/44253-3", "/44260-8",
+        ];
+        Value::Object(
+            ids.iter()
+                .zip(codes)
+                .map(|(id, c)| (id.to_string(), json!(c)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_form_shows_progress_pages_and_problems_from_the_engine() {
+        let (_dir, store) = store_with("phq-9");
+        let view = form(&store, "Task/t1", None, "en", now(), &tz()).unwrap();
+        assert_eq!(view.title, "Mood check");
+        assert_eq!(view.state, "due");
+        assert_eq!((view.answered, view.complete), (0, false));
+        // The introduction shares the first question's page; one question a page.
+        assert_eq!(view.items[0].item_type, "display");
+        assert_eq!((view.items[0].page, view.items[1].page), (0, 0));
+        assert_eq!(view.items[2].page, 1);
+        let q1 = &view.items[1];
+        assert_eq!(q1.options.len(), 4);
+        assert_eq!(q1.options[1].value, json!("LA6569-3"));
+        assert_eq!(q1.problem_kind.as_deref(), Some("required"));
+
+        let mut half = phq9(["LA6569-3"; 9]);
+        half.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k < &"/44254-1".to_owned());
+        let view = form(&store, "t1", Some(&half), "en", now(), &tz()).unwrap();
+        assert!(view.answered >= 3 && view.answered < view.questions);
+        assert_eq!(view.items[1].answers, vec![json!("LA6569-3")]);
+        assert!(view.guidance.is_empty());
+
+        // Spanish text where the questionnaire carries it.
+        let es = form(&store, "t1", None, "es", now(), &tz()).unwrap();
+        assert_ne!(es.items[1].text, view.items[1].text);
+        assert_ne!(es.items[1].options[0].label, view.items[1].options[0].label);
+    }
+
+    #[test]
+    fn item_nine_brings_crisis_guidance_while_answering_before_anything_is_sent() {
+        let (_dir, store) = store_with("phq-9");
+        let mut answers = serde_json::Map::new();
+        answers.insert("/44260-8".into(), json!("LA6569-3"));
+        let view = form(
+            &store,
+            "t1",
+            Some(&Value::Object(answers)),
+            "en",
+            now(),
+            &tz(),
+        )
+        .unwrap();
+        assert_eq!(view.guidance.len(), 1);
+        let g = &view.guidance[0];
+        assert_eq!(g.urgency, Urgency::Emergency);
+        assert_eq!(g.calls[0].1, "988");
+        assert!(g.calls.iter().any(|(_, n)| n == "911"));
+        let es = form(
+            &store,
+            "t1",
+            Some(&json!({"/44260-8": "LA6569-3"})),
+            "es",
+            now(),
+            &tz(),
+        )
+        .unwrap();
+        assert!(es.guidance[0].advice.contains("988"));
+        assert_ne!(es.guidance[0].title, g.title);
+    }
+
+    #[test]
+    fn typed_text_is_kept_with_a_problem_and_unknown_questions_are_refused() {
+        let (_dir, store) = store_with("promis-global-10");
+        let view = form(
+            &store,
+            "t1",
+            Some(&json!({"Global07r": "seven"})),
+            "en",
+            now(),
+            &tz(),
+        )
+        .unwrap();
+        let pain = view
+            .items
+            .iter()
+            .find(|i| i.link_id == "Global07r")
+            .unwrap();
+        assert_eq!(pain.answers, vec![json!("seven")]);
+        assert_eq!(pain.problem_kind.as_deref(), Some("wrongType"));
+        assert_eq!(
+            (pain.min.as_deref(), pain.max.as_deref()),
+            (Some("0"), Some("10"))
+        );
+        let ok = form(
+            &store,
+            "t1",
+            Some(&json!({"Global07r": "7"})),
+            "en",
+            now(),
+            &tz(),
+        )
+        .unwrap();
+        let pain = ok.items.iter().find(|i| i.link_id == "Global07r").unwrap();
+        assert_eq!(
+            (pain.answers.clone(), pain.problem.clone()),
+            (vec![json!(7)], None)
+        );
+        let above = form(
+            &store,
+            "t1",
+            Some(&json!({"Global07r": 11})),
+            "en",
+            now(),
+            &tz(),
+        )
+        .unwrap();
+        let pain = above
+            .items
+            .iter()
+            .find(|i| i.link_id == "Global07r")
+            .unwrap();
+        assert_eq!(pain.problem_kind.as_deref(), Some("aboveMax"));
+        // Items inside the "past 7 days" group sit one level down, on one page.
+        let group = view.items.iter().find(|i| i.link_id == "past7").unwrap();
+        assert_eq!(
+            (group.item_type.as_str(), group.depth, pain.depth),
+            ("group", 0, 1)
+        );
+        assert_eq!(group.page, pain.page);
+        assert_eq!(view.pages, pain.page + 1);
+        // A draft with the mistyped answer resumes with everything in it.
+        let (_dir, mut store) = store_with("promis-global-10");
+        let first = view.items[0].options[0].value.clone();
+        let typed = json!({"Global01": first, "Global07r": "seven"});
+        save_draft(&mut store, "p1", "t1", &typed, now()).unwrap();
+        let resumed = form(&store, "t1", None, "en", now(), &tz()).unwrap();
+        let answers: Vec<_> = resumed
+            .items
+            .iter()
+            .flat_map(|i| i.answers.clone())
+            .collect();
+        assert_eq!(answers, vec![first, json!("seven")]);
+        let err = form(&store, "t1", Some(&json!({"nope": 1})), "en", now(), &tz()).unwrap_err();
+        assert!(
+            err.to_string().contains("'nope' is not a question"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_draft_resumes_and_submitting_scores_with_meaning_and_guidance_first() {
+        let (_dir, mut store) = store_with("phq-9");
+        let mut some = phq9(["LA6570-1"; 9]);
+        some.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k < &"/44254-1".to_owned());
+        save_draft(&mut store, "p1", "t1", &some, now()).unwrap();
+        let resumed = form(&store, "t1", None, "en", now(), &tz()).unwrap();
+        assert_eq!(resumed.items[1].answers, vec![json!("LA6570-1")]);
+        assert!(resumed.saved_at.is_some());
+        let due = due_list(&store, now(), &tz()).unwrap();
+        assert!(due[0].in_progress);
+
+        // 2+2+2+1+1+1+0+0+1 = 10: moderate (Kroenke 2001: 10–14).
+        let all = phq9([
+            "LA6570-1", "LA6570-1", "LA6570-1", "LA6569-3", "LA6569-3", "LA6569-3", "LA6568-5",
+            "LA6568-5", "LA6569-3",
+        ]);
+        let done = answer(&mut store, "p1", "t1", &all, now())
+            .unwrap()
+            .view("en");
+        let score = &done.scores[0];
+        assert_eq!(score.value, Some(10.0));
+        assert_eq!(score.band.as_deref(), Some("Moderate"));
+        assert!(score.meaning.is_some() && score.direction.is_some());
+        assert_eq!(done.guidance[0].calls[0].1, "988");
+        assert!(!due_list(&store, now(), &tz()).unwrap()[0].in_progress);
+    }
 
     #[test]
     fn a_window_makes_a_questionnaire_upcoming_due_or_overdue() {

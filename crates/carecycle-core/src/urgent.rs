@@ -16,6 +16,8 @@ pub enum Urgency {
     Emergency,
     /// Call the care unit now rather than waiting for a reply.
     CallToday,
+    /// The care team will contact the patient soon (a questionnaire's red flag).
+    TeamWillContact,
 }
 
 /// What the patient is shown before sending.
@@ -224,11 +226,11 @@ pub fn check(text: &str, language: &str) -> Option<UrgentGuidance> {
                 "Llame al 911 ahora. No espere la respuesta a un mensaje: su equipo puede tardar horas en leerlo.".to_owned()
             },
         ),
-        (Urgency::CallToday, false) => (
+        (Urgency::CallToday | Urgency::TeamWillContact, false) => (
             "Please call us today".to_owned(),
             format!("You mentioned {}. Call the unit now so a nurse can advise you; you can still send your message.", rule.concern),
         ),
-        (Urgency::CallToday, true) => (
+        (Urgency::CallToday | Urgency::TeamWillContact, true) => (
             "Por favor, llámenos hoy".to_owned(),
             "Llame a la unidad ahora para que una enfermera le aconseje; también puede enviar su mensaje.".to_owned(),
         ),

@@ -311,6 +311,13 @@ pub struct Item {
     pub items: Vec<Item>,
 }
 
+impl AnswerOption {
+    /// The option's text in a language, falling back to the original.
+    pub fn label_in(&self, language: &str) -> &str {
+        lookup_language(&self.label_translations, language).unwrap_or(&self.label)
+    }
+}
+
 impl Item {
     /// The item's text in a language, falling back to the original.
     pub fn text_in(&self, language: &str) -> Option<&str> {

@@ -125,7 +125,11 @@ opens: string | null, closes: string | null,
 /**
  * upcoming, due, overdue, done or closed.
  */
-state: string, };
+state: string, 
+/**
+ * Answers are saved and waiting to be finished.
+ */
+inProgress: boolean, };
 
 export type ResultPoint = { authored: string, value: number, 
 /**
@@ -151,7 +155,95 @@ changeSinceBaseline: string | null,
  */
 verdict: string | null, };
 
-export type Urgency = "emergency" | "callToday";
+export type FormOption = { 
+/**
+ * What to send back as the answer: a code, a number or a text.
+ */
+value: string | number | boolean, label: string, };
+
+export type FormItem = { linkId: string, 
+/**
+ * group, display, or the question's type: boolean, decimal, integer,
+ * date, dateTime, time, string, text, url, choice, open-choice, quantity.
+ */
+itemType: string, text: string, prefix: string | null, 
+/**
+ * 0 at the top level; items inside a group are deeper.
+ */
+depth: number, 
+/**
+ * The page it is on when the form is shown one question or group at a time.
+ */
+page: number, required: boolean, 
+/**
+ * Takes more than one answer (check boxes for a choice).
+ */
+repeats: boolean, readOnly: boolean, maxLength: number | null, min: string | null, max: string | null, unit: string | null, 
+/**
+ * The questionnaire's display hint: radio-button, check-box, drop-down, slider, spinner…
+ */
+control: string | null, 
+/**
+ * horizontal or vertical.
+ */
+orientation: string | null, options: Array<FormOption>, answers: Array<string | number | boolean>, 
+/**
+ * What is wrong with the answer, in plain words, and its kind
+ * (required, wrongType, notAnOption, belowMin, aboveMax, tooLong, onlyOneAnswer).
+ */
+problem: string | null, problemKind: string | null, };
+
+export type FormView = { taskId: string, 
+/**
+ * The team's title for this assignment.
+ */
+title: string, 
+/**
+ * The questionnaire's own name.
+ */
+instrument: string, 
+/**
+ * upcoming, due, overdue, done or closed.
+ */
+state: string, closes: string | null, items: Array<FormItem>, pages: number, 
+/**
+ * Questions asked now, and how many have an answer.
+ */
+questions: number, answered: number, 
+/**
+ * Every answer is valid and every required question answered.
+ */
+complete: boolean, 
+/**
+ * When the answers so far were last saved on this device.
+ */
+savedAt: string | null, 
+/**
+ * To show before anything else when an answer trips a red-flag rule.
+ */
+guidance: Array<UrgentGuidance>, };
+
+export type ScoreView = { scale: string, name: string, instrument: string, 
+/**
+ * None when there is no score; `not_scored` says why.
+ */
+value: number | null, unit: string | null, min: number | null, max: number | null, band: string | null, meaning: string | null, 
+/**
+ * Which way is better, in words.
+ */
+direction: string | null, 
+/**
+ * A descriptive profile instead of a number (EQ-5D-5L "11223").
+ */
+profile: string | null, notScored: string | null, };
+
+export type SubmittedQuestionnaire = { responseId: string, scores: Array<ScoreView>, 
+/**
+ * Guidance to show first, most urgent first.
+ */
+guidance: Array<UrgentGuidance>, };
+
+export type Urgency = "emergency" | "callToday" | "teamWillContact";
 
 export type UrgentGuidance = { urgency: Urgency, 
 /**
