@@ -3,10 +3,9 @@
 // moving the surgery date with its command line: the dates move in the app.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BACKEND, tempDir } from './support/processes.mjs';
-import { PATIENT, screenshots, signedInApp, texts } from './support/app.mjs';
+import { tempDir } from './support/processes.mjs';
+import { PATIENT, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
@@ -60,7 +59,7 @@ test('care cycle: phases in order, appointments to the calendar, the surgery mov
 
   // The team moves the surgery a week later; after an update the app shows it.
   const day = surgery.start.slice(0, 10);
-  execFileSync(BACKEND, ['team', '--data', backend.dataDir, '--as', 'priya', 'move-surgery', '--patient', USER, '--to', plusDays(day, 7)]);
+  team(backend, 'move-surgery', '--patient', USER, '--to', plusDays(day, 7));
   await s.click(await s.find('[data-testid="care-update"]'));
   await s.waitFor(
     async () => {

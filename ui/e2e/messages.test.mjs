@@ -4,18 +4,13 @@
 // text that suggests an emergency brings call-now guidance before sending.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { BACKEND } from './support/processes.mjs';
-import { PATIENT, save, screenshots, signedInApp, texts } from './support/app.mjs';
+import { PATIENT, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 const USER = PATIENT.user;
 const PASSWORD = PATIENT.password;
 
-function team(dataDir, ...args) {
-  return execFileSync(BACKEND, ['team', '--data', dataDir, '--as', 'priya', ...args], { encoding: 'utf8' });
-}
 
 test('care team and messages: who answers by when, the team replies, the patient replies once, emergencies are guided', async (t) => {
   const { s, backend } = await signedInApp(t);
@@ -51,7 +46,7 @@ test('care team and messages: who answers by when, the team replies, the patient
   save('messages-desktop.png', await s.screenshot());
 
   // The team answers with its command line; the app shows it after a check.
-  team(backend.dataDir, 'send', '--patient', USER, '--thread', root.id, 'Yes, Tuesday at 2 pm works. See you then!');
+  team(backend, 'send', '--patient', USER, '--thread', root.id, 'Yes, Tuesday at 2 pm works. See you then!');
   await s.click(await s.find('.sync-status button.link:last-child'));
   await s.waitFor(async () => /All your messages have been sent/.test(await s.text(await s.find('[data-testid="messages-status"]'))), {
     what: 'the check for new messages',

@@ -354,12 +354,33 @@ fn seed_assignments(
     ];
     for (qid, title, start, end, phase, status) in assignments {
         let url = format!("{}{qid}", carecycle_prom::scoring::QUESTIONNAIRE_BASE);
+        let task_id = new_id();
+        // A baseline already answered has its response (so results start from it).
+        let output = if status == "completed" {
+            let response_id = new_id();
+            let mut qr = baseline_response(qid, &a.at(start + 5, 10, 30))?;
+            qr["id"] = json!(response_id);
+            qr["subject"] = json!({"reference": pref});
+            qr["author"] = json!({"reference": pref});
+            qr["basedOn"] = json!([{"reference": format!("Task/{task_id}")}]);
+            put(
+                conn,
+                s,
+                ResourceType::QuestionnaireResponse,
+                &response_id,
+                qr,
+            )?;
+            json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}])
+        } else {
+            json!([])
+        };
         put(
             conn,
             s,
             ResourceType::Task,
-            &new_id(),
+            &task_id,
             json!({
+                "output": output,
                 "resourceType": "Task",
                 "meta": anchor_tag(),
                 "status": status,
@@ -377,6 +398,60 @@ fn seed_assignments(
         )?;
     }
     Ok(())
+}
+
+/// The demo patient's baseline answers: PROMIS Global Health at the levels
+/// below (physical raw 10 → T 34.9, mental raw 12 → T 43.5), and the middle
+/// option of every other questionnaire's questions.
+fn baseline_response(qid: &str, authored: &str) -> Result<Value, ApiError> {
+    use carecycle_prom::{AnswerValue, ItemPath, Questionnaire, Response};
+    const PROMIS: [(&str, u8); 9] = [
+        ("Global01", 3),
+        ("Global02", 3),
+        ("Global03", 2),
+        ("Global04", 3),
+        ("Global05", 3),
+        ("Global09r", 3),
+        ("Global06", 3),
+        ("Global10r", 3),
+        ("Global08r", 3),
+    ];
+    let bad = |e: String| ApiError::Internal(format!("baseline response for {qid}: {e}"));
+    let text = carecycle_prom::library::ALL
+        .iter()
+        .find(|(id, _)| *id == qid)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| bad("not bundled".into()))?;
+    let json: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let q = Questionnaire::parse(&json).map_err(|e| bad(e.to_string()))?;
+    let mut response = Response::new(&q);
+    for (item, _) in q.walk() {
+        if !item.item_type.is_question() {
+            continue;
+        }
+        let level = PROMIS.iter().find(|(id, _)| *id == item.link_id);
+        let answer = match level {
+            Some((id, n)) => item
+                .options
+                .iter()
+                .find(|o| matches!(&o.value, AnswerValue::Coding(c) if c.code.as_deref() == Some(&format!("{id}-{n}"))))
+                .map(|o| o.value.clone()),
+            None if item.link_id == "Global07r" => Some(AnswerValue::Integer(7)),
+            None => item.options.get(item.options.len() / 2).map(|o| o.value.clone()),
+        };
+        if let (Some(answer), Some(path)) = (answer, ItemPath::of(&q, &item.link_id)) {
+            response
+                .set_answers(&q, &path, vec![answer])
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    response.complete(&q, authored).map_err(|problems| {
+        bad(problems
+            .iter()
+            .map(|p| p.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "))
+    })
 }
 
 /// Plain-language reading for each phase; some also in Spanish.

@@ -184,6 +184,8 @@ pub struct DueQuestionnaire {
     pub state: String,
     /// Answers are saved and waiting to be finished.
     pub in_progress: bool,
+    /// The window is open (due or overdue): the patient may answer now.
+    pub answerable: bool,
 }
 
 /// One score of one scale at one time.

@@ -67,7 +67,8 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
         .all(ResourceType::Task)?
         .iter()
         .filter(|t| is_questionnaire_task(t))
-        .map(|t| DueQuestionnaire {
+        .map(|t| (t, state_of(t, now, tz)))
+        .map(|(t, state)| DueQuestionnaire {
             task_id: format!("Task/{}", t["id"].as_str().unwrap_or_default()),
             title: t["description"]
                 .as_str()
@@ -83,7 +84,8 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
             closes: t["restriction"]["period"]["end"]
                 .as_str()
                 .map(str::to_owned),
-            state: state_of(t, now, tz).to_owned(),
+            state: state.to_owned(),
+            answerable: matches!(state, "due" | "overdue"),
             in_progress: t["status"] != "completed"
                 && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
         })

@@ -9,11 +9,13 @@ import type {
   DueQuestionnaire,
   EducationDoc,
   EducationItem,
+  FormView,
   MessageKindOption,
   ProfileSummary,
   RecordAccess,
   ResultSeries,
   SearchHit,
+  SubmittedQuestionnaire,
   SyncReport,
   SyncStatus,
   TeamMemberDetail,
@@ -22,6 +24,9 @@ import type {
   TodayView,
   UrgentGuidance,
 } from './contract';
+
+/** Answers by question linkId: one value, or several for questions that take several. */
+export type Answers = Record<string, string | number | boolean | (string | number | boolean)[]>;
 
 export interface Backend {
   appOverview(): Promise<AppOverview>;
@@ -40,6 +45,12 @@ export interface Backend {
   search(profileId: string, text: string): Promise<SearchHit[]>;
   setChecklistDone(profileId: string, taskId: string, done: boolean): Promise<void>;
   dueQuestionnaires(profileId: string): Promise<DueQuestionnaire[]>;
+  /** The form as the core sees it with these answers (`{linkId: answer}`), or with the saved draft when null. */
+  questionnaireForm(profileId: string, taskId: string, answers: Answers | null, language: string): Promise<FormView>;
+  /** Keeps the answers so far on the device and queues them (in progress) for the team. */
+  saveQuestionnaireDraft(profileId: string, taskId: string, answers: Answers): Promise<string>;
+  /** Completes the questionnaire (works offline); what the answers mean, guidance first. */
+  submitQuestionnaire(profileId: string, taskId: string, answers: Answers, language: string): Promise<SubmittedQuestionnaire>;
   results(profileId: string): Promise<ResultSeries[]>;
   careTeam(profileId: string): Promise<TeamMemberDetail[]>;
   checklist(profileId: string): Promise<ChecklistItem[]>;
@@ -68,6 +79,12 @@ export const tauriBackend: Backend = {
   search: (profileId, text) => invoke<SearchHit[]>('search', { profileId, text }),
   setChecklistDone: (profileId, taskId, done) => invoke<void>('set_checklist_done', { profileId, taskId, done }),
   dueQuestionnaires: (profileId) => invoke<DueQuestionnaire[]>('due_questionnaires', { profileId }),
+  questionnaireForm: (profileId, taskId, answers, language) =>
+    invoke<FormView>('questionnaire_form', { profileId, taskId, answers, language }),
+  saveQuestionnaireDraft: (profileId, taskId, answers) =>
+    invoke<string>('save_questionnaire_draft', { profileId, taskId, answers }),
+  submitQuestionnaire: (profileId, taskId, answers, language) =>
+    invoke<SubmittedQuestionnaire>('submit_questionnaire', { profileId, taskId, answers, language }),
   results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
   careTeam: (profileId) => invoke<TeamMemberDetail[]>('care_team', { profileId }),
   checklist: (profileId) => invoke<ChecklistItem[]>('checklist', { profileId }),

@@ -129,7 +129,11 @@ state: string,
 /**
  * Answers are saved and waiting to be finished.
  */
-inProgress: boolean, };
+inProgress: boolean, 
+/**
+ * The window is open (due or overdue): the patient may answer now.
+ */
+answerable: boolean, };
 
 export type ResultPoint = { authored: string, value: number, 
 /**

@@ -1,6 +1,6 @@
 // A fake of the typed backend for UI unit tests: records calls, answers from data.
 import type { Backend } from './backend';
-import type { AppOverview, CommandError, ProfileSummary, SyncReport, TodayView } from './contract';
+import type { AppOverview, CommandError, FormView, ProfileSummary, SyncReport, TodayView } from './contract';
 
 export const profile: ProfileSummary = {
   id: 'p-1',
@@ -26,6 +26,7 @@ export interface FakeOptions {
   overview?: Partial<AppOverview>;
   signIn?: () => Promise<ProfileSummary>;
   sync?: () => Promise<SyncReport>;
+  form?: FormView;
 }
 
 export function fakeBackend(options: FakeOptions = {}): Backend & { calls: string[] } {
@@ -68,6 +69,21 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`setChecklistDone ${id} ${task} ${done}`);
     },
     dueQuestionnaires: async () => [],
+    questionnaireForm: async (id, task) => {
+      calls.push(`questionnaireForm ${id} ${task}`);
+      return options.form ?? {
+        taskId: task, title: 'Questionnaire', instrument: '', state: 'due', closes: null, items: [], pages: 0,
+        questions: 0, answered: 0, complete: true, savedAt: null, guidance: [],
+      };
+    },
+    saveQuestionnaireDraft: async (id, task, answers) => {
+      calls.push(`saveQuestionnaireDraft ${id} ${task} ${JSON.stringify(answers)}`);
+      return 'QuestionnaireResponse/local-1';
+    },
+    submitQuestionnaire: async (id, task, answers) => {
+      calls.push(`submitQuestionnaire ${id} ${task} ${JSON.stringify(answers)}`);
+      return { responseId: 'QuestionnaireResponse/local-1', scores: [], guidance: [] };
+    },
     results: async () => [],
     careTeam: async () => [],
     checklist: async () => [],

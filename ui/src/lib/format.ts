@@ -31,3 +31,11 @@ export function formatInstant(instant: string, locale?: string): string {
   if (Number.isNaN(d.getTime())) return instant;
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
 }
+
+/** The day of a date or an instant, in words ("Tuesday, December 1"). */
+export function formatDayOf(value: string, locale?: string): string {
+  if (parts(value)) return formatDay(value, locale);
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return value;
+  return new Intl.DateTimeFormat(locale, { weekday: 'long', month: 'long', day: 'numeric' }).format(d);
+}
