@@ -30,6 +30,8 @@ scripts/e2e-session.sh cargo test --workspace "${FEATURES[@]}"
 
 step "build the app and the back end"
 cargo build -p carecycle-app -p carecycle-backend "${FEATURES[@]}"
+# The stand-in notification service the e2e suite records notifications with.
+cargo build -p carecycle-app --example notification_recorder "${FEATURES[@]}"
 
 step "end-to-end in the real window"
 (cd ui && ../scripts/e2e-session.sh npm run --silent e2e)

@@ -30,6 +30,8 @@ fn main() {
             "export_ics",
             "record_access",
             "message_kinds",
+            "notification_settings",
+            "set_notification_detail",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

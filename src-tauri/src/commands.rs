@@ -2,7 +2,7 @@
 
 use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView,
-    MessageKindOption, ProfileSummary, RecordAccess, ResultSeries, SearchHit,
+    MessageKindOption, NotificationSettings, ProfileSummary, RecordAccess, ResultSeries, SearchHit,
     SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TimelineView,
     TodayView,
 };
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tauri::State;
 
 type Core<'a> = State<'a, Arc<CareCycle>>;
+type Notifications<'a> = State<'a, Arc<crate::notifier::Notifier>>;
 
 #[tauri::command]
 pub async fn app_overview(core: Core<'_>) -> Result<AppOverview, CommandError> {
@@ -220,4 +221,27 @@ pub async fn record_access(
 #[tauri::command]
 pub fn message_kinds(core: Core<'_>) -> Vec<MessageKindOption> {
     core.message_kinds()
+}
+
+#[tauri::command]
+pub async fn notification_settings(
+    core: Core<'_>,
+    notifier: Notifications<'_>,
+    profile_id: String,
+) -> Result<NotificationSettings, CommandError> {
+    Ok(NotificationSettings {
+        show_details: core.notification_detail(&profile_id).await?,
+        available: notifier.available(),
+    })
+}
+
+#[tauri::command]
+pub async fn set_notification_detail(
+    core: Core<'_>,
+    notifier: Notifications<'_>,
+    profile_id: String,
+    on: bool,
+) -> Result<NotificationSettings, CommandError> {
+    core.set_notification_detail(&profile_id, on).await?;
+    notification_settings(core, notifier, profile_id).await
 }

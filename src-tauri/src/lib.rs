@@ -3,14 +3,17 @@
 //! UI listens to and answers by re-reading what it shows.
 
 pub mod commands;
+pub mod notifier;
 
 use carecycle_core::contract::ServerChoice;
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::SystemBrowser;
 use carecycle_core::{CareCycle, ChangeEvent, CoreConfig, SystemClock};
+use notifier::Notifier;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tauri::{Emitter, Manager, Runtime};
 
 /// Event sent to the UI when a profile's record changed.
@@ -71,14 +74,19 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::timeline,
         commands::export_ics,
         commands::record_access,
-        commands::message_kinds
+        commands::message_kinds,
+        commands::notification_settings,
+        commands::set_notification_detail
     ])
 }
 
-/// Makes the core available to commands and forwards its change events to the UI.
+/// Makes the core available to commands, forwards its change events to the
+/// UI, and after each sync shows what is new as desktop notifications.
 pub fn attach_core<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) {
+    let notifier = Arc::new(Notifier::default());
+    app.manage(notifier.clone());
     let mut events = core.subscribe();
-    app.manage(core);
+    app.manage(core.clone());
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {
@@ -86,6 +94,10 @@ pub fn attach_core<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) 
                 Ok(ChangeEvent::RecordChanged { profile_id }) => RecordChanged {
                     profile_id: Some(profile_id),
                 },
+                Ok(ChangeEvent::Synced { profile_id }) => {
+                    notify(core.clone(), notifier.clone(), profile_id);
+                    continue;
+                }
                 Ok(ChangeEvent::ProfilesChanged)
                 | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     RecordChanged { profile_id: None }
@@ -95,6 +107,46 @@ pub fn attach_core<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) 
             let _ = handle.emit(RECORD_CHANGED, payload);
         }
     });
+}
+
+fn notify(core: Arc<CareCycle>, notifier: Arc<Notifier>, profile_id: String) {
+    tauri::async_runtime::spawn(async move {
+        match core.take_notices(&profile_id).await {
+            Ok(notices) => {
+                let _ =
+                    tauri::async_runtime::spawn_blocking(move || notifier.deliver(&notices)).await;
+            }
+            Err(e) => tracing::warn!(code = ?e.code(), "could not work out what to notify"),
+        }
+    });
+}
+
+/// Syncs every record on this device every `every`, so what the team sends
+/// arrives (and notifies) without the patient asking.
+pub fn sync_in_background(core: Arc<CareCycle>, every: Duration) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Ok(overview) = core.overview().await else {
+                continue;
+            };
+            for profile in overview.profiles {
+                if let Err(e) = core.sync(&profile.id).await {
+                    tracing::debug!(code = ?e.code(), "background sync did not complete");
+                }
+            }
+        }
+    });
+}
+
+/// How often to sync in the background: `CARECYCLE_SYNC_EVERY_SECS`, else 5 minutes.
+fn background_sync_every() -> Duration {
+    std::env::var("CARECYCLE_SYNC_EVERY_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(300))
 }
 
 fn data_dir(app: &tauri::App) -> Result<PathBuf, String> {
@@ -142,7 +194,9 @@ pub fn run() {
                     &std::env::var("CARECYCLE_SERVERS").unwrap_or_default(),
                 ),
             })?;
-            attach_core(app.handle(), Arc::new(core));
+            let core = Arc::new(core);
+            attach_core(app.handle(), core.clone());
+            sync_in_background(core, background_sync_every());
             Ok(())
         })
         .run(context);

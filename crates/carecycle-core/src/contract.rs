@@ -411,6 +411,16 @@ pub struct RecordAccess {
     pub not_shared: Vec<String>,
 }
 
+/// How notifications behave on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationSettings {
+    /// Say who wrote and what it is about (off: no health information).
+    pub show_details: bool,
+    /// Whether this computer shows notifications: unknown until the first one.
+    pub available: Option<bool>,
+}
+
 /// A kind of message the patient can start, as the app offers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -459,6 +469,7 @@ pub fn typescript_contract() -> String {
         TimelineView::decl(&cfg),
         RecordAccess::decl(&cfg),
         MessageKindOption::decl(&cfg),
+        NotificationSettings::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

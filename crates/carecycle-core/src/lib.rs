@@ -8,6 +8,7 @@ pub mod education;
 pub mod error;
 pub mod fhir_http;
 pub mod messages;
+pub mod notices;
 pub mod outbox;
 pub mod profiles;
 pub mod questionnaires;
@@ -43,6 +44,11 @@ pub enum ChangeEvent {
         profile_id: String,
     },
     ProfilesChanged,
+    /// A sync with the server finished (after RecordChanged): the moment to
+    /// look for things to notify.
+    Synced {
+        profile_id: String,
+    },
 }
 
 /// How the core is set up by its host (the shell or the CLI).
@@ -354,6 +360,9 @@ impl CareCycle {
         let _ = self.events.send(ChangeEvent::RecordChanged {
             profile_id: open.entry.id.clone(),
         });
+        let _ = self.events.send(ChangeEvent::Synced {
+            profile_id: open.entry.id.clone(),
+        });
         Ok(SyncReport {
             sent: pushed.sent,
             received: result.received,
@@ -611,6 +620,27 @@ impl CareCycle {
     /// Scores over time with their meaning (offline).
     pub async fn results(&self, profile_id: &str) -> Result<Vec<contract::ResultSeries>> {
         self.in_store(profile_id, |s| questionnaires::results(s))
+            .await
+    }
+
+    /// What to notify the patient of since the last time (each thing once;
+    /// see [`notices`]). Call after a sync.
+    pub async fn take_notices(&self, profile_id: &str) -> Result<Vec<notices::Notice>> {
+        let now = self.clock.now();
+        self.in_store(profile_id, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            notices::take_new(s, &patient, now)
+        })
+        .await
+    }
+
+    /// Whether notifications say what they are about (off by default).
+    pub async fn notification_detail(&self, profile_id: &str) -> Result<bool> {
+        self.in_store(profile_id, |s| notices::detail(s)).await
+    }
+
+    pub async fn set_notification_detail(&self, profile_id: &str, on: bool) -> Result<()> {
+        self.in_store(profile_id, move |s| notices::set_detail(s, on))
             .await
     }
 

@@ -42,13 +42,33 @@ fn from_patient(m: &Value, patient: &str) -> bool {
         .is_none_or(|r| r == format!("Patient/{patient}") || r.starts_with("RelatedPerson/"))
 }
 
+/// Who wrote it: the reference's display, else the name of the Practitioner
+/// it points at (servers and the team's tools often send only the reference).
+fn sender_name(store: &Store, m: &Value) -> Result<Option<String>> {
+    if let Some(display) = m["sender"]["display"].as_str() {
+        return Ok(Some(display.to_owned()));
+    }
+    let Some(id) = m["sender"]["reference"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("Practitioner/"))
+    else {
+        return Ok(None);
+    };
+    Ok(store
+        .get(ResourceType::Practitioner, id)?
+        .and_then(|p| {
+            serde_json::from_value::<Vec<carecycle_fhir::HumanName>>(p["name"].clone()).ok()
+        })
+        .and_then(|names| carecycle_fhir::preferred_name(&names)))
+}
+
 fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> {
     let id = m["id"].as_str().unwrap_or_default().to_owned();
     let state = outbox::state_of(store.connection_ref(), ResourceType::Communication, &id)?;
     Ok(MessageView {
         id: format!("Communication/{id}"),
         from_me: from_patient(m, patient),
-        sender: m["sender"]["display"].as_str().map(str::to_owned),
+        sender: sender_name(store, m)?,
         sent: m["sent"].as_str().map(str::to_owned),
         text: text_of(m),
         state: match state {

@@ -52,6 +52,13 @@ CREATE VIRTUAL TABLE text_index USING fts5(
     type UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
 );
 "#,
+    r#"
+-- Notifications already given on this device (see notices.rs).
+CREATE TABLE notified (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
+"#,
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).

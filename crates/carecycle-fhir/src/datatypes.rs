@@ -163,22 +163,32 @@ impl HumanName {
     }
 
     /// The name as a person would write it: `text` when given, else prefix, given
-    /// names and family name joined by spaces.
+    /// names and family name joined by spaces, then suffixes after a comma
+    /// ("Priya Raman, RN").
     pub fn display(&self) -> Option<String> {
         if let Some(text) = self.text.as_deref().filter(|t| !t.trim().is_empty()) {
             return Some(text.trim().to_owned());
         }
-        let parts: Vec<&str> = self
-            .prefix
-            .iter()
-            .chain(self.given.iter())
-            .map(String::as_str)
-            .chain(self.family.as_deref())
-            .chain(self.suffix.iter().map(String::as_str))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
+        let words = |it: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+            it.map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        };
+        let name = words(
+            &mut self
+                .prefix
+                .iter()
+                .chain(self.given.iter())
+                .chain(self.family.iter()),
+        )
+        .join(" ");
+        let suffix = words(&mut self.suffix.iter()).join(", ");
+        match (name.is_empty(), suffix.is_empty()) {
+            (true, true) => None,
+            (false, true) => Some(name),
+            (true, false) => Some(suffix),
+            (false, false) => Some(format!("{name}, {suffix}")),
+        }
     }
 }
 
@@ -260,4 +270,26 @@ impl Extension {
 /// The first extension with this URL.
 pub fn find_extension<'a>(extensions: &'a [Extension], url: &str) -> Option<&'a Extension> {
     extensions.iter().find(|e| e.url == url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(v: serde_json::Value) -> HumanName {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn names_read_as_people_write_them() {
+        let n = name(serde_json::json!({"given": ["Priya"], "family": "Raman", "suffix": ["RN"]}));
+        assert_eq!(n.display().as_deref(), Some("Priya Raman, RN"));
+        let n = name(
+            serde_json::json!({"prefix": ["Dr."], "given": ["Ana", "María"], "family": "Ruiz", "suffix": ["MD", "PhD"]}),
+        );
+        assert_eq!(n.display().as_deref(), Some("Dr. Ana María Ruiz, MD, PhD"));
+        let n = name(serde_json::json!({"text": " Kenji Sato ", "family": "Ignored"}));
+        assert_eq!(n.display().as_deref(), Some("Kenji Sato"));
+        assert_eq!(name(serde_json::json!({"given": [" "]})).display(), None);
+    }
 }

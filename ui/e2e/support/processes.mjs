@@ -11,6 +11,8 @@ export const APP = process.env.CARECYCLE_APP ?? join(ROOT, 'target/debug/carecyc
 export const BACKEND = process.env.CARECYCLE_BACKEND ?? join(ROOT, 'target/debug/carecycle-backend');
 export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? join(ROOT, 'target/e2e-artifacts');
 export const SCRIPTED_BROWSER = join(import.meta.dirname, 'scripted-browser.mjs');
+export const NOTIFICATION_RECORDER =
+  process.env.CARECYCLE_NOTIFICATION_RECORDER ?? join(ROOT, 'target/debug/examples/notification_recorder');
 
 export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `carecycle-${prefix}-`));
@@ -100,4 +102,21 @@ export async function startDriver(env) {
   }
   await stopper(child, { group: true })();
   throw new Error('tauri-driver did not answer /status in 30 s');
+}
+
+/**
+ * Stands up the recording notification service on this session bus: every
+ * notification the app shows lands in `log` as one JSON line. Resolves once
+ * it owns the name; `stop()` takes the service away again.
+ */
+export function startNotificationRecorder(log) {
+  const child = spawn(NOTIFICATION_RECORDER, [log], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error('notification recorder did not start in 10 s')), 10000);
+    child.once('exit', (code) => reject(new Error(`notification recorder exited (${code})`)));
+    child.stdout.once('data', () => {
+      clearTimeout(timer);
+      resolveStart({ stop: stopper(child) });
+    });
+  });
 }

@@ -11,6 +11,7 @@ import type {
   EducationItem,
   FormView,
   MessageKindOption,
+  NotificationSettings,
   ProfileSummary,
   RecordAccess,
   ResultSeries,
@@ -61,6 +62,9 @@ export interface Backend {
   recordAccess(profileId: string): Promise<RecordAccess>;
   /** Saves an appointment as an .ics file; resolves to where it was saved. */
   exportIcs(profileId: string, appointmentId: string): Promise<string>;
+  notificationSettings(profileId: string): Promise<NotificationSettings>;
+  /** Whether notifications say who wrote and what it is about; returns the settings now. */
+  setNotificationDetail(profileId: string, on: boolean): Promise<NotificationSettings>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -93,6 +97,8 @@ export const tauriBackend: Backend = {
   timeline: (profileId) => invoke<TimelineView>('timeline', { profileId }),
   recordAccess: (profileId) => invoke<RecordAccess>('record_access', { profileId }),
   exportIcs: (profileId, appointmentId) => invoke<string>('export_ics', { profileId, appointmentId }),
+  notificationSettings: (profileId) => invoke<NotificationSettings>('notification_settings', { profileId }),
+  setNotificationDetail: (profileId, on) => invoke<NotificationSettings>('set_notification_detail', { profileId, on }),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };

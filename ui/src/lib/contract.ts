@@ -330,3 +330,13 @@ familyView: boolean,
 notShared: Array<string>, };
 
 export type MessageKindOption = { code: string, label: string, };
+
+export type NotificationSettings = { 
+/**
+ * Say who wrote and what it is about (off: no health information).
+ */
+showDetails: boolean, 
+/**
+ * Whether this computer shows notifications: unknown until the first one.
+ */
+available: boolean | null, };

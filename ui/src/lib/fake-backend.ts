@@ -92,6 +92,11 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     recordAccess: async () => ({ familyView: false, notShared: [] }),
     exportIcs: async () => '/tmp/appointment.ics',
     openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
+    notificationSettings: async () => ({ showDetails: false, available: null }),
+    setNotificationDetail: async (id, on) => {
+      calls.push(`setNotificationDetail ${id} ${on}`);
+      return { showDetails: on, available: null };
+    },
     onRecordChanged: async () => () => {},
   };
 }

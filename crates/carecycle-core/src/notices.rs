@@ -1,0 +1,353 @@
+//! Desktop notifications: what is worth telling the patient about — a new
+//! message from the team, a questionnaire that is now due, an appointment
+//! tomorrow, a checklist item due — worked out from the store after a sync.
+//! Each notice has a stable key and is given once per device. The first time
+//! a record is looked at, what is already there is taken as known (nobody
+//! wants forty notifications for last month's messages).
+//!
+//! By default the text carries no health information ("New message from your
+//! care team"): notifications show on lock screens and shared computers. The
+//! patient may choose more detail (who wrote, which questionnaire, which
+//! appointment), a setting kept with the record on this device.
+
+use crate::care_cycle::{self, Record};
+use crate::contract::StepKind;
+use crate::error::Result;
+use crate::messages;
+use crate::questionnaires;
+use crate::store::Store;
+use jiff::Timestamp;
+use rusqlite::params;
+use serde::Serialize;
+
+const DETAIL_KEY: &str = "notification_detail";
+const BASELINE_KEY: &str = "notices_baseline";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoticeKind {
+    Message,
+    Questionnaire,
+    Appointment,
+    Checklist,
+}
+
+/// One notification to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// Stable: the same event never notifies twice.
+    pub key: String,
+    pub kind: NoticeKind,
+    pub title: String,
+    pub body: String,
+}
+
+pub fn detail(store: &Store) -> Result<bool> {
+    Ok(store.meta(DETAIL_KEY)?.as_deref() == Some("on"))
+}
+
+pub fn set_detail(store: &Store, on: bool) -> Result<()> {
+    store.set_meta(DETAIL_KEY, if on { "on" } else { "off" })
+}
+
+const PRIVATE_TITLE: &str = "CareCycle";
+
+/// Everything that could be notified now, with its text.
+pub fn candidates(
+    store: &Store,
+    patient: &str,
+    now: Timestamp,
+    detailed: bool,
+) -> Result<Vec<Notice>> {
+    let record = Record::load(store)?;
+    let tz = record.time_zone();
+    let mut out = Vec::new();
+
+    for thread in messages::threads(store, patient, now)? {
+        for m in thread
+            .messages
+            .iter()
+            .filter(|m| !m.from_me && m.state == "sent")
+        {
+            let (title, body) = match (&m.sender, detailed) {
+                (Some(who), true) => (
+                    format!("Message from {who}"),
+                    format!("About: {}", thread.subject),
+                ),
+                _ => (
+                    PRIVATE_TITLE.to_owned(),
+                    "New message from your care team".to_owned(),
+                ),
+            };
+            out.push(Notice {
+                key: format!("message:{}", m.id),
+                kind: NoticeKind::Message,
+                title,
+                body,
+            });
+        }
+    }
+
+    for q in questionnaires::due_list(store, now, &tz)?
+        .into_iter()
+        .filter(|q| q.answerable)
+    {
+        let (title, body) = if detailed {
+            (
+                "Questionnaire to answer".to_owned(),
+                format!("{} is ready for you to answer.", q.title),
+            )
+        } else {
+            (
+                PRIVATE_TITLE.to_owned(),
+                "A questionnaire from your care team is ready for you.".to_owned(),
+            )
+        };
+        out.push(Notice {
+            key: format!("questionnaire:{}", q.task_id),
+            kind: NoticeKind::Questionnaire,
+            title,
+            body,
+        });
+    }
+
+    let today = now.to_zoned(tz.clone()).date();
+    let tomorrow = today.tomorrow().unwrap_or(today).to_string();
+    let today = today.to_string();
+    for step in care_cycle::next_steps(&record, now, &tz) {
+        match step.kind {
+            StepKind::Appointment if step.date == tomorrow => {
+                let at = step.time.as_deref().unwrap_or_default();
+                let (title, body) = if detailed {
+                    let place = step
+                        .place
+                        .as_deref()
+                        .map(|p| format!(", {p}"))
+                        .unwrap_or_default();
+                    (
+                        "Appointment tomorrow".to_owned(),
+                        format!("{} tomorrow at {at}{place}.", step.title),
+                    )
+                } else {
+                    (
+                        PRIVATE_TITLE.to_owned(),
+                        "You have an appointment tomorrow.".to_owned(),
+                    )
+                };
+                out.push(Notice {
+                    // A moved appointment is news again.
+                    key: format!("appointment:{}:{}T{at}", step.id, step.date),
+                    kind: NoticeKind::Appointment,
+                    title,
+                    body,
+                });
+            }
+            StepKind::Checklist if step.date <= tomorrow => {
+                let when = if step.date == tomorrow {
+                    "tomorrow"
+                } else if step.date == today {
+                    "today"
+                } else {
+                    "now"
+                };
+                let (title, body) = if detailed {
+                    (
+                        "Checklist".to_owned(),
+                        format!("{} — due {when}.", step.title),
+                    )
+                } else {
+                    (
+                        PRIVATE_TITLE.to_owned(),
+                        format!("Something on your checklist is due {when}."),
+                    )
+                };
+                out.push(Notice {
+                    key: format!("checklist:{}:{}", step.id, step.date),
+                    kind: NoticeKind::Checklist,
+                    title,
+                    body,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The notices not given before, now marked as given. The first call for a
+/// record gives none and takes everything already there as known.
+pub fn take_new(store: &mut Store, patient: &str, now: Timestamp) -> Result<Vec<Notice>> {
+    let detailed = detail(store)?;
+    let all = candidates(store, patient, now, detailed)?;
+    let first_time = store.meta(BASELINE_KEY)?.is_none();
+    let stamp = now.to_string();
+    let tx = store.connection().transaction()?;
+    let mut fresh = Vec::new();
+    for notice in all {
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO notified (key, at) VALUES (?1, ?2)",
+            params![notice.key, stamp],
+        )?;
+        if added > 0 && !first_time {
+            fresh.push(notice);
+        }
+    }
+    tx.execute(
+        "INSERT INTO profile_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        params![BASELINE_KEY, stamp],
+    )?;
+    tx.commit()?;
+    Ok(fresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{apply_page, new_database_key};
+    use carecycle_fhir::ResourceType;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        // Monday 23 November 2026, 9:00 in Chicago.
+        "2026-11-23T15:00:00Z".parse().unwrap()
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("p.db"), &new_database_key()).unwrap();
+        let page = vec![
+            (
+                ResourceType::Patient,
+                "p1".to_owned(),
+                json!({"resourceType": "Patient", "id": "p1", "name": [{"given": ["Ana"], "family": "Ruiz"}]}),
+            ),
+            (
+                ResourceType::Communication,
+                "old".to_owned(),
+                json!({"resourceType": "Communication", "id": "old", "status": "completed",
+                    "sender": {"reference": "Practitioner/pr", "display": "Priya Raman, RN"},
+                    "topic": {"text": "Your knee brace"}, "sent": "2026-11-01T10:00:00Z", "payload": [{"contentString": "Old news"}]}),
+            ),
+        ];
+        let org = json!({"resourceType": "Organization", "id": "o1", "name": "Riverside",
+            "extension": [{"url": care_cycle::TIME_ZONE_EXTENSION, "valueCode": "America/Chicago"}]});
+        let episode = json!({"resourceType": "EpisodeOfCare", "id": "e1", "status": "active",
+            "patient": {"reference": "Patient/p1"}, "managingOrganization": {"reference": "Organization/o1"}});
+        let mut page = page;
+        page.push((ResourceType::Organization, "o1".to_owned(), org));
+        page.push((ResourceType::EpisodeOfCare, "e1".to_owned(), episode));
+        apply_page(store.connection(), &page, None).unwrap();
+        store.set_meta("patient_id", "p1").unwrap();
+        (dir, store)
+    }
+
+    fn add(store: &mut Store, t: ResourceType, id: &str, v: serde_json::Value) {
+        apply_page(store.connection(), &[(t, id.to_owned(), v)], None).unwrap();
+    }
+
+    #[test]
+    fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
+        let (_dir, mut s) = store();
+        assert!(
+            take_new(&mut s, "p1", now()).unwrap().is_empty(),
+            "baseline"
+        );
+        add(
+            &mut s,
+            ResourceType::Communication,
+            "new",
+            json!({"resourceType": "Communication", "id": "new", "status": "completed",
+            "sender": {"reference": "Practitioner/pr", "display": "Priya Raman, RN"}, "partOf": [{"reference": "Communication/old"}],
+            "sent": "2026-11-23T14:00:00Z", "payload": [{"contentString": "Your MRI shows a tear"}]}),
+        );
+        add(
+            &mut s,
+            ResourceType::Task,
+            "q",
+            json!({"resourceType": "Task", "id": "q", "status": "requested",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+            "description": "Mood check (PHQ-9)", "restriction": {"period": {"start": "2026-11-22", "end": "2026-11-30"}}}),
+        );
+        add(
+            &mut s,
+            ResourceType::Task,
+            "later",
+            json!({"resourceType": "Task", "id": "later", "status": "requested",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+            "description": "Knee health", "restriction": {"period": {"start": "2027-01-10", "end": "2027-01-20"}}}),
+        );
+        add(
+            &mut s,
+            ResourceType::Appointment,
+            "a",
+            json!({"resourceType": "Appointment", "id": "a", "status": "booked",
+            "description": "Pre-operative assessment", "start": "2026-11-24T10:00:00-06:00", "end": "2026-11-24T10:30:00-06:00",
+            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}),
+        );
+        add(
+            &mut s,
+            ResourceType::Task,
+            "c",
+            json!({"resourceType": "Task", "id": "c", "status": "requested", "intent": "order",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "checklist"}]},
+            "description": "Stop your blood thinner", "restriction": {"period": {"end": "2026-11-23"}}}),
+        );
+
+        let notices = take_new(&mut s, "p1", now()).unwrap();
+        let kinds: Vec<NoticeKind> = notices.iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NoticeKind::Message,
+                NoticeKind::Questionnaire,
+                NoticeKind::Checklist,
+                NoticeKind::Appointment
+            ],
+            "{notices:#?}"
+        );
+        for n in &notices {
+            assert_eq!(n.title, "CareCycle");
+            for private in [
+                "MRI",
+                "Priya",
+                "PHQ",
+                "Pre-operative",
+                "blood thinner",
+                "knee",
+            ] {
+                assert!(!n.body.contains(private), "{private} in {n:?}");
+            }
+        }
+        assert_eq!(notices[0].body, "New message from your care team");
+        assert!(
+            take_new(&mut s, "p1", now()).unwrap().is_empty(),
+            "each notifies once"
+        );
+
+        // Moved to another day, the appointment is news again; with detail on, it says what.
+        set_detail(&s, true).unwrap();
+        add(
+            &mut s,
+            ResourceType::Appointment,
+            "a",
+            json!({"resourceType": "Appointment", "id": "a", "status": "booked",
+            "description": "Pre-operative assessment", "start": "2026-11-24T14:00:00-06:00", "end": "2026-11-24T14:30:00-06:00",
+            "meta": {"lastUpdated": "2026-11-23T14:00:00Z"},
+            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}),
+        );
+        let again = take_new(&mut s, "p1", now()).unwrap();
+        assert_eq!(again.len(), 1, "{again:#?}");
+        assert_eq!(again[0].body, "Pre-operative assessment tomorrow at 14:00.");
+    }
+
+    #[test]
+    fn detail_names_the_sender_and_the_subject() {
+        let (_dir, mut s) = store();
+        set_detail(&s, true).unwrap();
+        let all = candidates(&s, "p1", now(), detail(&s).unwrap()).unwrap();
+        assert_eq!(all[0].title, "Message from Priya Raman, RN");
+        assert_eq!(all[0].body, "About: Your knee brace");
+        assert!(take_new(&mut s, "p1", now()).unwrap().is_empty());
+    }
+}
