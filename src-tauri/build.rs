@@ -12,6 +12,8 @@ fn main() {
             "today",
             "messages",
             "send_message",
+            "message_draft",
+            "save_message_draft",
             "check_urgent",
             "sync_status",
             "retry_failed",

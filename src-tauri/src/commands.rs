@@ -48,9 +48,31 @@ pub async fn send_message(
     profile_id: String,
     thread: Option<String>,
     kind: Option<String>,
+    about: Option<String>,
     text: String,
 ) -> Result<String, CommandError> {
-    Ok(core.send_message(&profile_id, thread, kind, text).await?)
+    Ok(core
+        .send_message_about(&profile_id, thread, kind, about, text)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn message_draft(
+    core: Core<'_>,
+    profile_id: String,
+    thread: Option<String>,
+) -> Result<Option<String>, CommandError> {
+    Ok(core.message_draft(&profile_id, thread).await?)
+}
+
+#[tauri::command]
+pub async fn save_message_draft(
+    core: Core<'_>,
+    profile_id: String,
+    thread: Option<String>,
+    text: String,
+) -> Result<(), CommandError> {
+    Ok(core.save_message_draft(&profile_id, thread, text).await?)
 }
 
 #[tauri::command]

@@ -57,6 +57,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::today,
         commands::messages,
         commands::send_message,
+        commands::message_draft,
+        commands::save_message_draft,
         commands::check_urgent,
         commands::sync_status,
         commands::retry_failed,

@@ -52,4 +52,24 @@ test('reading: current phase first, safe HTML, marked read, searchable', async (
     return list.length > 0 && list;
   }, { what: 'search results' });
   assert.ok(hits.some((h) => h.includes('rodilla')), hits.join(' | '));
+
+  // "I have a question about this": a new message that names and links the reading.
+  await s.click(await s.find('[data-testid="nav-reading"]'));
+  await s.click((await s.waitFor(async () => (await s.findAll('[data-testid="doc-now"]')).length > 0 && s.findAll('[data-testid="doc-now"]'), { what: 'the list' }))[0]);
+  const title = await s.text(await s.find('#doc-title'));
+  await s.click(await s.find('[data-testid="ask-about"]'));
+  assert.match(await s.text(await s.find('[data-testid="asking-about"]')), new RegExp(`“${title}”`));
+  const question = 'Can I use a recumbent bike instead of walking?';
+  await s.type(await s.find('[data-testid="message-text"]'), question);
+  await s.click(await s.find('[data-testid="send"]'));
+  const sent = await s.waitFor(
+    async () =>
+      entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=200`)).find((c) =>
+        c.payload?.some((p) => p.contentString === question),
+      ),
+    { what: 'the question on the server' },
+  );
+  const doc = docs.find((d) => d.description === title);
+  assert.equal(sent.about?.[0]?.reference, `DocumentReference/${doc.id}`);
+  assert.equal(sent.topic?.text, `Question about “${title}”`);
 });

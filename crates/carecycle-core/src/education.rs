@@ -101,11 +101,7 @@ pub fn library(
             phase_index,
             EducationItem {
                 id: format!("DocumentReference/{id}"),
-                title: d["description"]
-                    .as_str()
-                    .or(d["content"][0]["attachment"]["title"].as_str())
-                    .unwrap_or("Reading")
-                    .to_owned(),
+                title: title_of(d).to_owned(),
                 language: lang(d),
                 current_phase: phase_title.is_some() && phase_title.as_deref() == current_phase,
                 phase: phase_title,
@@ -120,15 +116,30 @@ pub fn library(
 }
 
 /// One document as safe HTML; opening it marks it read on this device.
-pub fn open(store: &Store, id: &str, now: &str) -> Result<EducationDoc> {
+/// A reading on this device, by id ("DocumentReference/…" or the bare id).
+pub fn get(store: &Store, id: &str) -> Result<(String, Value)> {
     let id = id.trim_start_matches("DocumentReference/");
     let doc = store
         .get(ResourceType::DocumentReference, id)?
         .ok_or_else(|| CoreError::InvalidInput("that reading is not on this device".into()))?;
+    Ok((id.to_owned(), doc))
+}
+
+/// A reading's title: its description, else its attachment's title.
+pub fn title_of(doc: &Value) -> &str {
+    doc["description"]
+        .as_str()
+        .or(doc["content"][0]["attachment"]["title"].as_str())
+        .unwrap_or("Reading")
+}
+
+pub fn open(store: &Store, id: &str, now: &str) -> Result<EducationDoc> {
+    let (id, doc) = get(store, id)?;
+    let id = id.as_str();
     let markdown = attachment_text(&doc)
         .ok_or_else(|| CoreError::Data("this reading has no text the app can show".into()))?;
     store.set_meta(&format!("{READ_PREFIX}{id}"), now)?;
-    let title = doc["description"].as_str().unwrap_or("Reading").to_owned();
+    let title = title_of(&doc).to_owned();
     // The app shows the title itself; a document that repeats it as its first heading loses that line.
     let markdown = match markdown.trim_start().split_once('\n') {
         Some((first, rest))

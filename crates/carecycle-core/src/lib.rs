@@ -407,14 +407,58 @@ impl CareCycle {
         kind: Option<String>,
         text: String,
     ) -> Result<String> {
+        self.send_message_about(profile_id, thread, kind, None, text)
+            .await
+    }
+
+    /// Like [`Self::send_message`]; a new message may be about a reading
+    /// (`about`: "DocumentReference/…"), which it links and names.
+    pub async fn send_message_about(
+        &self,
+        profile_id: &str,
+        thread: Option<String>,
+        kind: Option<String>,
+        about: Option<String>,
+        text: String,
+    ) -> Result<String> {
         let now = self.clock.now();
         let id = self
             .change_in_store(profile_id, move |s| {
                 let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-                messages::send(s, &patient, thread.as_deref(), kind.as_deref(), &text, now)
+                messages::send(
+                    s,
+                    &patient,
+                    thread.as_deref(),
+                    kind.as_deref(),
+                    about.as_deref(),
+                    &text,
+                    now,
+                )
             })
             .await?;
         Ok(id)
+    }
+
+    /// The unsent text of a thread (None: a new message), kept across restarts.
+    pub async fn message_draft(
+        &self,
+        profile_id: &str,
+        thread: Option<String>,
+    ) -> Result<Option<String>> {
+        self.in_store(profile_id, move |s| messages::draft(s, thread.as_deref()))
+            .await
+    }
+
+    pub async fn save_message_draft(
+        &self,
+        profile_id: &str,
+        thread: Option<String>,
+        text: String,
+    ) -> Result<()> {
+        self.in_store(profile_id, move |s| {
+            messages::save_draft(s, thread.as_deref(), &text)
+        })
+        .await
     }
 
     /// Last synced, and what is still waiting to reach the team.

@@ -152,13 +152,36 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
     Ok(out)
 }
 
+fn draft_key(thread: Option<&str>) -> String {
+    format!(
+        "message_draft:{}",
+        thread
+            .map(|t| t.trim_start_matches("Communication/"))
+            .unwrap_or("new")
+    )
+}
+
+/// What the patient has started writing in a thread (or a new message), kept
+/// in the encrypted store so it survives a restart. Empty text clears it.
+pub fn save_draft(store: &Store, thread: Option<&str>, text: &str) -> Result<()> {
+    store.set_meta(&draft_key(thread), text)
+}
+
+pub fn draft(store: &Store, thread: Option<&str>) -> Result<Option<String>> {
+    Ok(store.meta(&draft_key(thread))?.filter(|t| !t.is_empty()))
+}
+
 /// Writes a message locally and queues it: it shows as pending at once, and
-/// goes out with the next sync, exactly once.
+/// goes out with the next sync, exactly once. A new message may be about a
+/// reading (`about`: "DocumentReference/…"): it says so in its subject and
+/// links the document, so the team sees what the question is about. The
+/// draft of that thread is cleared.
 pub fn send(
     store: &mut Store,
     patient: &str,
     thread: Option<&str>,
     kind: Option<&str>,
+    about: Option<&str>,
     text: &str,
     now: Timestamp,
 ) -> Result<String> {
@@ -198,8 +221,107 @@ pub fn send(
                 )));
             }
             m["category"] = json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
+            if let Some(about) = about {
+                let (id, doc) = crate::education::get(store, about)?;
+                let title = crate::education::title_of(&doc);
+                m["about"] =
+                    json!([{"reference": format!("DocumentReference/{id}"), "display": title}]);
+                m["topic"] = json!({"text": format!("Question about “{title}”")});
+            }
         }
     }
     let local = outbox::queue_create(store.connection(), ResourceType::Communication, m, now)?;
+    save_draft(store, thread, "")?;
     Ok(format!("Communication/{local}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{apply_page, new_database_key};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("p.db"), &new_database_key()).unwrap();
+        let doc = json!({"resourceType": "DocumentReference", "id": "d1", "status": "current",
+            "description": "Exercises before surgery",
+            "content": [{"attachment": {"contentType": "text/markdown", "data": "IyBIaQ=="}}]});
+        apply_page(
+            store.connection(),
+            &[(ResourceType::DocumentReference, "d1".to_owned(), doc)],
+            None,
+        )
+        .unwrap();
+        (dir, store)
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-23T15:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_question_about_a_reading_names_and_links_it() {
+        let (_dir, mut s) = store();
+        let id = send(
+            &mut s,
+            "p1",
+            None,
+            Some("clinical"),
+            Some("DocumentReference/d1"),
+            "Can I cycle instead?",
+            now(),
+        )
+        .unwrap();
+        let m = s
+            .get(
+                ResourceType::Communication,
+                id.trim_start_matches("Communication/"),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(m["about"][0]["reference"], "DocumentReference/d1");
+        assert_eq!(
+            m["topic"]["text"],
+            "Question about “Exercises before surgery”"
+        );
+        let err = send(
+            &mut s,
+            "p1",
+            None,
+            None,
+            Some("DocumentReference/gone"),
+            "?",
+            now(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not on this device"), "{err}");
+    }
+
+    #[test]
+    fn drafts_are_kept_per_thread_and_cleared_by_sending() {
+        let (_dir, mut s) = store();
+        save_draft(&s, None, "Dear team,").unwrap();
+        save_draft(&s, Some("Communication/t1"), "Half a reply").unwrap();
+        assert_eq!(draft(&s, None).unwrap().as_deref(), Some("Dear team,"));
+        assert_eq!(
+            draft(&s, Some("t1")).unwrap().as_deref(),
+            Some("Half a reply")
+        );
+        send(
+            &mut s,
+            "p1",
+            None,
+            Some("other"),
+            None,
+            "Dear team, hello",
+            now(),
+        )
+        .unwrap();
+        assert_eq!(draft(&s, None).unwrap(), None);
+        assert_eq!(
+            draft(&s, Some("t1")).unwrap().as_deref(),
+            Some("Half a reply"),
+            "other threads keep theirs"
+        );
+    }
 }

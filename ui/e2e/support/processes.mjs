@@ -55,8 +55,8 @@ function stopper(child, { group = false } = {}) {
 }
 
 /** Starts the reference back end with demo seed data; resolves once it listens. */
-export function startBackend({ dataDir = tempDir('backend') } = {}) {
-  const child = spawn(BACKEND, ['serve', '--addr', '127.0.0.1:0', '--data', dataDir, '--seed', 'demo'], {
+export function startBackend({ dataDir = tempDir('backend'), port = 0 } = {}) {
+  const child = spawn(BACKEND, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir, '--seed', 'demo'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolveStart, reject) => {
@@ -68,7 +68,8 @@ export function startBackend({ dataDir = tempDir('backend') } = {}) {
       const m = /FHIR base (\S+)\)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolveStart({ fhirBase: m[1], origin: new URL(m[1]).origin, dataDir, stop: stopper(child) });
+        const url = new URL(m[1]);
+        resolveStart({ fhirBase: m[1], origin: url.origin, port: Number(url.port), dataDir, stop: stopper(child) });
       }
     });
   });

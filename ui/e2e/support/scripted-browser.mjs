@@ -5,9 +5,16 @@
 // redirect to the app's loopback listener. It prints nothing about the patient.
 import { submitSignIn } from './sign-in.mjs';
 
+import { existsSync, readFileSync } from 'node:fs';
+
 const [url] = process.argv.slice(2);
-const username = process.env.CARECYCLE_E2E_USERNAME;
-const password = process.env.CARECYCLE_E2E_PASSWORD;
+// A test that signs in more than once names the next account in a file
+// ("username\npassword"); otherwise the environment names the one account.
+const file = process.env.CARECYCLE_E2E_ACCOUNT_FILE;
+const [username, password] =
+  file && existsSync(file)
+    ? readFileSync(file, 'utf8').split('\n')
+    : [process.env.CARECYCLE_E2E_USERNAME, process.env.CARECYCLE_E2E_PASSWORD];
 try {
   if (!url || !username || !password) throw new Error('usage: BROWSER with CARECYCLE_E2E_USERNAME/PASSWORD set');
   const callback = await submitSignIn(url, username, password);

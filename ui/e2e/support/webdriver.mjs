@@ -60,6 +60,11 @@ export class Session {
     return this.cmd('GET', `/element/${el}/attribute/${name}`);
   }
 
+  /** A DOM property (e.g. a text field's current `value`). */
+  property(el, name) {
+    return this.cmd('GET', `/element/${el}/property/${name}`);
+  }
+
   click(el) {
     return this.cmd('POST', `/element/${el}/click`, {});
   }

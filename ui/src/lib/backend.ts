@@ -37,8 +37,14 @@ export interface Backend {
   messages(profileId: string): Promise<ThreadView[]>;
   /** The kinds of message a patient can start, in the order to offer them. */
   messageKinds(): Promise<MessageKindOption[]>;
-  /** Queues a message (a new thread of `kind`, or into `thread`); returns its id. Works offline. */
-  sendMessage(profileId: string, thread: string | null, kind: string | null, text: string): Promise<string>;
+  /**
+   * Queues a message (a new thread of `kind`, or into `thread`); returns its id. Works offline.
+   * A new message may be `about` a reading ("DocumentReference/…").
+   */
+  sendMessage(profileId: string, thread: string | null, kind: string | null, text: string, about?: string | null): Promise<string>;
+  /** The unsent text of a thread (null: a new message), kept across restarts. */
+  messageDraft(profileId: string, thread: string | null): Promise<string | null>;
+  saveMessageDraft(profileId: string, thread: string | null, text: string): Promise<void>;
   /** Call-now guidance to show before sending, when the text suggests an emergency. */
   checkUrgent(text: string, language: string): Promise<UrgentGuidance | null>;
   syncStatus(profileId: string): Promise<SyncStatus>;
@@ -76,7 +82,10 @@ export const tauriBackend: Backend = {
   today: (profileId) => invoke<TodayView>('today', { profileId }),
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
   messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
-  sendMessage: (profileId, thread, kind, text) => invoke<string>('send_message', { profileId, thread, kind, text }),
+  sendMessage: (profileId, thread, kind, text, about = null) =>
+    invoke<string>('send_message', { profileId, thread, kind, about, text }),
+  messageDraft: (profileId, thread) => invoke<string | null>('message_draft', { profileId, thread }),
+  saveMessageDraft: (profileId, thread, text) => invoke<void>('save_message_draft', { profileId, thread, text }),
   checkUrgent: (text, language) => invoke<UrgentGuidance | null>('check_urgent', { text, language }),
   syncStatus: (profileId) => invoke<SyncStatus>('sync_status', { profileId }),
   retryFailed: (profileId) => invoke<number>('retry_failed', { profileId }),

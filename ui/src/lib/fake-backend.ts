@@ -31,15 +31,19 @@ export interface FakeOptions {
 
 export function fakeBackend(options: FakeOptions = {}): Backend & { calls: string[] } {
   const calls: string[] = [];
+  const profiles = [...(options.overview?.profiles ?? [])];
   return {
     calls,
     appOverview: async () => {
       calls.push('appOverview');
-      return { profiles: [], serverChoices: [], keyringAvailable: true, ...options.overview };
+      return { serverChoices: [], keyringAvailable: true, ...options.overview, profiles: [...profiles] };
     },
     signIn: async (url) => {
       calls.push(`signIn ${url}`);
-      return options.signIn ? options.signIn() : profile;
+      // Like the core: a record signed in to is listed from then on.
+      const p = options.signIn ? await options.signIn() : profile;
+      if (!profiles.some((x) => x.id === p.id)) profiles.push(p);
+      return p;
     },
     syncNow: async (id) => {
       calls.push(`syncNow ${id}`);
@@ -56,6 +60,10 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     sendMessage: async (id, thread, kind, text) => {
       calls.push(`sendMessage ${id} ${thread ?? kind ?? ''} ${text.length}`);
       return 'Communication/local-1';
+    },
+    messageDraft: async () => null,
+    saveMessageDraft: async (id, thread, text) => {
+      calls.push(`saveMessageDraft ${id} ${thread ?? 'new'} ${text.length}`);
     },
     messageKinds: async () => [
       { code: 'clinical', label: 'A symptom or a question about my health' },
