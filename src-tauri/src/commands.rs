@@ -2,9 +2,9 @@
 
 use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView,
-    MessageKindOption, NotificationSettings, ProfileSummary, RecordAccess, ResultSeries, SearchHit,
-    SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView, TimelineView,
-    TodayView,
+    MessageKindOption, NotificationSettings, Outgoing, ProfileSummary, RecordAccess, ResultSeries,
+    SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
+    TimelineView, TodayView,
 };
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
@@ -46,14 +46,9 @@ pub async fn messages(core: Core<'_>, profile_id: String) -> Result<Vec<ThreadVi
 pub async fn send_message(
     core: Core<'_>,
     profile_id: String,
-    thread: Option<String>,
-    kind: Option<String>,
-    about: Option<String>,
-    text: String,
+    message: Outgoing,
 ) -> Result<String, CommandError> {
-    Ok(core
-        .send_message_about(&profile_id, thread, kind, about, text)
-        .await?)
+    Ok(core.send(&profile_id, message).await?)
 }
 
 #[tauri::command]

@@ -98,8 +98,39 @@ fn commands_answer_through_the_real_capabilities() {
     let err = invoke(
         &webview,
         "send_message",
-        json!({"profileId": "nope", "thread": null, "kind": "other", "text": "hi"}),
+        json!({"profileId": "nope", "message": {"thread": null, "kind": "other", "about": null, "text": "hi", "attachment": null}}),
     )
     .unwrap_err();
     assert_eq!(err["code"], "notSignedIn");
+    // Questionnaires, drafts and notification settings answer through the capability file too.
+    for (cmd, args) in [
+        (
+            "questionnaire_form",
+            json!({"profileId": "nope", "taskId": "Task/1", "answers": null, "language": "en"}),
+        ),
+        (
+            "save_questionnaire_draft",
+            json!({"profileId": "nope", "taskId": "Task/1", "answers": {}}),
+        ),
+        (
+            "submit_questionnaire",
+            json!({"profileId": "nope", "taskId": "Task/1", "answers": {}, "language": "en"}),
+        ),
+        (
+            "message_draft",
+            json!({"profileId": "nope", "thread": null}),
+        ),
+        (
+            "save_message_draft",
+            json!({"profileId": "nope", "thread": null, "text": "Dear"}),
+        ),
+        ("notification_settings", json!({"profileId": "nope"})),
+        (
+            "set_notification_detail",
+            json!({"profileId": "nope", "on": true}),
+        ),
+    ] {
+        let err = invoke(&webview, cmd, args).unwrap_err();
+        assert_eq!(err["code"], "notSignedIn", "{cmd}");
+    }
 }

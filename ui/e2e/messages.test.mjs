@@ -91,6 +91,43 @@ test('care team and messages: who answers by when, the team replies, the patient
   );
   assert.equal(onServer.length, 1, 'sent exactly once');
   assert.equal(onServer[0].partOf[0].reference, `Communication/${root.id}`);
+
+  // A photo of the wound goes with a reply; a file that is not a photo or PDF is refused, the text kept.
+  const attach = (name, base64) =>
+    s.execute(
+      `const input = document.querySelector('[data-testid="attach-file"]');
+       const bytes = Uint8Array.from(atob(arguments[1]), (c) => c.charCodeAt(0));
+       const data = new DataTransfer();
+       data.items.add(new File([bytes], arguments[0]));
+       input.files = data.files;
+       input.dispatchEvent(new Event('change', { bubbles: true }));`,
+      [name, base64],
+    );
+  const caption = 'This is how the knee looks this morning.';
+  await s.type(await s.find('[data-testid="message-text"]'), caption);
+  await attach('knee.jpg', Buffer.from('#!/bin/sh\necho not a photo\n').toString('base64'));
+  await s.find('[data-testid="chosen-file"]');
+  await s.click(await s.find('[data-testid="send"]'));
+  const refused = await s.waitFor(async () => s.text(await s.find('#form-error')), { what: 'the refusal' });
+  assert.match(refused, /photos \(JPEG, PNG or HEIC\) and PDF/);
+  assert.equal(await s.property(await s.find('[data-testid="message-text"]'), 'value'), caption, 'the text is kept');
+  await s.click(await s.find('[data-testid="chosen-file"] button'));
+  // A 1×1 PNG stands in for the photo.
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAACklEQVR4nGMAAQAABQABDQottAAAAABJRU5ErkJggg==';
+  await attach('knee.png', png);
+  await s.find('[data-testid="chosen-file"]');
+  await s.click(await s.find('[data-testid="send"]'));
+  await s.find('[data-testid="attached-photo"]');
+  const withPhoto = await s.waitFor(
+    async () =>
+      entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).find((c) =>
+        c.payload?.some((p) => p.contentString === caption),
+      ),
+    { what: 'the photo on the server' },
+  );
+  const photo = withPhoto.payload.find((p) => p.contentAttachment).contentAttachment;
+  assert.deepEqual([photo.contentType, photo.title, photo.data], ['image/png', 'knee.png', png]);
+
   assert.deepEqual(await axeViolations(s), [], 'a thread has no accessibility violations');
   await s.setWindowSize(390, 844);
   await new Promise((r) => setTimeout(r, 500));

@@ -128,6 +128,42 @@ pub struct MessageView {
     pub state: String,
     /// Why it failed, when it did.
     pub problem: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// A file attached to a message, as the thread shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentView {
+    pub title: String,
+    pub content_type: String,
+    /// Bytes (a file of a few MB at most, so a plain number).
+    #[ts(type = "number | null")]
+    pub size: Option<u64>,
+    /// A `data:` URL to show a photo in place (photos carried in the message only).
+    pub data_url: Option<String>,
+}
+
+/// A file the patient attaches: a photo (of a wound, a rash) or a PDF.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAttachment {
+    /// The file's name, shown to the team.
+    pub name: String,
+    /// The file's bytes, base64. Its type is read from the bytes, not trusted from the name.
+    pub data_base64: String,
+}
+
+/// A message the patient sends: into `thread`, or a new thread of `kind`
+/// (possibly `about` a reading, "DocumentReference/…"); text, a file, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    pub thread: Option<String>,
+    pub kind: Option<String>,
+    pub about: Option<String>,
+    pub text: String,
+    pub attachment: Option<NewAttachment>,
 }
 
 /// A conversation with the care team, and who answers it by when.
@@ -447,6 +483,9 @@ pub fn typescript_contract() -> String {
         TeamMemberView::decl(&cfg),
         SyncReport::decl(&cfg),
         SyncFailure::decl(&cfg),
+        AttachmentView::decl(&cfg),
+        NewAttachment::decl(&cfg),
+        Outgoing::decl(&cfg),
         MessageView::decl(&cfg),
         ThreadView::decl(&cfg),
         SyncStatus::decl(&cfg),

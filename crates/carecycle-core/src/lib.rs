@@ -407,36 +407,24 @@ impl CareCycle {
         kind: Option<String>,
         text: String,
     ) -> Result<String> {
-        self.send_message_about(profile_id, thread, kind, None, text)
-            .await
+        let out = contract::Outgoing {
+            thread,
+            kind,
+            text,
+            ..Default::default()
+        };
+        self.send(profile_id, out).await
     }
 
-    /// Like [`Self::send_message`]; a new message may be about a reading
-    /// (`about`: "DocumentReference/…"), which it links and names.
-    pub async fn send_message_about(
-        &self,
-        profile_id: &str,
-        thread: Option<String>,
-        kind: Option<String>,
-        about: Option<String>,
-        text: String,
-    ) -> Result<String> {
+    /// Sends what the patient wrote (see [`messages::send`]): text, a file,
+    /// or both; a new thread may be about a reading. Works offline.
+    pub async fn send(&self, profile_id: &str, out: contract::Outgoing) -> Result<String> {
         let now = self.clock.now();
-        let id = self
-            .change_in_store(profile_id, move |s| {
-                let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-                messages::send(
-                    s,
-                    &patient,
-                    thread.as_deref(),
-                    kind.as_deref(),
-                    about.as_deref(),
-                    &text,
-                    now,
-                )
-            })
-            .await?;
-        Ok(id)
+        self.change_in_store(profile_id, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::send(s, &patient, &out, now)
+        })
+        .await
     }
 
     /// The unsent text of a thread (None: a new message), kept across restarts.

@@ -2,7 +2,7 @@
 //! message and everything `partOf` it), who answers each and by when (the
 //! thread's reply Task), and the state of what the patient wrote.
 
-use crate::contract::{MessageView, ThreadView};
+use crate::contract::{AttachmentView, MessageView, NewAttachment, Outgoing, ThreadView};
 use crate::error::{CoreError, Result};
 use crate::outbox::{self, ItemState};
 use crate::store::Store;
@@ -16,6 +16,78 @@ use std::collections::BTreeMap;
 pub use carecycle_fhir::{MESSAGE_KIND_SYSTEM, MESSAGE_KINDS as KINDS};
 /// Longest message the app sends (a long letter; attachments travel apart).
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// Largest file a message carries: a phone photo fits; the back end's request
+/// limit (8 MiB of JSON) leaves room for the base64 and the rest.
+pub const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+/// What a patient may attach, by the type read from the file's bytes.
+const ATTACHMENT_TYPES: [&str; 5] = [
+    "image/jpeg",
+    "image/png",
+    "image/heif",
+    "image/heic",
+    "application/pdf",
+];
+
+/// Checks a file the patient attaches — its real type (from its bytes) and
+/// its size — and makes the FHIR attachment. Errors say what to do instead.
+pub fn attachment(file: &NewAttachment, now: Timestamp) -> Result<Value> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file.data_base64.trim())
+        .map_err(|_| {
+            CoreError::InvalidInput("the file could not be read; please choose it again".into())
+        })?;
+    if bytes.is_empty() {
+        return Err(CoreError::InvalidInput("the file is empty".into()));
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(CoreError::InvalidInput(format!(
+            "the file is {:.1} MB and the limit is {} MB; a photo taken at a smaller size, or a screenshot of it, will fit",
+            bytes.len() as f64 / 1_048_576.0,
+            MAX_ATTACHMENT_BYTES / 1_048_576
+        )));
+    }
+    let content_type = infer::get(&bytes)
+        .map(|t| t.mime_type())
+        .filter(|t| ATTACHMENT_TYPES.contains(t))
+        .ok_or_else(|| {
+            CoreError::InvalidInput(
+                "you can attach photos (JPEG, PNG or HEIC) and PDF documents; this file is not one of them".into(),
+            )
+        })?;
+    let name = file.name.trim();
+    Ok(json!({
+        "contentType": content_type,
+        "data": file.data_base64.trim(),
+        "title": if name.is_empty() { "Attachment" } else { name },
+        "size": bytes.len(),
+        "creation": carecycle_fhir::time::format_instant(now),
+    }))
+}
+
+fn attachments_of(m: &Value) -> Vec<AttachmentView> {
+    m["payload"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("contentAttachment"))
+        .map(|a| {
+            let content_type = a["contentType"]
+                .as_str()
+                .unwrap_or("application/octet-stream");
+            let is_photo = matches!(content_type, "image/jpeg" | "image/png");
+            AttachmentView {
+                title: a["title"].as_str().unwrap_or("Attachment").to_owned(),
+                content_type: content_type.to_owned(),
+                size: a["size"].as_u64(),
+                data_url: a["data"]
+                    .as_str()
+                    .filter(|_| is_photo)
+                    .map(|d| format!("data:{content_type};base64,{d}")),
+            }
+        })
+        .collect()
+}
 
 fn text_of(m: &Value) -> String {
     m["payload"]
@@ -79,6 +151,7 @@ fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> 
         }
         .into(),
         problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
+        attachments: attachments_of(m),
     })
 }
 
@@ -174,19 +247,18 @@ pub fn draft(store: &Store, thread: Option<&str>) -> Result<Option<String>> {
 /// Writes a message locally and queues it: it shows as pending at once, and
 /// goes out with the next sync, exactly once. A new message may be about a
 /// reading (`about`: "DocumentReference/…"): it says so in its subject and
-/// links the document, so the team sees what the question is about. The
-/// draft of that thread is cleared.
-pub fn send(
-    store: &mut Store,
-    patient: &str,
-    thread: Option<&str>,
-    kind: Option<&str>,
-    about: Option<&str>,
-    text: &str,
-    now: Timestamp,
-) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() {
+/// links the document, so the team sees what the question is about. A photo
+/// or PDF may go with it (checked by [`attachment`]). The draft of that
+/// thread is cleared.
+pub fn send(store: &mut Store, patient: &str, out: &Outgoing, now: Timestamp) -> Result<String> {
+    let thread = out.thread.as_deref();
+    let text = out.text.trim();
+    let file = out
+        .attachment
+        .as_ref()
+        .map(|f| attachment(f, now))
+        .transpose()?;
+    if text.is_empty() && file.is_none() {
         return Err(CoreError::InvalidInput("the message is empty".into()));
     }
     if text.chars().count() > MAX_MESSAGE_CHARS {
@@ -201,8 +273,14 @@ pub fn send(
         "sender": {"reference": format!("Patient/{patient}")},
         "recipient": [{"display": "Your care team"}],
         "sent": carecycle_fhir::time::format_instant(now),
-        "payload": [{"contentString": text}]
+        "payload": []
     });
+    if !text.is_empty() {
+        m["payload"] = json!([{"contentString": text}]);
+    }
+    if let (Some(file), Some(list)) = (file, m["payload"].as_array_mut()) {
+        list.push(json!({"contentAttachment": file}));
+    }
     match thread {
         Some(root) => {
             let id = root.trim_start_matches("Communication/");
@@ -214,14 +292,14 @@ pub fn send(
             m["partOf"] = json!([{"reference": format!("Communication/{id}")}]);
         }
         None => {
-            let kind = kind.unwrap_or("other");
+            let kind = out.kind.as_deref().unwrap_or("other");
             if !KINDS.iter().any(|(k, _)| *k == kind) {
                 return Err(CoreError::InvalidInput(format!(
                     "unknown kind of message: {kind}"
                 )));
             }
             m["category"] = json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
-            if let Some(about) = about {
+            if let Some(about) = out.about.as_deref() {
                 let (id, doc) = crate::education::get(store, about)?;
                 let title = crate::education::title_of(&doc);
                 m["about"] =
@@ -262,13 +340,16 @@ mod tests {
     #[test]
     fn a_question_about_a_reading_names_and_links_it() {
         let (_dir, mut s) = store();
+        let ask = |about: &str, text: &str| Outgoing {
+            kind: Some("clinical".into()),
+            about: Some(about.into()),
+            text: text.into(),
+            ..Default::default()
+        };
         let id = send(
             &mut s,
             "p1",
-            None,
-            Some("clinical"),
-            Some("DocumentReference/d1"),
-            "Can I cycle instead?",
+            &ask("DocumentReference/d1", "Can I cycle instead?"),
             now(),
         )
         .unwrap();
@@ -284,16 +365,7 @@ mod tests {
             m["topic"]["text"],
             "Question about “Exercises before surgery”"
         );
-        let err = send(
-            &mut s,
-            "p1",
-            None,
-            None,
-            Some("DocumentReference/gone"),
-            "?",
-            now(),
-        )
-        .unwrap_err();
+        let err = send(&mut s, "p1", &ask("DocumentReference/gone", "?"), now()).unwrap_err();
         assert!(err.to_string().contains("not on this device"), "{err}");
     }
 
@@ -307,21 +379,118 @@ mod tests {
             draft(&s, Some("t1")).unwrap().as_deref(),
             Some("Half a reply")
         );
-        send(
-            &mut s,
-            "p1",
-            None,
-            Some("other"),
-            None,
-            "Dear team, hello",
-            now(),
-        )
-        .unwrap();
+        let hello = Outgoing {
+            kind: Some("other".into()),
+            text: "Dear team, hello".into(),
+            ..Default::default()
+        };
+        send(&mut s, "p1", &hello, now()).unwrap();
         assert_eq!(draft(&s, None).unwrap(), None);
         assert_eq!(
             draft(&s, Some("t1")).unwrap().as_deref(),
             Some("Half a reply"),
             "other threads keep theirs"
         );
+    }
+
+    fn file(name: &str, bytes: &[u8]) -> NewAttachment {
+        use base64::Engine as _;
+        NewAttachment {
+            name: name.into(),
+            data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The smallest valid PNG: a 1×1 transparent pixel.
+    const PNG: [u8; 67] = [
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
+        0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
+        0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+
+    #[test]
+    fn a_photo_goes_with_the_message_and_shows_in_the_thread() {
+        let (_dir, mut s) = store();
+        let out = Outgoing {
+            kind: Some("clinical".into()),
+            text: "The wound looks red today".into(),
+            attachment: Some(file("wound.png", &PNG)),
+            ..Default::default()
+        };
+        send(&mut s, "p1", &out, now()).unwrap();
+        let threads = threads(&s, "p1", now()).unwrap();
+        let m = &threads[0].messages[0];
+        assert_eq!(m.text, "The wound looks red today");
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert_eq!(
+            (a.title.as_str(), a.content_type.as_str(), a.size),
+            ("wound.png", "image/png", Some(67))
+        );
+        assert!(
+            a.data_url
+                .as_deref()
+                .unwrap()
+                .starts_with("data:image/png;base64,iVBOR")
+        );
+        // A photo alone is a message too.
+        let only = Outgoing {
+            kind: Some("clinical".into()),
+            attachment: Some(file("wound.png", &PNG)),
+            ..Default::default()
+        };
+        send(&mut s, "p1", &only, now()).unwrap();
+    }
+
+    #[test]
+    fn files_of_the_wrong_kind_or_too_big_are_refused_and_nothing_is_queued() {
+        let (_dir, mut s) = store();
+        let with = |f: NewAttachment| Outgoing {
+            kind: Some("clinical".into()),
+            text: "See attached".into(),
+            attachment: Some(f),
+            ..Default::default()
+        };
+        // A program named like a photo is still a program.
+        let exe = send(
+            &mut s,
+            "p1",
+            &with(file("photo.jpg", b"\x7fELF\x02\x01\x01\x00rest")),
+            now(),
+        )
+        .unwrap_err();
+        assert!(
+            exe.to_string()
+                .contains("photos (JPEG, PNG or HEIC) and PDF"),
+            "{exe}"
+        );
+        let mut big = PNG.to_vec();
+        big.resize(MAX_ATTACHMENT_BYTES + 1, 0);
+        let err = send(&mut s, "p1", &with(file("huge.png", &big)), now()).unwrap_err();
+        assert!(err.to_string().contains("the limit is 5 MB"), "{err}");
+        let err = send(
+            &mut s,
+            "p1",
+            &with(NewAttachment {
+                name: "x.png".into(),
+                data_base64: "not base64!".into(),
+            }),
+            now(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("could not be read"), "{err}");
+        assert!(
+            threads(&s, "p1", now()).unwrap().is_empty(),
+            "nothing was queued"
+        );
+        let pdf = send(
+            &mut s,
+            "p1",
+            &with(file("letter.pdf", b"%PDF-1.7\n%...")),
+            now(),
+        );
+        assert!(pdf.is_ok(), "{pdf:?}");
     }
 }

@@ -12,6 +12,7 @@ import type {
   FormView,
   MessageKindOption,
   NotificationSettings,
+  Outgoing,
   ProfileSummary,
   RecordAccess,
   ResultSeries,
@@ -39,9 +40,9 @@ export interface Backend {
   messageKinds(): Promise<MessageKindOption[]>;
   /**
    * Queues a message (a new thread of `kind`, or into `thread`); returns its id. Works offline.
-   * A new message may be `about` a reading ("DocumentReference/…").
+   * A new message may be `about` a reading; a photo or PDF may go with it.
    */
-  sendMessage(profileId: string, thread: string | null, kind: string | null, text: string, about?: string | null): Promise<string>;
+  sendMessage(profileId: string, message: Outgoing): Promise<string>;
   /** The unsent text of a thread (null: a new message), kept across restarts. */
   messageDraft(profileId: string, thread: string | null): Promise<string | null>;
   saveMessageDraft(profileId: string, thread: string | null, text: string): Promise<void>;
@@ -82,8 +83,7 @@ export const tauriBackend: Backend = {
   today: (profileId) => invoke<TodayView>('today', { profileId }),
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
   messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
-  sendMessage: (profileId, thread, kind, text, about = null) =>
-    invoke<string>('send_message', { profileId, thread, kind, about, text }),
+  sendMessage: (profileId, message) => invoke<string>('send_message', { profileId, message }),
   messageDraft: (profileId, thread) => invoke<string | null>('message_draft', { profileId, thread }),
   saveMessageDraft: (profileId, thread, text) => invoke<void>('save_message_draft', { profileId, thread, text }),
   checkUrgent: (text, language) => invoke<UrgentGuidance | null>('check_urgent', { text, language }),

@@ -69,6 +69,28 @@ sent: number, received: number, failures: Array<SyncFailure>, finishedAt: string
 
 export type SyncFailure = { resourceType: string, message: string, };
 
+export type AttachmentView = { title: string, contentType: string, 
+/**
+ * Bytes (a file of a few MB at most, so a plain number).
+ */
+size: number | null, 
+/**
+ * A `data:` URL to show a photo in place (photos carried in the message only).
+ */
+dataUrl: string | null, };
+
+export type NewAttachment = { 
+/**
+ * The file's name, shown to the team.
+ */
+name: string, 
+/**
+ * The file's bytes, base64. Its type is read from the bytes, not trusted from the name.
+ */
+dataBase64: string, };
+
+export type Outgoing = { thread: string | null, kind: string | null, about: string | null, text: string, attachment: NewAttachment | null, };
+
 export type MessageView = { id: string, 
 /**
  * Written by the patient (or their family member) on this record.
@@ -85,7 +107,7 @@ state: string,
 /**
  * Why it failed, when it did.
  */
-problem: string | null, };
+problem: string | null, attachments: Array<AttachmentView>, };
 
 export type ThreadView = { id: string, subject: string, 
 /**

@@ -27,6 +27,12 @@ export interface ShownError {
 /** The sentence for an error from the backend, with the technical detail kept apart. */
 export function describeError(error: unknown): ShownError {
   if (isCommandError(error)) {
+    // The core words what was wrong with the patient's input for the patient
+    // ("the file is 7.2 MB and the limit is 5 MB…"): that is the sentence.
+    if (error.code === 'invalidInput' && error.message.trim()) {
+      const m = error.message.trim();
+      return { sentence: `${m[0]!.toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`, detail: null };
+    }
     return { sentence: SENTENCES[error.code], detail: error.message };
   }
   return { sentence: SENTENCES.internal, detail: error instanceof Error ? error.message : String(error) };

@@ -57,8 +57,8 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`messages ${id}`);
       return [];
     },
-    sendMessage: async (id, thread, kind, text) => {
-      calls.push(`sendMessage ${id} ${thread ?? kind ?? ''} ${text.length}`);
+    sendMessage: async (id, m) => {
+      calls.push(`sendMessage ${id} ${m.thread ?? m.kind ?? ''} ${m.text.length}${m.attachment ? ` ${m.attachment.name}` : ''}`);
       return 'Communication/local-1';
     },
     messageDraft: async () => null,
