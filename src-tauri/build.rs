@@ -34,6 +34,7 @@ fn main() {
             "message_kinds",
             "notification_settings",
             "set_notification_detail",
+            "set_language",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -262,3 +262,8 @@ pub async fn set_notification_detail(
     core.set_notification_detail(&profile_id, on).await?;
     notification_settings(core, notifier, profile_id).await
 }
+
+#[tauri::command]
+pub fn set_language(core: Core<'_>, language: Option<String>) -> Result<(), CommandError> {
+    Ok(core.set_language(language)?)
+}

@@ -78,7 +78,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::record_access,
         commands::message_kinds,
         commands::notification_settings,
-        commands::set_notification_detail
+        commands::set_notification_detail,
+        commands::set_language
     ])
 }
 

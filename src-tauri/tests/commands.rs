@@ -66,9 +66,21 @@ fn commands_answer_through_the_real_capabilities() {
         Ok(json!({
             "profiles": [],
             "serverChoices": [{"label": "Riverside (demo)", "fhirBaseUrl": "http://127.0.0.1:9/fhir"}],
-            "keyringAvailable": true
+            "keyringAvailable": true,
+            "language": null
         }))
     );
+    // The language is a device setting: kept, offered back, and only ones the app speaks.
+    assert_eq!(
+        invoke(&webview, "set_language", json!({"language": "es"})),
+        Ok(Value::Null)
+    );
+    assert_eq!(
+        invoke(&webview, "app_overview", json!({})).unwrap()["language"],
+        "es"
+    );
+    let err = invoke(&webview, "set_language", json!({"language": "fr"})).unwrap_err();
+    assert_eq!(err["code"], "invalidInput");
     let err = invoke(&webview, "today", json!({"profileId": "nope"})).unwrap_err();
     assert_eq!(err["code"], "notSignedIn");
     let err = invoke(&webview, "sign_in", json!({"fhirBaseUrl": "ftp://x"})).unwrap_err();

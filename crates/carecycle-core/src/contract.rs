@@ -32,6 +32,8 @@ pub struct AppOverview {
     pub server_choices: Vec<ServerChoice>,
     /// False when the system keyring cannot be used: nothing can be stored safely.
     pub keyring_available: bool,
+    /// The language the person chose on this device (en, es); None follows the system.
+    pub language: Option<String>,
 }
 
 /// The Today screen: where the patient is in the care cycle and what comes next.

@@ -168,7 +168,22 @@ impl CareCycle {
             profiles,
             server_choices: self.server_choices.clone(),
             keyring_available: self.vault.is_ok(),
+            language: profiles::DeviceSettings::load(&self.data_dir).language,
         })
+    }
+
+    /// Keeps the app's language on this device ("en" or "es"; None: follow the system).
+    pub fn set_language(&self, language: Option<String>) -> Result<()> {
+        if let Some(l) = language.as_deref()
+            && !matches!(l, "en" | "es")
+        {
+            return Err(CoreError::InvalidInput(format!(
+                "CareCycle speaks English (en) and Spanish (es), not {l:?}"
+            )));
+        }
+        let mut settings = profiles::DeviceSettings::load(&self.data_dir);
+        settings.language = language;
+        settings.save(&self.data_dir)
     }
 
     async fn profile(&self, profile_id: &str) -> Result<Arc<OpenProfile>> {

@@ -34,17 +34,48 @@ impl ProfileList {
         }
     }
 
-    /// Replaces the list atomically (write aside, then rename).
+    /// Replaces the list atomically.
     pub fn save(&self, profiles: &[ProfileEntry]) -> Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
-        let bytes =
-            serde_json::to_vec_pretty(profiles).map_err(|e| CoreError::Data(e.to_string()))?;
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &self.path)?;
-        Ok(())
+        write_json(&self.path, profiles)
     }
 
     pub fn database_path(data_dir: &Path, profile_id: &str) -> PathBuf {
         data_dir.join("profiles").join(format!("{profile_id}.db"))
+    }
+}
+
+/// Writes JSON atomically (write aside, then rename).
+fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| CoreError::Data(e.to_string()))?;
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Choices that belong to this device, not to a record: the app's language.
+/// No health information.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSettings {
+    /// "en" or "es"; None follows the system language.
+    pub language: Option<String>,
+}
+
+impl DeviceSettings {
+    fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("settings.json")
+    }
+
+    /// The saved settings; damaged or missing settings are the defaults.
+    pub fn load(data_dir: &Path) -> DeviceSettings {
+        std::fs::read(Self::path(data_dir))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(data_dir)?;
+        write_json(&Self::path(data_dir), self)
     }
 }

@@ -69,6 +69,8 @@ export interface Backend {
   recordAccess(profileId: string): Promise<RecordAccess>;
   /** Saves an appointment as an .ics file; resolves to where it was saved. */
   exportIcs(profileId: string, appointmentId: string): Promise<string>;
+  /** Keeps the app's language on this device (null: follow the system). */
+  setLanguage(language: string | null): Promise<void>;
   notificationSettings(profileId: string): Promise<NotificationSettings>;
   /** Whether notifications say who wrote and what it is about; returns the settings now. */
   setNotificationDetail(profileId: string, on: boolean): Promise<NotificationSettings>;
@@ -106,6 +108,7 @@ export const tauriBackend: Backend = {
   timeline: (profileId) => invoke<TimelineView>('timeline', { profileId }),
   recordAccess: (profileId) => invoke<RecordAccess>('record_access', { profileId }),
   exportIcs: (profileId, appointmentId) => invoke<string>('export_ics', { profileId, appointmentId }),
+  setLanguage: (language) => invoke<void>('set_language', { language }),
   notificationSettings: (profileId) => invoke<NotificationSettings>('notification_settings', { profileId }),
   setNotificationDetail: (profileId, on) => invoke<NotificationSettings>('set_notification_detail', { profileId, on }),
   onRecordChanged: async (callback) =>

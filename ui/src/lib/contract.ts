@@ -17,7 +17,11 @@ export type AppOverview = { profiles: Array<ProfileSummary>, serverChoices: Arra
 /**
  * False when the system keyring cannot be used: nothing can be stored safely.
  */
-keyringAvailable: boolean, };
+keyringAvailable: boolean, 
+/**
+ * The language the person chose on this device (en, es); None follows the system.
+ */
+language: string | null, };
 
 export type TodayView = { patientName: string, 
 /**

@@ -1,9 +1,11 @@
 import { isCommandError } from './backend';
 import type { ErrorCode } from './contract';
+import { locale } from './i18n.svelte';
 
-// What a patient reads when something fails. Every code of the closed Rust enum
-// has a sentence (the compiler checks this Record is complete).
-const SENTENCES: Record<ErrorCode, string> = {
+// What a patient reads when something fails, in English and Spanish. Every
+// code of the closed Rust enum has a sentence (the compiler checks each Record
+// is complete).
+const EN: Record<ErrorCode, string> = {
   notSignedIn: 'You are not signed in. Please sign in again.',
   sessionExpired: 'Your sign-in has ended. Please sign in again to get the latest from your care team.',
   signInFailed: 'Signing in did not work. Please try again.',
@@ -19,6 +21,26 @@ const SENTENCES: Record<ErrorCode, string> = {
   internal: 'Something went wrong in CareCycle. Please try again.',
 };
 
+const ES: Record<ErrorCode, string> = {
+  notSignedIn: 'No ha iniciado sesión. Vuelva a iniciar sesión.',
+  sessionExpired: 'Su sesión terminó. Vuelva a iniciar sesión para recibir lo último de su equipo de atención.',
+  signInFailed: 'No se pudo iniciar sesión. Inténtelo de nuevo.',
+  signInTimedOut: 'Iniciar sesión tardó demasiado. Inténtelo de nuevo y termine de iniciar sesión en su navegador.',
+  keyringUnavailable:
+    'CareCycle guarda su sesión en el llavero seguro de su computadora, y ahora no está disponible. Desbloquee el llavero o inicie sesión en su escritorio e inténtelo de nuevo.',
+  offline: 'No pudimos comunicarnos con el sistema de su equipo. Revise su conexión a internet e inténtelo de nuevo.',
+  serverError: 'El sistema de su equipo tuvo un problema. Inténtelo de nuevo en unos minutos.',
+  notAFhirServer: 'Esa dirección no parece el sistema de pacientes de una organización de atención. Revísela.',
+  invalidInput: 'Revise lo que escribió.',
+  notFound: 'No encontramos eso.',
+  storeUnavailable: 'CareCycle no pudo abrir su información guardada en este dispositivo.',
+  internal: 'Algo salió mal en CareCycle. Inténtelo de nuevo.',
+};
+
+function sentences(): Record<ErrorCode, string> {
+  return locale.language === 'es' ? ES : EN;
+}
+
 export interface ShownError {
   sentence: string;
   detail: string | null;
@@ -33,7 +55,7 @@ export function describeError(error: unknown): ShownError {
       const m = error.message.trim();
       return { sentence: `${m[0]!.toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`, detail: null };
     }
-    return { sentence: SENTENCES[error.code], detail: error.message };
+    return { sentence: sentences()[error.code], detail: error.message };
   }
-  return { sentence: SENTENCES.internal, detail: error instanceof Error ? error.message : String(error) };
+  return { sentence: sentences().internal, detail: error instanceof Error ? error.message : String(error) };
 }

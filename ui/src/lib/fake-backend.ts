@@ -36,7 +36,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     calls,
     appOverview: async () => {
       calls.push('appOverview');
-      return { serverChoices: [], keyringAvailable: true, ...options.overview, profiles: [...profiles] };
+      return { serverChoices: [], keyringAvailable: true, ...options.overview, language: options.overview?.language ?? null, profiles: [...profiles] };
     },
     signIn: async (url) => {
       calls.push(`signIn ${url}`);
@@ -100,6 +100,9 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     recordAccess: async () => ({ familyView: false, notShared: [] }),
     exportIcs: async () => '/tmp/appointment.ics',
     openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
+    setLanguage: async (language) => {
+      calls.push(`setLanguage ${language}`);
+    },
     notificationSettings: async () => ({ showDetails: false, available: null }),
     setNotificationDetail: async (id, on) => {
       calls.push(`setNotificationDetail ${id} ${on}`);

@@ -1,0 +1,60 @@
+// The app in Spanish, in the real window: the person switches language; the
+// app's words, the reading (where the team wrote it in Spanish), the
+// questionnaire's own Spanish text and the crisis guidance all follow, the
+// page says lang="es", and the choice survives a restart.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PATIENT, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { axeViolations } from './support/axe.mjs';
+
+const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+
+test('a patient switches to Spanish: the app, the reading, a questionnaire and its guidance follow', async (t) => {
+  const { s: first, backend, relaunch } = await signedInApp(t);
+  team(backend, 'assign', '--patient', PATIENT.user, '--questionnaire', 'phq-9', '--from', day(-1), '--to', day(7), '--title', 'PHQ-9');
+
+  await first.execute(
+    `const el = document.querySelector('[data-testid="language"]');
+     el.value = 'es'; el.dispatchEvent(new Event('change', { bubbles: true }));`,
+  );
+  await first.waitFor(async () => (await texts(first, '[data-testid="nav-today"]'))[0] === 'Hoy', { what: 'Spanish navigation' });
+  assert.equal(await first.execute('return document.documentElement.lang'), 'es');
+
+  // The choice is kept: after a restart the app is still in Spanish.
+  const s = await relaunch();
+  await s.waitFor(async () => (await texts(s, '[data-testid="nav-today"]'))[0] === 'Hoy', { what: 'Spanish after a restart' });
+  assert.match(await s.text(await s.find('#steps-heading')), /Sus próximos pasos/);
+  assert.deepEqual(await axeViolations(s), [], 'Hoy has no accessibility violations');
+  await screenshots(s, 'today-es');
+
+  // Reading: the documents the team wrote in Spanish come in Spanish.
+  await s.click(await s.find('[data-testid="nav-reading"]'));
+  await s.waitFor(async () => (await texts(s, '[data-testid="doc-now"]')).length > 0, { what: 'the reading list' });
+  assert.match(await s.text(await s.find('#now-heading')), /^Para donde está ahora/);
+  const opened = await s.execute('return document.querySelector("[data-testid=doc-now]").textContent');
+  await s.click((await s.findAll('[data-testid="doc-now"]'))[0]);
+  assert.equal(await s.attribute(await s.find('[data-testid="doc"]'), 'lang'), 'es', `${opened} in Spanish`);
+  await screenshots(s, 'reading-es');
+
+  // The questionnaire in its official Spanish, guidance in Spanish.
+  await s.click(await s.find('[data-testid="nav-questionnaires"]'));
+  const entry = await s.waitFor(
+    async () => {
+      for (const el of await s.findAll('[data-testid="due-questionnaire"]')) if ((await s.text(el)).startsWith('PHQ-9')) return el;
+      return null;
+    },
+    { what: 'the assigned PHQ-9' },
+  );
+  assert.match(await s.text(entry), /Antes del/);
+  await s.click((await s.findIn(entry, '[data-testid="start-questionnaire"]'))[0]);
+  const nine = await s.find('[data-testid="q-item"][data-link-id="/44260-8"]');
+  const legend = await s.text((await s.findIn(nine, 'legend'))[0]);
+  assert.match(legend, /mejor estar muerto|lastimarse/i, legend);
+  const options = await s.findIn(nine, 'label.option');
+  await s.click((await s.findIn(options[1], 'input'))[0]);
+  const guidance = await s.waitFor(async () => s.text(await s.find('[data-testid="urgent"]')), { what: 'the guidance' });
+  assert.match(guidance, /Por favor, busque apoyo ahora/);
+  assert.match(guidance, /988/);
+  assert.deepEqual(await axeViolations(s), [], 'the Spanish form has no accessibility violations');
+  await screenshots(s, 'questionnaire-es');
+});

@@ -1,0 +1,36 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
+import App from '../App.svelte';
+import { fakeBackend, profile } from './fake-backend';
+import { locale, setLanguage, t } from './i18n.svelte';
+import { describeError } from './errors';
+
+afterEach(() => {
+  cleanup();
+  setLanguage('en');
+});
+
+it('starts in the language chosen before', async () => {
+  render(App, { backend: fakeBackend({ overview: { profiles: [profile], language: 'es' } }) });
+  expect(await screen.findByRole('button', { name: 'Hoy' })).toBeTruthy();
+});
+
+describe('languages', () => {
+  it('switches the whole app to Spanish and remembers the choice', async () => {
+    const backend = fakeBackend({ overview: { profiles: [profile] } });
+    render(App, { backend });
+    expect(await screen.findByRole('button', { name: 'Today' })).toBeTruthy();
+    await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'es' } });
+    expect(await screen.findByRole('button', { name: 'Hoy' })).toBeTruthy();
+    expect(screen.getByText('Sus próximos pasos')).toBeTruthy();
+    expect(document.documentElement.lang).toBe('es');
+    expect(backend.calls).toContain('setLanguage es');
+    expect(locale.language).toBe('es');
+  });
+
+  it('fills in the words it is given, and says errors in the same language', () => {
+    setLanguage('es');
+    expect(t('form.progress', { answered: 3, questions: 9 })).toBe('3 de 9 preguntas respondidas');
+    expect(describeError({ code: 'offline', message: 'x' }).sentence).toMatch(/^No pudimos comunicarnos/);
+  });
+});
