@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNotificationRecorder, tempDir } from './support/processes.mjs';
-import { PATIENT, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, findByText, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 /** The unit's calendar (the demo unit is in Chicago). */
@@ -89,13 +89,7 @@ test('notifications: new things notify once without health details; detail on re
   });
   await s.click(await s.find('[data-testid="nav-messages"]'));
   // The team wrote without a subject: the thread is named by its kind.
-  const thread = await s.waitFor(
-    async () => {
-      for (const el of await s.findAll('[data-testid="thread"]')) if ((await s.text(el)).startsWith('Something else')) return el;
-      return null;
-    },
-    { what: 'the new thread arriving anyway' },
-  );
+  const thread = await findByText(s, '[data-testid="thread"]', (x) => x.startsWith('Something else'), 'the new thread arriving anyway');
   await s.click(thread);
   await s.waitFor(async () => (await texts(s, '[data-testid="message"]')).some((m) => m.includes('One more thing about parking.')), {
     what: 'the message in its thread',

@@ -5,20 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackend } from './support/processes.mjs';
-import { PATIENT, screenshots, signedInApp, texts } from './support/app.mjs';
+import { PATIENT, findByText, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 async function openFishOil(s) {
   await s.click(await s.find('[data-testid="nav-messages"]'));
-  const thread = await s.waitFor(
-    async () => {
-      for (const el of await s.findAll('[data-testid="thread"]')) if ((await s.text(el)).includes('Fish oil before surgery')) return el;
-      return null;
-    },
-    { what: 'the seeded medicines thread' },
-  );
-  await s.click(thread);
+  await s.click(await findByText(s, '[data-testid="thread"]', 'Fish oil before surgery'));
   return s.find('[data-testid="message-text"]');
 }
 

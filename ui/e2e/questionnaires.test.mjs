@@ -8,7 +8,7 @@
 // beside the baseline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PATIENT, SIZES, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, SIZES, findByText, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
@@ -72,13 +72,7 @@ async function checked(s, linkId) {
 
 async function open(s, title) {
   await s.click(await s.find('[data-testid="nav-questionnaires"]'));
-  const entry = await s.waitFor(
-    async () => {
-      for (const el of await s.findAll('[data-testid="due-questionnaire"]')) if ((await s.text(el)).includes(title)) return el;
-      return null;
-    },
-    { what: `"${title}" in the list` },
-  );
+  const entry = await findByText(s, '[data-testid="due-questionnaire"]', title);
   const [start] = await s.findIn(entry, '[data-testid="start-questionnaire"]');
   const label = await s.text(start);
   await s.click(start);

@@ -4,7 +4,7 @@
 // page says lang="es", and the choice survives a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PATIENT, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, findByText, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
@@ -38,13 +38,7 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
 
   // The questionnaire in its official Spanish, guidance in Spanish.
   await s.click(await s.find('[data-testid="nav-questionnaires"]'));
-  const entry = await s.waitFor(
-    async () => {
-      for (const el of await s.findAll('[data-testid="due-questionnaire"]')) if ((await s.text(el)).startsWith('PHQ-9')) return el;
-      return null;
-    },
-    { what: 'the assigned PHQ-9' },
-  );
+  const entry = await findByText(s, '[data-testid="due-questionnaire"]', (x) => x.startsWith('PHQ-9'), 'the assigned PHQ-9');
   assert.match(await s.text(entry), /Antes del/);
   await s.click((await s.findIn(entry, '[data-testid="start-questionnaire"]'))[0]);
   const nine = await s.find('[data-testid="q-item"][data-link-id="/44260-8"]');

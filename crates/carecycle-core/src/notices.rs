@@ -246,6 +246,20 @@ mod tests {
         apply_page(store.connection(), &[(t, id.to_owned(), v)], None).unwrap();
     }
 
+    fn questionnaire_task(id: &str, title: &str, start: &str, end: &str) -> serde_json::Value {
+        json!({"resourceType": "Task", "id": id, "status": "requested",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+            "description": title, "restriction": {"period": {"start": start, "end": end}}})
+    }
+
+    /// The pre-operative assessment, on 24 November at `time` (Chicago, UTC−6).
+    fn assessment_at(time: &str, updated: &str) -> serde_json::Value {
+        json!({"resourceType": "Appointment", "id": "a", "status": "booked",
+            "description": "Pre-operative assessment", "start": format!("2026-11-24T{time}:00-06:00"),
+            "meta": {"lastUpdated": updated},
+            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]})
+    }
+
     #[test]
     fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
         let (_dir, mut s) = store();
@@ -265,25 +279,19 @@ mod tests {
             &mut s,
             ResourceType::Task,
             "q",
-            json!({"resourceType": "Task", "id": "q", "status": "requested",
-            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
-            "description": "Mood check (PHQ-9)", "restriction": {"period": {"start": "2026-11-22", "end": "2026-11-30"}}}),
+            questionnaire_task("q", "Mood check (PHQ-9)", "2026-11-22", "2026-11-30"),
         );
         add(
             &mut s,
             ResourceType::Task,
             "later",
-            json!({"resourceType": "Task", "id": "later", "status": "requested",
-            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
-            "description": "Knee health", "restriction": {"period": {"start": "2027-01-10", "end": "2027-01-20"}}}),
+            questionnaire_task("later", "Knee health", "2027-01-10", "2027-01-20"),
         );
         add(
             &mut s,
             ResourceType::Appointment,
             "a",
-            json!({"resourceType": "Appointment", "id": "a", "status": "booked",
-            "description": "Pre-operative assessment", "start": "2026-11-24T10:00:00-06:00", "end": "2026-11-24T10:30:00-06:00",
-            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}),
+            assessment_at("10:00", "2026-11-20T10:00:00Z"),
         );
         add(
             &mut s,
@@ -331,10 +339,7 @@ mod tests {
             &mut s,
             ResourceType::Appointment,
             "a",
-            json!({"resourceType": "Appointment", "id": "a", "status": "booked",
-            "description": "Pre-operative assessment", "start": "2026-11-24T14:00:00-06:00", "end": "2026-11-24T14:30:00-06:00",
-            "meta": {"lastUpdated": "2026-11-23T14:00:00Z"},
-            "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]}),
+            assessment_at("14:00", "2026-11-23T14:00:00Z"),
         );
         let again = take_new(&mut s, "p1", now()).unwrap();
         assert_eq!(again.len(), 1, "{again:#?}");

@@ -633,38 +633,30 @@ pub fn score_view(outcome: &ScoreOutcome) -> ScoreView {
             scale,
             scale_name,
             reason,
-        } => ScoreView {
-            scale: scale.clone(),
-            name: scale_name.clone(),
-            instrument: scale_name.clone(),
-            value: None,
-            unit: None,
-            min: None,
-            max: None,
-            band: None,
-            meaning: None,
-            direction: None,
-            profile: None,
-            not_scored: Some(reason.clone()),
-        },
+        } => not_scored(scale, scale_name, reason),
         ScoreOutcome::Unsupported {
             instrument,
             instrument_name,
             reason,
-        } => ScoreView {
-            scale: instrument.clone(),
-            name: instrument_name.clone(),
-            instrument: instrument_name.clone(),
-            value: None,
-            unit: None,
-            min: None,
-            max: None,
-            band: None,
-            meaning: None,
-            direction: None,
-            profile: None,
-            not_scored: Some(reason.clone()),
-        },
+        } => not_scored(instrument, instrument_name, reason),
+    }
+}
+
+/// A scale (or instrument) with no score, and why.
+fn not_scored(scale: &str, name: &str, reason: &str) -> ScoreView {
+    ScoreView {
+        scale: scale.to_owned(),
+        name: name.to_owned(),
+        instrument: name.to_owned(),
+        value: None,
+        unit: None,
+        min: None,
+        max: None,
+        band: None,
+        meaning: None,
+        direction: None,
+        profile: None,
+        not_scored: Some(reason.to_owned()),
     }
 }
 

@@ -26,6 +26,21 @@ export async function texts(session, css) {
   return Promise.all((await session.findAll(css)).map((el) => session.text(el)));
 }
 
+/**
+ * Waits for the first element matching `css` whose text passes `match`: a
+ * string it contains, or a function of the text.
+ */
+export function findByText(s, css, match, what = `${css} with ${match}`) {
+  const ok = typeof match === 'string' ? (text) => text.includes(match) : match;
+  return s.waitFor(
+    async () => {
+      for (const el of await s.findAll(css)) if (ok(await s.text(el))) return el;
+      return null;
+    },
+    { what },
+  );
+}
+
 /** Saves `name-desktop.png` and `name-phone.png`, and returns to desktop size. */
 export async function screenshots(s, name) {
   const desktop = save(`${name}-desktop.png`, await s.screenshot());

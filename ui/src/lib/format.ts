@@ -41,3 +41,8 @@ export function formatDayOf(value: string, locale?: string): string {
   if (Number.isNaN(d.getTime())) return value;
   return new Intl.DateTimeFormat(locale ?? app.language, { weekday: 'long', month: 'long', day: 'numeric' }).format(d);
 }
+
+/** A score as people read it: whole numbers plain, others to one decimal. */
+export function formatScore(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
