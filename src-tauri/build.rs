@@ -13,6 +13,7 @@ fn main() {
             "messages",
             "send_message",
             "message_draft",
+            "mark_thread_read",
             "save_message_draft",
             "check_urgent",
             "sync_status",

@@ -267,3 +267,12 @@ pub async fn set_notification_detail(
 pub fn set_language(core: Core<'_>, language: Option<String>) -> Result<(), CommandError> {
     Ok(core.set_language(language)?)
 }
+
+#[tauri::command]
+pub async fn mark_thread_read(
+    core: Core<'_>,
+    profile_id: String,
+    thread: String,
+) -> Result<u32, CommandError> {
+    Ok(core.mark_thread_read(&profile_id, thread).await?)
+}

@@ -58,6 +58,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::messages,
         commands::send_message,
         commands::message_draft,
+        commands::mark_thread_read,
         commands::save_message_draft,
         commands::check_urgent,
         commands::sync_status,

@@ -136,6 +136,10 @@ fn commands_answer_through_the_real_capabilities() {
             "save_message_draft",
             json!({"profileId": "nope", "thread": null, "text": "Dear"}),
         ),
+        (
+            "mark_thread_read",
+            json!({"profileId": "nope", "thread": "Communication/1"}),
+        ),
         ("notification_settings", json!({"profileId": "nope"})),
         (
             "set_notification_detail",

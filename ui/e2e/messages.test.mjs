@@ -4,7 +4,7 @@
 // text that suggests an emergency brings call-now guidance before sending.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PATIENT, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, findByText, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
@@ -51,16 +51,16 @@ test('care team and messages: who answers by when, the team replies, the patient
   await s.waitFor(async () => /All your messages have been sent/.test(await s.text(await s.find('[data-testid="messages-status"]'))), {
     what: 'the check for new messages',
   });
-  const threads = await s.findAll('[data-testid="thread"]');
-  let opened = false;
-  for (const el of threads) {
-    if ((await s.text(el)).includes('Moving my physical therapy session')) {
-      await s.click(el);
-      opened = true;
-      break;
-    }
-  }
-  assert.ok(opened);
+  // The reply is new until the patient opens the thread; opening it reaches the team as read.
+  const teamReply = 'Yes, Tuesday at 2 pm works. See you then!';
+  const thread = await findByText(s, '[data-testid="thread"]', (x) => x.includes('Moving my physical therapy session') && /1 new/.test(x));
+  await s.click(thread);
+  await s.waitFor(
+    async () =>
+      entries(await fhir.get(`Communication?patient=${fhir.patient}&_count=100`)).find((c) => c.payload?.[0]?.contentString === teamReply)
+        ?.received,
+    { what: 'the read mark on the server' },
+  );
   const messages = await s.waitFor(
     async () => {
       const all = await texts(s, '[data-testid="message"]');

@@ -131,6 +131,8 @@ pub struct MessageView {
     /// Why it failed, when it did.
     pub problem: Option<String>,
     pub attachments: Vec<AttachmentView>,
+    /// From the team and not yet opened by the patient (on any device).
+    pub unread: bool,
 }
 
 /// A file attached to a message, as the thread shows it.
@@ -183,6 +185,8 @@ pub struct ThreadView {
     /// The reply is late.
     pub overdue: bool,
     pub last_sent: Option<String>,
+    /// Messages from the team not yet read.
+    pub unread: u32,
     pub messages: Vec<MessageView>,
 }
 

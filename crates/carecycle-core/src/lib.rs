@@ -442,6 +442,16 @@ impl CareCycle {
         .await
     }
 
+    /// Marks the team's messages in a thread read (synced to the team).
+    pub async fn mark_thread_read(&self, profile_id: &str, thread: String) -> Result<u32> {
+        let now = self.clock.now();
+        self.change_in_store(profile_id, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::mark_read(s, &patient, &thread, now)
+        })
+        .await
+    }
+
     /// The unsent text of a thread (None: a new message), kept across restarts.
     pub async fn message_draft(
         &self,

@@ -152,6 +152,7 @@ fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> 
         .into(),
         problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
         attachments: attachments_of(m),
+        unread: !from_patient(m, patient) && m.get("received").is_none(),
     })
 }
 
@@ -214,6 +215,7 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
                 .map(str::to_owned),
             reply_due: due,
             overdue,
+            unread: messages.iter().filter(|m| m.unread).count() as u32,
             last_sent: list
                 .last()
                 .and_then(|m| m["sent"].as_str())
@@ -223,6 +225,31 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
     }
     out.sort_by(|a, b| b.last_sent.cmp(&a.last_sent));
     Ok(out)
+}
+
+/// Marks the team's messages in a thread as read: `Communication.received`
+/// (when it reached the patient) is set and synced with If-Match, so the team
+/// sees it was read and the patient's other devices stop calling it new.
+/// Returns how many were marked.
+pub fn mark_read(store: &mut Store, patient: &str, thread: &str, now: Timestamp) -> Result<u32> {
+    let root = thread.trim_start_matches("Communication/");
+    let unread: Vec<Value> = store
+        .all(ResourceType::Communication)?
+        .into_iter()
+        .filter(|m| {
+            let id = m["id"].as_str().unwrap_or_default();
+            (id == root || root_of(m).as_deref() == Some(root))
+                && !from_patient(m, patient)
+                && m.get("received").is_none()
+        })
+        .collect();
+    let stamp = carecycle_fhir::time::format_instant(now);
+    for mut m in unread.iter().cloned() {
+        let id = m["id"].as_str().unwrap_or_default().to_owned();
+        m["received"] = json!(stamp);
+        outbox::queue_update(store.connection(), ResourceType::Communication, &id, m, now)?;
+    }
+    Ok(unread.len() as u32)
 }
 
 fn draft_key(thread: Option<&str>) -> String {
@@ -492,5 +519,41 @@ mod tests {
             now(),
         );
         assert!(pdf.is_ok(), "{pdf:?}");
+    }
+
+    #[test]
+    fn opening_a_thread_marks_the_teams_messages_read_once() {
+        let (_dir, mut s) = store();
+        let team = json!({"resourceType": "Communication", "id": "t1", "status": "completed",
+            "sender": {"reference": "Practitioner/pr"}, "sent": "2026-11-22T10:00:00Z",
+            "meta": {"versionId": "1"}, "payload": [{"contentString": "How is the knee?"}]});
+        apply_page(
+            s.connection(),
+            &[(ResourceType::Communication, "t1".to_owned(), team)],
+            None,
+        )
+        .unwrap();
+        let reply = Outgoing {
+            thread: Some("Communication/t1".into()),
+            text: "Better, thanks".into(),
+            ..Default::default()
+        };
+        send(&mut s, "p1", &reply, now()).unwrap();
+        assert_eq!(
+            threads(&s, "p1", now()).unwrap()[0].unread,
+            1,
+            "my own reply is not unread"
+        );
+        assert_eq!(
+            mark_read(&mut s, "p1", "Communication/t1", now()).unwrap(),
+            1
+        );
+        let t = &threads(&s, "p1", now()).unwrap()[0];
+        assert_eq!(t.unread, 0);
+        assert_eq!(
+            s.get(ResourceType::Communication, "t1").unwrap().unwrap()["received"],
+            carecycle_fhir::time::format_instant(now())
+        );
+        assert_eq!(mark_read(&mut s, "p1", "t1", now()).unwrap(), 0, "once");
     }
 }

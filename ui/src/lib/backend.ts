@@ -43,6 +43,8 @@ export interface Backend {
    * A new message may be `about` a reading; a photo or PDF may go with it.
    */
   sendMessage(profileId: string, message: Outgoing): Promise<string>;
+  /** Marks the team's messages in a thread read; the team sees it at the next sync. */
+  markThreadRead(profileId: string, thread: string): Promise<number>;
   /** The unsent text of a thread (null: a new message), kept across restarts. */
   messageDraft(profileId: string, thread: string | null): Promise<string | null>;
   saveMessageDraft(profileId: string, thread: string | null, text: string): Promise<void>;
@@ -86,6 +88,7 @@ export const tauriBackend: Backend = {
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
   messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
   sendMessage: (profileId, message) => invoke<string>('send_message', { profileId, message }),
+  markThreadRead: (profileId, thread) => invoke<number>('mark_thread_read', { profileId, thread }),
   messageDraft: (profileId, thread) => invoke<string | null>('message_draft', { profileId, thread }),
   saveMessageDraft: (profileId, thread, text) => invoke<void>('save_message_draft', { profileId, thread, text }),
   checkUrgent: (text, language) => invoke<UrgentGuidance | null>('check_urgent', { text, language }),

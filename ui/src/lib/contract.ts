@@ -111,7 +111,11 @@ state: string,
 /**
  * Why it failed, when it did.
  */
-problem: string | null, attachments: Array<AttachmentView>, };
+problem: string | null, attachments: Array<AttachmentView>, 
+/**
+ * From the team and not yet opened by the patient (on any device).
+ */
+unread: boolean, };
 
 export type ThreadView = { id: string, subject: string, 
 /**
@@ -129,7 +133,11 @@ replyDue: string | null,
 /**
  * The reply is late.
  */
-overdue: boolean, lastSent: string | null, messages: Array<MessageView>, };
+overdue: boolean, lastSent: string | null, 
+/**
+ * Messages from the team not yet read.
+ */
+unread: number, messages: Array<MessageView>, };
 
 export type SyncStatus = { lastSynced: string | null, pending: number, failed: number, conflicts: number, };
 

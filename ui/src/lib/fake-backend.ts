@@ -61,6 +61,10 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`sendMessage ${id} ${m.thread ?? m.kind ?? ''} ${m.text.length}${m.attachment ? ` ${m.attachment.name}` : ''}`);
       return 'Communication/local-1';
     },
+    markThreadRead: async (id, thread) => {
+      calls.push(`markThreadRead ${id} ${thread}`);
+      return 0;
+    },
     messageDraft: async () => null,
     saveMessageDraft: async (id, thread, text) => {
       calls.push(`saveMessageDraft ${id} ${thread ?? 'new'} ${text.length}`);
