@@ -253,6 +253,9 @@ pub struct ResultSeries {
     pub max: f64,
     /// Which way is better, in words.
     pub direction: String,
+    /// Which way is better, for the chart: true when higher, false when
+    /// lower, None when the questionnaire does not say.
+    pub higher_is_better: Option<bool>,
     /// The minimal clinically important difference, where published.
     pub mcid: Option<f64>,
     pub points: Vec<ResultPoint>,

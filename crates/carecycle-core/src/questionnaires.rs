@@ -414,6 +414,11 @@ pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
                 min: first.min,
                 max: first.max,
                 direction: first.direction.words().to_owned(),
+                higher_is_better: match first.direction {
+                    carecycle_prom::Direction::HigherIsBetter => Some(true),
+                    carecycle_prom::Direction::HigherIsWorse => Some(false),
+                    carecycle_prom::Direction::NotStated => None,
+                },
                 mcid: first.mcid,
                 points: points
                     .iter()
@@ -457,10 +462,6 @@ fn bound(a: &Option<AnswerValue>) -> Option<String> {
     })
 }
 
-fn is_spanish(language: &str) -> bool {
-    language.to_ascii_lowercase().starts_with("es")
-}
-
 /// A red flag as the guidance the patient sees first: what to do now, whom to call.
 pub fn flag_guidance(flag: &RedFlag, language: &str) -> UrgentGuidance {
     let mut calls = Vec::new();
@@ -469,12 +470,11 @@ pub fn flag_guidance(flag: &RedFlag, language: &str) -> UrgentGuidance {
     }
     let urgency = match flag.urgency {
         red_flags::Urgency::Now => {
-            let label = if is_spanish(language) {
-                "Servicios de emergencia"
-            } else {
-                "Emergency services"
+            let label = red_flags::Localized {
+                en: "Emergency services".into(),
+                es: "Servicios de emergencia".into(),
             };
-            calls.push((label.to_owned(), "911".to_owned()));
+            calls.push((label.get(language).to_owned(), "911".to_owned()));
             Urgency::Emergency
         }
         red_flags::Urgency::Soon => Urgency::TeamWillContact,
@@ -900,6 +900,13 @@ mod tests {
         assert!(score.meaning.is_some() && score.direction.is_some());
         assert_eq!(done.guidance[0].calls[0].1, "988");
         assert!(!due_list(&store, now(), &tz()).unwrap()[0].in_progress);
+        let series = results(&store).unwrap();
+        assert_eq!(series[0].points.len(), 1);
+        assert_eq!(
+            series[0].higher_is_better,
+            Some(false),
+            "PHQ-9: lower is better"
+        );
     }
 
     #[test]

@@ -181,6 +181,11 @@ export type ResultSeries = { scale: string, name: string, instrument: string, un
  */
 direction: string, 
 /**
+ * Which way is better, for the chart: true when higher, false when
+ * lower, None when the questionnaire does not say.
+ */
+higherIsBetter: boolean | null, 
+/**
  * The minimal clinically important difference, where published.
  */
 mcid: number | null, points: Array<ResultPoint>, 
