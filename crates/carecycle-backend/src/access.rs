@@ -22,13 +22,19 @@ CREATE TABLE IF NOT EXISTS proxy_grant (
     area TEXT NOT NULL,
     granted_at TEXT NOT NULL,
     revoked_at TEXT,
+    expires_at TEXT,
     PRIMARY KEY (related_person, area)
 );
-CREATE TABLE IF NOT EXISTS patient_org (
-    patient TEXT NOT NULL,
-    org TEXT NOT NULL,
-    PRIMARY KEY (patient, org)
-);
+-- Which unit looks after which patient, derived on every request from the
+-- current EpisodesOfCare (never a table that only grows): ending or deleting an
+-- episode ends that unit's access at once. Earlier versions kept a table.
+DROP TABLE IF EXISTS patient_org;
+CREATE VIEW IF NOT EXISTS care_link AS
+    SELECT patient, substr(json_extract(content, '$.managingOrganization.reference'), 14) AS org
+    FROM resource
+    WHERE type = 'EpisodeOfCare' AND deleted = 0 AND patient IS NOT NULL
+      AND json_extract(content, '$.status') IN ('planned', 'waitlist', 'active', 'onhold')
+      AND json_extract(content, '$.managingOrganization.reference') LIKE 'Organization/%';
 "#;
 
 pub use carecycle_fhir::TASK_KIND_SYSTEM;
@@ -66,7 +72,7 @@ impl Area {
 
 /// Which area a resource of the patient's record belongs to; `None` for what
 /// every user of the record sees (the Patient itself, the family member's own
-/// RelatedPerson) and for what no family member sees (AuditEvent: see [`may_read`]).
+/// RelatedPerson) and for what no family member sees (AuditEvent: see [`crate::policy`]).
 pub fn area_of(t: ResourceType, content: &Value) -> Option<Area> {
     match t {
         ResourceType::Task => Some(match carecycle_fhir::task_kind(content) {
@@ -132,83 +138,17 @@ impl Role {
     }
 }
 
-/// Facts about a stored resource that access depends on.
-#[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
-    pub resource_type: ResourceType,
-    pub id: &'a str,
-    /// The patient whose compartment holds it.
-    pub patient: Option<&'a str>,
-    pub area: Option<Area>,
-}
-
-/// May this role read the resource? `team_reaches` answers whether a patient
-/// belongs to the caller's IPU (looked up only for team members).
-pub fn may_read(role: &Role, s: Subject<'_>, team_reaches: impl Fn(&str) -> bool) -> bool {
-    if !s.resource_type.in_patient_compartment() {
-        // The shared directory: practitioners, organizations, questionnaires.
-        return !matches!(role, Role::Unlinked);
-    }
-    let Some(owner) = s.patient else {
-        // A compartment resource that names no patient belongs to no one here.
-        return matches!(role, Role::Team { .. }) && s.resource_type != ResourceType::AuditEvent;
-    };
-    match role {
-        Role::Patient { patient } => patient == owner,
-        Role::Proxy {
-            related_person,
-            patient,
-            areas,
-        } => {
-            patient == owner
-                && match s.resource_type {
-                    ResourceType::Patient => true,
-                    ResourceType::RelatedPerson => s.id == related_person,
-                    ResourceType::AuditEvent => false,
-                    _ => s.area.is_some_and(|a| areas.contains(&a)),
-                }
-        }
-        Role::Team { .. } => team_reaches(owner),
-        Role::Unlinked => false,
-    }
-}
-
-/// May this role create, change or delete the resource (as it will be after
-/// the write)? Patients and family members write only inside the record they
-/// see (family members only in granted areas, and never the Patient or
-/// AuditEvents); the team writes for its own patients and, as the IPU, the
-/// shared directory.
-pub fn may_write(role: &Role, s: Subject<'_>, team_reaches: impl Fn(&str) -> bool) -> bool {
-    if s.resource_type == ResourceType::AuditEvent {
-        return false;
-    }
-    if !s.resource_type.in_patient_compartment() {
-        return matches!(role, Role::Team { .. });
-    }
-    let Some(owner) = s.patient else {
-        return false;
-    };
-    match role {
-        Role::Patient { patient } => patient == owner,
-        Role::Proxy { patient, areas, .. } => {
-            patient == owner
-                && !matches!(
-                    s.resource_type,
-                    ResourceType::Patient | ResourceType::RelatedPerson
-                )
-                && s.area.is_some_and(|a| areas.contains(&a))
-        }
-        Role::Team { .. } => team_reaches(owner),
-        Role::Unlinked => false,
-    }
-}
-
-/// The areas a family member may reach now (granted and not revoked).
-pub fn granted_areas(conn: &Connection, related_person: &str) -> rusqlite::Result<Vec<Area>> {
+/// The areas a family member may reach at `now` (granted, not revoked, not past their end).
+pub fn granted_areas(
+    conn: &Connection,
+    related_person: &str,
+    now: &str,
+) -> rusqlite::Result<Vec<Area>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT area FROM proxy_grant WHERE related_person = ?1 AND revoked_at IS NULL ORDER BY area",
+        "SELECT area FROM proxy_grant WHERE related_person = ?1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?2) ORDER BY area",
     )?;
-    let rows = stmt.query_map([related_person], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map(params![related_person, now], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for code in rows {
         if let Some(a) = Area::parse(&code?) {
@@ -218,68 +158,81 @@ pub fn granted_areas(conn: &Connection, related_person: &str) -> rusqlite::Resul
     Ok(out)
 }
 
-/// Grants (or re-grants) an area to a family member.
+/// Grants (or re-grants) an area to a family member, until `until` when given.
 pub fn grant(
     conn: &Connection,
     related_person: &str,
     patient: &str,
     area: Area,
     now: &str,
+    until: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO proxy_grant (related_person, patient, area, granted_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, NULL)
+        "INSERT INTO proxy_grant (related_person, patient, area, granted_at, revoked_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, NULL, ?5)
          ON CONFLICT (related_person, area) DO UPDATE SET patient = excluded.patient,
-            granted_at = excluded.granted_at, revoked_at = NULL",
-        params![related_person, patient, area.code(), now],
+            granted_at = excluded.granted_at, revoked_at = NULL, expires_at = excluded.expires_at",
+        params![related_person, patient, area.code(), now, until],
     )?;
     Ok(())
 }
 
-/// Revokes an area; true when a live grant was revoked.
+/// Revokes an area, and ends every sign-in of that family member at once
+/// (their access and refresh tokens): the next sign-in is granted what is
+/// still shared. True when a live grant was revoked.
 pub fn revoke(
     conn: &Connection,
     related_person: &str,
     area: Area,
     now: &str,
 ) -> rusqlite::Result<bool> {
-    Ok(conn.execute(
+    let revoked = conn.execute(
         "UPDATE proxy_grant SET revoked_at = ?3 WHERE related_person = ?1 AND area = ?2 AND revoked_at IS NULL",
         params![related_person, area.code(), now],
-    )? > 0)
+    )? > 0;
+    end_sign_ins(conn, &format!("RelatedPerson/{related_person}"))?;
+    Ok(revoked)
 }
 
-/// Does this IPU look after this patient?
+/// Revokes every live token of the users who sign in as `fhir_user`.
+pub fn end_sign_ins(conn: &Connection, fhir_user: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE token SET state = 'revoked' WHERE state = 'active'
+           AND username IN (SELECT username FROM user_account WHERE fhir_user = ?1)",
+        [fhir_user],
+    )
+}
+
+/// Does this IPU look after this patient now (a current EpisodeOfCare)?
 pub fn org_reaches(conn: &Connection, org: &str, patient: &str) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM patient_org WHERE org = ?1 AND patient = ?2",
-            params![org, patient],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM care_link WHERE org = ?1 AND patient = ?2 LIMIT 1")?
+        .query_row(params![org, patient], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
-/// Keeps `patient_org` in step with an EpisodeOfCare: the IPU that manages an
-/// episode reaches its patient.
-pub fn index_episode(
+/// Does this practitioner hold a live PractitionerRole in the unit?
+pub fn practitioner_in_unit(
     conn: &Connection,
-    patient: Option<&str>,
-    content: &Value,
-) -> rusqlite::Result<()> {
-    let org = content
-        .get("managingOrganization")
-        .and_then(|o| o.get("reference"))
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("Organization/"));
-    if let (Some(patient), Some(org)) = (patient, org) {
-        conn.execute(
-            "INSERT OR IGNORE INTO patient_org (patient, org) VALUES (?1, ?2)",
-            params![patient, org],
-        )?;
-    }
-    Ok(())
+    practitioner: &str,
+    org: &str,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM resource WHERE type = 'PractitionerRole' AND deleted = 0
+               AND json_extract(content, '$.practitioner.reference') = ?1
+               AND json_extract(content, '$.organization.reference') = ?2 LIMIT 1",
+        )?
+        .query_row(
+            params![
+                format!("Practitioner/{practitioner}"),
+                format!("Organization/{org}")
+            ],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 #[cfg(test)]
@@ -292,8 +245,8 @@ mod tests {
         t: ResourceType,
         patient: Option<&'static str>,
         area: Option<Area>,
-    ) -> Subject<'static> {
-        Subject {
+    ) -> crate::policy::Subject<'static> {
+        crate::policy::Subject {
             resource_type: t,
             id: "x",
             patient,
@@ -315,6 +268,19 @@ mod tests {
 
     #[test]
     fn the_matrix() {
+        use crate::policy::{Facts, Op, Subject, check_read};
+        struct Reaches(&'static str);
+        impl Facts for Reaches {
+            fn unit_reaches(&self, patient: &str) -> bool {
+                patient == self.0
+            }
+            fn practitioner_in_unit(&self, _: &str, _: &str) -> bool {
+                false
+            }
+        }
+        let reaches_a = Reaches("a");
+        let reaches_none = Reaches("");
+        let read = |role: &Role, s: Subject<'_>, f: &Reaches| check_read(role, Op::Read, s, f);
         let patient = Role::Patient {
             patient: "a".into(),
         };
@@ -327,9 +293,6 @@ mod tests {
             practitioner: "d".into(),
             organization: "knee".into(),
         };
-        let reaches_a = |p: &str| p == "a";
-        let reaches_none = |_: &str| false;
-
         let appt_a = subject(T::Appointment, Some("a"), Some(Area::Schedule));
         let appt_b = subject(T::Appointment, Some("b"), Some(Area::Schedule));
         let msg_a = subject(T::Communication, Some("a"), Some(Area::Messages));
@@ -344,38 +307,35 @@ mod tests {
         let practitioner = subject(T::Practitioner, None, None);
 
         // A patient: their own record, never another's.
-        assert!(may_read(&patient, appt_a, reaches_none));
-        assert!(!may_read(&patient, appt_b, reaches_none));
-        assert!(may_read(&patient, audit_a, reaches_none));
-        assert!(may_write(&patient, msg_a, reaches_none));
-        assert!(!may_write(&patient, audit_a, reaches_none));
-        assert!(!may_write(&patient, practitioner, reaches_none));
+        assert!(read(&patient, appt_a, &reaches_none));
+        assert!(!read(&patient, appt_b, &reaches_none));
+        assert!(read(&patient, audit_a, &reaches_none));
+        assert!(read(&patient, practitioner, &reaches_none));
 
         // A family member: granted areas only, the patient's name, no audit log.
-        assert!(may_read(&proxy, appt_a, reaches_none));
-        assert!(may_read(&proxy, doc_a, reaches_none));
-        assert!(may_read(&proxy, patient_a, reaches_none));
-        assert!(!may_read(&proxy, msg_a, reaches_none));
-        assert!(!may_read(&proxy, qr_a, reaches_none));
-        assert!(!may_read(&proxy, audit_a, reaches_none));
-        assert!(!may_read(&proxy, appt_b, reaches_none));
-        assert!(!may_write(&proxy, patient_a, reaches_none));
-        assert!(!may_write(&proxy, msg_a, reaches_none));
+        assert!(read(&proxy, appt_a, &reaches_none));
+        assert!(read(&proxy, doc_a, &reaches_none));
+        assert!(read(&proxy, patient_a, &reaches_none));
+        assert!(!read(&proxy, msg_a, &reaches_none));
+        assert!(!read(&proxy, qr_a, &reaches_none));
+        assert!(!read(&proxy, audit_a, &reaches_none));
+        assert!(!read(&proxy, appt_b, &reaches_none));
         let revoked = Role::Proxy {
             related_person: "rp".into(),
             patient: "a".into(),
             areas: vec![],
         };
-        assert!(!may_read(&revoked, appt_a, reaches_none));
-        assert!(may_read(&revoked, patient_a, reaches_none));
+        assert!(!read(&revoked, appt_a, &reaches_none));
+        assert!(
+            !read(&revoked, patient_a, &reaches_none),
+            "with nothing shared, not even the name"
+        );
 
         // The team: the patients of their own IPU, and the directory.
-        assert!(may_read(&team_a, msg_a, reaches_a));
-        assert!(!may_read(&team_a, appt_b, reaches_a));
-        assert!(may_write(&team_a, practitioner, reaches_a));
-        assert!(may_write(&team_a, appt_a, reaches_a));
-        assert!(!may_write(&team_a, appt_b, reaches_a));
+        assert!(read(&team_a, msg_a, &reaches_a));
+        assert!(!read(&team_a, appt_b, &reaches_a));
+        assert!(read(&team_a, practitioner, &reaches_a));
 
-        assert!(!may_read(&Role::Unlinked, practitioner, reaches_none));
+        assert!(!read(&Role::Unlinked, practitioner, &reaches_none));
     }
 }

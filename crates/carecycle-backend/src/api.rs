@@ -5,9 +5,10 @@
 //! does not exist, so a denial reveals nothing.
 
 use crate::AppState;
-use crate::access::{self, Role, Subject};
+use crate::access::{self, Role};
 use crate::audit::{self, Interaction};
 use crate::auth::Principal;
+use crate::policy::{self, Op};
 use crate::routing;
 use crate::store::{self, Filter, Prefix, Query, Stamper, StoreError, Stored};
 use crate::validate;
@@ -52,7 +53,19 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyRequests(u64),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("the request URL is longer than the server accepts")]
+    UriTooLong,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -72,6 +85,14 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "processing"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "login"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported")
+            }
+            ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not-supported"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "not-supported"),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "too-long"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "exception"),
         }
     }
@@ -93,6 +114,8 @@ impl ApiError {
             ApiError::Gone(m) => ApiError::Gone(at(m)),
             ApiError::PreconditionFailed(m) => ApiError::PreconditionFailed(at(m)),
             ApiError::Unprocessable(m) => ApiError::Unprocessable(at(m)),
+            ApiError::Forbidden(m) => ApiError::Forbidden(at(m)),
+            ApiError::Conflict(m) => ApiError::Conflict(at(m)),
             other => other,
         }
     }
@@ -132,6 +155,11 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"fhir\""),
             );
         }
+        if let ApiError::TooManyRequests(seconds) = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+        }
         response
     }
 }
@@ -150,67 +178,79 @@ pub(crate) fn require_scope(
     if principal.may(t.as_str(), perm) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("the granted scopes do not allow this"))
+        Err(ApiError::Forbidden(format!(
+            "the granted scopes do not allow '{perm}' on {t} (granted: {})",
+            principal.scope
+        )))
     }
 }
 
-/// Does a care-team caller's IPU look after this patient? (False for everyone else.)
-fn team_reaches(conn: &Connection, role: &Role, patient: &str) -> bool {
-    match role {
-        Role::Team { organization, .. } => {
-            access::org_reaches(conn, organization, patient).unwrap_or(false)
+/// What the access policy asks of the database, for one caller.
+struct DbFacts<'a> {
+    conn: &'a Connection,
+    role: &'a Role,
+}
+
+impl policy::Facts for DbFacts<'_> {
+    fn unit_reaches(&self, patient: &str) -> bool {
+        match self.role {
+            Role::Team { organization, .. } => {
+                access::org_reaches(self.conn, organization, patient).unwrap_or(false)
+            }
+            _ => false,
         }
-        _ => false,
+    }
+
+    fn practitioner_in_unit(&self, practitioner: &str, organization: &str) -> bool {
+        access::practitioner_in_unit(self.conn, practitioner, organization).unwrap_or(false)
     }
 }
 
-fn subject_of(stored: &Stored) -> Subject<'_> {
-    Subject {
+/// May this principal see this stored version through `op` (read, search, history)?
+pub(crate) fn readable_by(
+    conn: &Connection,
+    principal: &Principal,
+    op: Op,
+    stored: &Stored,
+) -> bool {
+    let subject = policy::Subject {
         resource_type: stored.resource_type,
         id: &stored.id,
         patient: stored.patient.as_deref(),
         area: stored.area,
-    }
+    };
+    let facts = DbFacts {
+        conn,
+        role: &principal.role,
+    };
+    policy::check_read(&principal.role, op, subject, &facts)
 }
 
-/// May this principal see a stored resource?
+/// May this principal read a stored resource?
 pub(crate) fn readable(conn: &Connection, principal: &Principal, stored: &Stored) -> bool {
-    access::may_read(&principal.role, subject_of(stored), |p| {
-        team_reaches(conn, &principal.role, p)
-    })
+    readable_by(conn, principal, Op::Read, stored)
 }
 
-/// May this principal write this content as resource `t/id`?
+/// Asks the access policy about one write; a refusal is 403 naming the rule.
 fn writable(
     conn: &Connection,
     principal: &Principal,
-    t: ResourceType,
-    id: &str,
-    content: &Value,
+    write: policy::Write<'_>,
 ) -> Result<(), ApiError> {
-    let patient = patient_of(t, content);
-    if t.in_patient_compartment() && patient.is_none() {
+    if let Some(after) = write.after
+        && write.resource_type.in_patient_compartment()
+        && patient_of(write.resource_type, after).is_none()
+    {
         return Err(ApiError::Unprocessable(format!(
-            "the {t} must reference the patient it belongs to"
+            "the {} must reference the patient it belongs to",
+            write.resource_type
         )));
     }
-    let subject = Subject {
-        resource_type: t,
-        id,
-        patient: patient.as_deref(),
-        area: access::area_of(t, content),
+    let facts = DbFacts {
+        conn,
+        role: &principal.role,
     };
-    if access::may_write(&principal.role, subject, |p| {
-        team_reaches(conn, &principal.role, p)
-    }) {
-        Ok(())
-    } else if t.in_patient_compartment() {
-        Err(ApiError::Forbidden("you cannot write to this record"))
-    } else {
-        Err(ApiError::Forbidden(
-            "only the care team can change the shared directory",
-        ))
-    }
+    policy::check_write(&principal.role, write, &facts).map_err(|r| ApiError::Forbidden(r.0))
 }
 
 /// Audits one interaction with one stored resource of a patient's record.
@@ -382,11 +422,12 @@ pub(crate) fn create_in(
     stamper: &Stamper,
     principal: &Principal,
     t: ResourceType,
-    content: Value,
+    mut content: Value,
     condition: Option<&(Option<String>, String)>,
     id: Option<String>,
 ) -> Result<CreateOutcome, ApiError> {
     require_scope(principal, t, 'c')?;
+    policy::fill_in_author(&principal.role, t, &mut content);
     validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     if let Some((system, value)) = condition {
         let mut existing = store::find_by_identifier(tx, t, system.as_deref(), value)?;
@@ -409,7 +450,17 @@ pub(crate) fn create_in(
         }
     }
     let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    writable(tx, principal, t, &id, &content)?;
+    writable(
+        tx,
+        principal,
+        policy::Write {
+            op: Op::Create,
+            resource_type: t,
+            id: &id,
+            before: None,
+            after: Some(&content),
+        },
+    )?;
     let stored = store::write(tx, stamper, t, &id, content, None)?;
     audit_one(tx, stamper, principal, Interaction::Create, &stored)?;
     if t == ResourceType::Communication {
@@ -446,17 +497,31 @@ pub(crate) fn update_in(
     }
     validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
     let existing = store::read(tx, t, id)?;
-    if let Some(existing) = &existing
-        && !existing.deleted
+    let live = existing.as_ref().filter(|e| !e.deleted);
+    if let Some(live) = live
+        && !readable(tx, principal, live)
     {
-        if !readable(tx, principal, existing) {
-            return Err(ApiError::NotFound(format!("{t} not found")));
-        }
-        // Moving a resource out of a record needs write access to where it was, too.
-        writable(tx, principal, t, id, &existing.content)?;
+        return Err(ApiError::NotFound(format!("{t} not found")));
     }
-    writable(tx, principal, t, id, &content)?;
-    let created = existing.as_ref().is_none_or(|e| e.deleted);
+    // The policy sees the resource before (moving a resource out of a record
+    // needs write access to where it was, too) and after.
+    writable(
+        tx,
+        principal,
+        policy::Write {
+            op: Op::Update,
+            resource_type: t,
+            id,
+            before: live.map(|l| &l.content),
+            after: Some(&content),
+        },
+    )?;
+    let created = live.is_none();
+    if created && store::used_by_another_record(tx, t, id, patient_of(t, &content).as_deref())? {
+        return Err(ApiError::Conflict(format!(
+            "the id {t}/{id} was used in another record and cannot be used again"
+        )));
+    }
     let stored = store::write(tx, stamper, t, id, content, expected)?;
     audit_one(tx, stamper, principal, Interaction::Update, &stored)?;
     Ok((stored, created))
@@ -475,7 +540,17 @@ pub(crate) fn delete_in(
         Some(existing) if readable(tx, principal, &existing) => existing,
         _ => return Err(ApiError::NotFound(format!("{t} not found"))),
     };
-    writable(tx, principal, t, id, &existing.content)?;
+    writable(
+        tx,
+        principal,
+        policy::Write {
+            op: Op::Delete,
+            resource_type: t,
+            id,
+            before: Some(&existing.content),
+            after: None,
+        },
+    )?;
     if store::delete(tx, stamper, t, id)? {
         audit_one(tx, stamper, principal, Interaction::Delete, &existing)?;
     }
@@ -874,6 +949,32 @@ fn follow(conn: &Connection, stored: &Stored, path: &str) -> Result<Vec<Stored>,
     Ok(out)
 }
 
+/// Most bytes of resources one search page carries; the rest follows on the next page.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Ends a page early when its resources pass [`MAX_PAGE_BYTES`] (at least one
+/// resource per page), so the `next` link continues from the last one sent.
+fn bound_page_bytes(page: &mut store::Page) {
+    let mut bytes = 0;
+    let keep = page
+        .resources
+        .iter()
+        .position(|r| {
+            bytes += serde_json::to_vec(&r.content).map_or(0, |v| v.len());
+            bytes > MAX_PAGE_BYTES
+        })
+        .map(|i| i.max(1));
+    if let Some(keep) = keep
+        && keep < page.resources.len()
+    {
+        page.resources.truncate(keep);
+        page.next_after = page
+            .resources
+            .last()
+            .map(|r| (r.last_updated.clone(), r.id.clone()));
+    }
+}
+
 /// Restricts a search to what the caller may see, or refuses it.
 pub(crate) fn scope_search(
     conn: &Connection,
@@ -882,11 +983,7 @@ pub(crate) fn scope_search(
     requested_patient: Option<String>,
     q: &mut Query,
 ) -> Result<(), ApiError> {
-    if matches!(principal.role, Role::Unlinked) {
-        return Err(ApiError::Forbidden(
-            "this sign-in is not linked to a patient record or a care team",
-        ));
-    }
+    policy::may_search(&principal.role, t).map_err(|r| ApiError::Forbidden(r.0))?;
     if !t.in_patient_compartment() {
         return Ok(());
     }
@@ -894,7 +991,7 @@ pub(crate) fn scope_search(
         Role::Patient { patient } | Role::Proxy { patient, .. } => {
             if requested_patient.as_ref().is_some_and(|p| p != patient) {
                 return Err(ApiError::Forbidden(
-                    "you can only search the record you see",
+                    "you can only search the record you see".into(),
                 ));
             }
             q.patient = Some(patient.clone());
@@ -905,19 +1002,19 @@ pub(crate) fn scope_search(
             } = &principal.role
             {
                 match t {
-                    ResourceType::AuditEvent => {
+                    ResourceType::RelatedPerson => q.ids = Some(vec![related_person.clone()]),
+                    ResourceType::Patient if areas.is_empty() => {
                         return Err(ApiError::Forbidden(
-                            "the access log is only for the patient",
+                            "the patient shares nothing with you now".into(),
                         ));
                     }
-                    ResourceType::RelatedPerson => q.ids = Some(vec![related_person.clone()]),
                     _ => {
                         // A type wholly inside one area that is not shared says so.
                         if let Some(area) = access::area_of(t, &Value::Null)
                             && t != ResourceType::Task
                             && !areas.contains(&area)
                         {
-                            return Err(ApiError::Forbidden(access::not_shared(area)));
+                            return Err(ApiError::Forbidden(access::not_shared(area).into()));
                         }
                         q.areas = Some(areas.clone());
                     }
@@ -925,10 +1022,14 @@ pub(crate) fn scope_search(
             }
         }
         Role::Team { organization, .. } => match requested_patient {
-            Some(p) if team_reaches(conn, &principal.role, &p) => q.patient = Some(p),
+            Some(p)
+                if access::org_reaches(conn, organization, &p).map_err(ApiError::from_sql)? =>
+            {
+                q.patient = Some(p)
+            }
             Some(_) => {
                 return Err(ApiError::Forbidden(
-                    "you can only search the patients of your care unit",
+                    "you can only search the patients of your care unit".into(),
                 ));
             }
             None => q.org = Some(organization.clone()),
@@ -1010,7 +1111,11 @@ pub async fn search(
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(ApiError::from_sql)?;
             scope_search(&tx, &principal, t, requested_patient, &mut q)?;
-            let page = store::search(&tx, t, &q)?;
+            let mut page = store::search(&tx, t, &q)?;
+            // The SQL narrows to the caller's reach; the policy judges each match.
+            page.resources
+                .retain(|r| readable_by(&tx, &principal, Op::Search, r));
+            bound_page_bytes(&mut page);
             let mut included: Vec<Stored> = Vec::new();
             for path in &includes {
                 for r in &page.resources {
@@ -1019,7 +1124,12 @@ pub async fn search(
                             .iter()
                             .chain(page.resources.iter())
                             .any(|x| x.resource_type == found.resource_type && x.id == found.id);
-                        if !dup && !found.deleted && readable(&tx, &principal, &found) {
+                        // An included resource needs the same scope and policy as a read of it.
+                        if !dup
+                            && !found.deleted
+                            && principal.may(found.resource_type.as_str(), 'r')
+                            && readable(&tx, &principal, &found)
+                        {
                             included.push(found);
                         }
                     }

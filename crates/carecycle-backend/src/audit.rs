@@ -89,3 +89,120 @@ pub fn record(
     )?;
     Ok(())
 }
+
+/// Sign-in and token events, and refused requests: what answers "who tried to
+/// get into my record, and when".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityEvent {
+    SignIn,
+    SignInFailed,
+    TokenIssued,
+    TokenRefreshed,
+    /// A spent refresh token came back and its whole sign-in was ended.
+    RefreshReused,
+    TokenRevoked,
+    /// A request the policy or the scopes refused (403).
+    Refused,
+}
+
+const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+/// CareCycle's codes for token events, which DICOM's list does not name.
+pub const SECURITY_EVENT_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/security-event";
+
+impl SecurityEvent {
+    /// AuditEvent.type and .subtype as (system, code, display).
+    fn codes(self) -> [(&'static str, &'static str, &'static str); 2] {
+        let auth = (DCM, "110114", "User Authentication");
+        match self {
+            SecurityEvent::SignIn | SecurityEvent::SignInFailed => [auth, (DCM, "110122", "Login")],
+            SecurityEvent::TokenRevoked => [auth, (DCM, "110123", "Logout")],
+            SecurityEvent::TokenIssued => [
+                auth,
+                (SECURITY_EVENT_SYSTEM, "token-issued", "Access token issued"),
+            ],
+            SecurityEvent::TokenRefreshed => [
+                auth,
+                (
+                    SECURITY_EVENT_SYSTEM,
+                    "token-refreshed",
+                    "Access token refreshed",
+                ),
+            ],
+            SecurityEvent::RefreshReused => [
+                auth,
+                (
+                    SECURITY_EVENT_SYSTEM,
+                    "refresh-reused",
+                    "Refresh token reused; sign-in ended",
+                ),
+            ],
+            SecurityEvent::Refused => [
+                (
+                    "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                    "rest",
+                    "RESTful Operation",
+                ),
+                (SECURITY_EVENT_SYSTEM, "refused", "Request refused"),
+            ],
+        }
+    }
+
+    fn failed(self) -> bool {
+        matches!(
+            self,
+            SecurityEvent::SignInFailed | SecurityEvent::RefreshReused | SecurityEvent::Refused
+        )
+    }
+}
+
+/// Who a security event is about: the user (their FHIR identity when known,
+/// else the name they typed) and the patient whose record it concerns.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub fhir_user: Option<String>,
+    pub username: Option<String>,
+    pub patient: Option<String>,
+}
+
+/// Records a security event. It sits in the patient's compartment when there
+/// is one (so the patient sees failed sign-ins on their account); otherwise
+/// only the operator sees it. `detail` must carry no health information.
+pub fn security(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    event: SecurityEvent,
+    actor: &Actor,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let [(ts, tc, td), (ss, sc, sd)] = event.codes();
+    let mut agent = json!({"requestor": true});
+    match (&actor.fhir_user, &actor.username) {
+        (Some(who), _) => agent["who"] = json!({"reference": who}),
+        (None, Some(name)) => agent["altId"] = json!(name),
+        (None, None) => agent["who"] = json!({"display": "unknown caller"}),
+    }
+    let mut event_json = json!({
+        "resourceType": "AuditEvent",
+        "type": {"system": ts, "code": tc, "display": td},
+        "subtype": [{"system": ss, "code": sc, "display": sd}],
+        "action": "E",
+        "recorded": carecycle_fhir::time::format_instant(stamper.clock().now()),
+        "outcome": if event.failed() { "4" } else { "0" },
+        "outcomeDesc": detail,
+        "agent": [agent],
+        "source": {"observer": {"display": "CareCycle reference back end"}},
+    });
+    if let Some(p) = &actor.patient {
+        event_json["entity"] = json!([{"what": {"reference": format!("Patient/{p}")},
+            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}}]);
+    }
+    store::write(
+        tx,
+        stamper,
+        ResourceType::AuditEvent,
+        &uuid::Uuid::new_v4().to_string(),
+        event_json,
+        None,
+    )?;
+    Ok(())
+}

@@ -8,10 +8,11 @@
 use crate::AppState;
 use crate::api::{
     self, ApiError, CreateOutcome, create_in, delete_in, in_transaction, parse_etag,
-    parse_if_none_exist, parse_type, read_in, readable, require_scope, update_in,
+    parse_if_none_exist, parse_type, read_in, readable_by, require_scope, update_in,
 };
 use crate::audit::{self, Interaction};
 use crate::auth::Principal;
+use crate::policy::Op as Interacting;
 use crate::store::{self, Query, Stamper, Stored};
 use axum::Json;
 use axum::body::Bytes;
@@ -181,19 +182,15 @@ async fn history(
         None => format!("{}/{t}/_history", state.fhir_base),
     };
     let page = in_transaction(&state, move |tx, stamper| {
-        let id = match id {
-            Some(id) => Some(
-                store::read(tx, t, &id)?
-                    .filter(|s| readable(tx, &principal, s))
-                    .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?
-                    .id,
-            ),
-            None => {
-                api::scope_search(tx, &principal, t, None, &mut query)?;
-                None
-            }
-        };
-        let page = store::history(
+        if let Some(id) = &id
+            && store::read(tx, t, id)?.is_none()
+        {
+            return Err(ApiError::NotFound(format!("{t} not found")));
+        }
+        // Every version is judged as it was written: first narrowed in SQL to
+        // the caller's reach, then by the policy one by one.
+        api::scope_search(tx, &principal, t, None, &mut query)?;
+        let mut page = store::history(
             tx,
             t,
             id.as_deref(),
@@ -201,6 +198,11 @@ async fn history(
             params.before.as_deref(),
             &query,
         )?;
+        page.versions
+            .retain(|v| readable_by(tx, &principal, Interacting::History, v));
+        if id.is_some() && page.versions.is_empty() && params.since.is_none() {
+            return Err(ApiError::NotFound(format!("{t} not found")));
+        }
         audit_history(tx, stamper, &principal, t, &page.versions)?;
         Ok(page)
     })

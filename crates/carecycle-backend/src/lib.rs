@@ -10,10 +10,15 @@ pub mod audit;
 pub mod auth;
 pub mod bundles;
 pub mod generate;
+pub mod guard;
+pub mod policy;
 pub mod routing;
+pub mod scopes;
 pub mod seed;
+pub mod sign_in;
 pub mod store;
 pub mod team;
+pub mod throttle;
 pub mod validate;
 
 use axum::Router;
@@ -39,6 +44,10 @@ pub struct AppState {
     pub org_name: String,
     /// Shown on the sign-in page when the server runs with demo seed data.
     pub demo_credentials: Option<(String, String)>,
+    /// Failed sign-ins per account and address.
+    pub throttle: Arc<throttle::SignInThrottle>,
+    /// Password checks running at once (each is ~20 MiB and tens of ms of CPU).
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +106,10 @@ impl RunningServer {
     }
 }
 
+/// Password checks that may run at once: fewer than the machine's cores, so
+/// sign-ins never starve the FHIR API.
+const PASSWORD_CHECKS_AT_ONCE: usize = 1;
+
 pub const DATABASE_FILE: &str = "carecycle-backend.sqlite3";
 
 fn open_database(options: &ServerOptions) -> Result<Db, StartError> {
@@ -147,6 +160,8 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         fhir_base: format!("{origin}/fhir"),
         origin,
         org_name,
+        throttle: Arc::default(),
+        hashing: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS_AT_ONCE)),
         demo_credentials: (options.seed == Some(Seed::Demo)).then(|| {
             (
                 seed::DEMO_PATIENT_USERNAME.to_owned(),
@@ -160,6 +175,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         let shutdown = async {
             let _ = rx.await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
@@ -176,8 +192,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(home))
+    let fhir = Router::new()
         .route("/fhir/metadata", get(api::metadata))
         .route(
             "/fhir/.well-known/smart-configuration",
@@ -192,14 +207,24 @@ pub fn router(state: AppState) -> Router {
             get(api::read).put(api::update).delete(api::delete),
         )
         .route("/fhir/{type}/{id}/_history/{version}", get(api::vread))
+        .layer(axum::middleware::from_fn(guard::fhir_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::audit_refusals,
+        ));
+    Router::new()
+        .route("/", get(home))
+        .merge(fhir)
         .route(
             "/auth/authorize",
-            get(auth::authorize_page).post(auth::authorize_submit),
+            get(sign_in::authorize_page).post(sign_in::authorize_submit),
         )
         .route("/auth/token", post(auth::token))
         .route("/auth/revoke", post(auth::revoke))
         .fallback(not_found)
+        .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
 

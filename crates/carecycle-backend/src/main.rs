@@ -46,6 +46,8 @@ enum Command {
         #[command(subcommand)]
         command: team::Command,
     },
+    /// Print the access policy table (markdown), as the README shows it.
+    Policy,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -64,6 +66,14 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Policy => {
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                carecycle_backend::policy::markdown()
+            );
+            ExitCode::SUCCESS
+        }
         Command::Team {
             data,
             as_user,

@@ -228,7 +228,7 @@ fn reply_task(conn: &Connection, root: &str) -> Result<Option<Stored>, StoreErro
 fn patient_ipu(conn: &Connection, patient: &str) -> Result<Option<Stored>, StoreError> {
     let org: Option<String> = conn
         .query_row(
-            "SELECT org FROM patient_org WHERE patient = ?1 ORDER BY org LIMIT 1",
+            "SELECT org FROM care_link WHERE patient = ?1 ORDER BY org LIMIT 1",
             [patient],
             |r| r.get(0),
         )

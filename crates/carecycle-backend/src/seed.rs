@@ -799,7 +799,8 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
     )?;
     let granted_at = s.next();
     for area in [Area::Schedule, Area::Education] {
-        access::grant(conn, &daughter, &patient, area, &granted_at).map_err(ApiError::from_sql)?;
+        access::grant(conn, &daughter, &patient, area, &granted_at, None)
+            .map_err(ApiError::from_sql)?;
     }
 
     let care_team = new_id();

@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS resource_history (
     last_updated TEXT NOT NULL,
     deleted INTEGER NOT NULL,
     content TEXT NOT NULL,
+    -- Each version keeps the compartment and area it was written in, so
+    -- history and vread judge every version on its own.
+    patient TEXT,
+    area TEXT,
     PRIMARY KEY (type, id, version)
 );
 CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (last_updated);
@@ -99,6 +103,13 @@ impl Db {
         // Databases written by earlier versions gain the columns added since.
         add_column_if_missing(&conn, "resource", "area", "TEXT")?;
         add_column_if_missing(&conn, "user_account", "organization", "TEXT")?;
+        add_column_if_missing(&conn, "proxy_grant", "expires_at", "TEXT")?;
+        add_column_if_missing(&conn, "resource_history", "patient", "TEXT")?;
+        add_column_if_missing(&conn, "resource_history", "area", "TEXT")?;
+        backfill_history_compartments(&conn)?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS history_by_patient ON resource_history (patient, type, last_updated)",
+        )?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -148,6 +159,32 @@ fn add_column_if_missing(
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
     }
     Ok(())
+}
+
+/// Databases written before versions kept their compartment: work it out
+/// from each version's own content, once.
+fn backfill_history_compartments(conn: &Connection) -> Result<(), StoreError> {
+    const DONE: &str = "history_compartments";
+    if meta_get(conn, DONE)?.is_some() {
+        return Ok(());
+    }
+    let rows: Vec<(String, String, i64, String)> = conn
+        .prepare("SELECT type, id, version, content FROM resource_history WHERE patient IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (t, id, version, content) in rows {
+        let (Ok(rt), Ok(value)) = (
+            t.parse::<ResourceType>(),
+            serde_json::from_str::<Value>(&content),
+        ) else {
+            continue;
+        };
+        conn.execute(
+            "UPDATE resource_history SET patient = ?4, area = ?5 WHERE type = ?1 AND id = ?2 AND version = ?3",
+            params![t, id, version, patient_of(rt, &value), area_of(rt, &value).map(Area::code)],
+        )?;
+    }
+    meta_set(conn, DONE, "1")
 }
 
 /// Hands out strictly increasing `lastUpdated` instants, even when the clock
@@ -284,14 +321,30 @@ pub fn read_version(
 ) -> Result<Option<Stored>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT h.id, h.version, h.last_updated, h.deleted, r.patient, r.area, h.content
-             FROM resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id
-             WHERE h.type = ?1 AND h.id = ?2 AND h.version = ?3",
+            "SELECT h.id, h.version, h.last_updated, h.deleted, h.patient, h.area, h.content
+             FROM resource_history h WHERE h.type = ?1 AND h.id = ?2 AND h.version = ?3",
             params![t.as_str(), id, version],
             |row| stored_from_row(t, row),
         )
         .optional()?;
     row.map(finish).transpose()
+}
+
+/// Was any version of `t/id` written in a compartment other than `patient`'s?
+/// (An id, once used in one record, is never taken by another.)
+pub fn used_by_another_record(
+    conn: &Connection,
+    t: ResourceType,
+    id: &str,
+    patient: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM resource_history WHERE type = ?1 AND id = ?2 AND patient IS NOT ?3 LIMIT 1",
+        )?
+        .query_row(params![t.as_str(), id, patient], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Finds live resources of this type carrying the identifier `system|value`
@@ -354,13 +407,10 @@ pub fn write(
             text
         ],
     )?;
-    if t == ResourceType::EpisodeOfCare {
-        crate::access::index_episode(tx, patient.as_deref(), &content)?;
-    }
     tx.execute(
-        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-        params![t.as_str(), id, version, last_updated, text],
+        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content, patient, area)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+        params![t.as_str(), id, version, last_updated, text, patient, area.map(Area::code)],
     )?;
     tx.execute(
         "DELETE FROM resource_identifier WHERE type = ?1 AND id = ?2",
@@ -411,9 +461,9 @@ pub fn delete(
         params![t.as_str(), id, version, last_updated],
     )?;
     tx.execute(
-        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-        params![t.as_str(), id, version, last_updated, "{}"],
+        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content, patient, area)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+        params![t.as_str(), id, version, last_updated, "{}", current.patient, current.area.map(Area::code)],
     )?;
     tx.execute(
         "DELETE FROM resource_identifier WHERE type = ?1 AND id = ?2",
@@ -487,17 +537,39 @@ pub struct Query {
 
 impl Query {
     /// The caller's reach (family member's areas, care team's unit) as SQL on `resource r`.
-    fn access_clauses(&self, where_sql: &mut Vec<String>, args: &mut Vec<rusqlite::types::Value>) {
+    /// `table` is the alias of the rows judged: `r` (resources as they are
+    /// now) or `h` (each version as it was written).
+    fn access_clauses(
+        &self,
+        table: &str,
+        where_sql: &mut Vec<String>,
+        args: &mut Vec<rusqlite::types::Value>,
+    ) {
+        if let Some(patient) = &self.patient {
+            where_sql.push(format!("{table}.patient = ?"));
+            args.push(patient.clone().into());
+        }
+        if let Some(ids) = &self.ids {
+            where_sql.push(format!(
+                "{table}.id IN ({})",
+                vec!["?"; ids.len()].join(",")
+            ));
+            args.extend(ids.iter().cloned().map(Into::into));
+        }
         if let Some(areas) = &self.areas {
             let mut list = vec!["?"; areas.len()].join(",");
             if list.is_empty() {
                 list = "NULL".into();
             }
-            where_sql.push(format!("(r.area IS NULL OR r.area IN ({list}))"));
+            where_sql.push(format!(
+                "({table}.area IS NULL OR {table}.area IN ({list}))"
+            ));
             args.extend(areas.iter().map(|a| a.code().to_owned().into()));
         }
         if let Some(org) = &self.org {
-            where_sql.push("r.patient IN (SELECT patient FROM patient_org WHERE org = ?)".into());
+            where_sql.push(format!(
+                "{table}.patient IN (SELECT patient FROM care_link WHERE org = ?)"
+            ));
             args.push(org.clone().into());
         }
     }
@@ -584,14 +656,7 @@ pub struct Page {
 pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, StoreError> {
     let mut where_sql = vec!["r.type = ?".to_owned(), "r.deleted = 0".to_owned()];
     let mut args: Vec<rusqlite::types::Value> = vec![t.as_str().to_owned().into()];
-    if let Some(patient) = &q.patient {
-        where_sql.push("r.patient = ?".into());
-        args.push(patient.clone().into());
-    }
-    if let Some(ids) = &q.ids {
-        where_sql.push(format!("r.id IN ({})", vec!["?"; ids.len()].join(",")));
-        args.extend(ids.iter().cloned().map(Into::into));
-    }
+    q.access_clauses("r", &mut where_sql, &mut args);
     for (prefix, instant) in &q.last_updated {
         where_sql.push(format!("r.last_updated {} ?", prefix.sql()));
         args.push(instant.clone().into());
@@ -603,7 +668,6 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
         ));
         args.extend(statuses.iter().cloned().map(Into::into));
     }
-    q.access_clauses(&mut where_sql, &mut args);
     for f in &q.filters {
         let clause = f.sql(&mut args);
         where_sql.push(clause);
@@ -674,7 +738,7 @@ pub struct HistoryPage {
 
 /// Versions of one resource (`id`) or of every resource of a type, newest
 /// first, changed after `since`, limited to what `q` admits (its patient,
-/// areas and organization, judged on the resource as it is now).
+/// ids, areas and organization), each version judged as it was written.
 pub fn history(
     conn: &Connection,
     t: ResourceType,
@@ -693,13 +757,9 @@ pub fn history(
         where_sql.push("h.last_updated > ?".into());
         args.push(since.to_owned().into());
     }
-    if let Some(patient) = &q.patient {
-        where_sql.push("r.patient = ?".into());
-        args.push(patient.clone().into());
-    }
-    q.access_clauses(&mut where_sql, &mut args);
+    q.access_clauses("h", &mut where_sql, &mut args);
     let filter = where_sql.join(" AND ");
-    let from = "resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id";
+    let from = "resource_history h";
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM {from} WHERE {filter}"),
         rusqlite::params_from_iter(args.iter()),
@@ -712,7 +772,7 @@ pub fn history(
     }
     args.push(((q.count + 1) as i64).into());
     let mut stmt = conn.prepare(&format!(
-        "SELECT h.id, h.version, h.last_updated, h.deleted, r.patient, r.area, h.content FROM {from}
+        "SELECT h.id, h.version, h.last_updated, h.deleted, h.patient, h.area, h.content FROM {from}
          WHERE {page_sql} ORDER BY h.last_updated DESC LIMIT ?"
     ))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |row| {

@@ -128,6 +128,9 @@ pub enum Command {
         /// Areas: schedule, education, messages, questionnaires (comma-separated).
         #[arg(long = "grant", value_delimiter = ',')]
         grants: Vec<String>,
+        /// When the access ends by itself: a date (the start of that day, UTC) or an instant.
+        #[arg(long)]
+        until: Option<String>,
     },
     /// Withdraw a family member's access to one area.
     Revoke {
@@ -316,7 +319,7 @@ fn execute(
         Command::Patients => {
             let mut out = String::new();
             let mut stmt = tx
-                .prepare("SELECT patient FROM patient_org WHERE org = ?1 ORDER BY patient")
+                .prepare("SELECT DISTINCT patient FROM care_link WHERE org = ?1 ORDER BY patient")
                 .map_err(ApiError::from_sql)?;
             let ids: Vec<String> = stmt
                 .query_map([organization(p)], |r| r.get(0))
@@ -520,8 +523,18 @@ fn execute(
             family,
             relationship,
             grants,
+            until,
         } => {
             let patient = resolve_patient(tx, p, &patient)?;
+            let until = until
+                .map(|u| {
+                    FhirDateTime::parse(&u)
+                        .map(|d| format_instant(d.start_instant(&TimeZone::UTC)))
+                        .map_err(|_| {
+                            ApiError::BadRequest(format!("--until {u:?} is not a date or instant"))
+                        })
+                })
+                .transpose()?;
             let areas = grants
                 .iter()
                 .map(|g| Area::parse(g).ok_or_else(|| ApiError::BadRequest(format!("unknown area {g:?}: use schedule, education, messages or questionnaires"))))
@@ -546,7 +559,8 @@ fn execute(
             )?;
             let now = format_instant(s.clock().now());
             for area in &areas {
-                access::grant(tx, &person.id, &patient, *area, &now).map_err(ApiError::from_sql)?;
+                access::grant(tx, &person.id, &patient, *area, &now, until.as_deref())
+                    .map_err(ApiError::from_sql)?;
             }
             Ok(format!(
                 "RelatedPerson/{} signs in as {username}; sees: {}\n",

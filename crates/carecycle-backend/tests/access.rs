@@ -123,7 +123,7 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
         .state
         .db
         .with(|c| {
-            access::grant(c, &related, &patient, Area::Messages, NOW)
+            access::grant(c, &related, &patient, Area::Messages, NOW, None)
                 .map_err(carecycle_backend::store::StoreError::from)
         })
         .unwrap();
@@ -133,7 +133,8 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
     );
     assert_eq!(claire.post("Communication", &write).await.0, 201);
 
-    // Revoking the schedule takes effect at once, with the same token.
+    // Revoking the schedule ends her sign-in at once (the token and its
+    // refresh token); signing in again grants what is still shared.
     s.server
         .state
         .db
@@ -142,6 +143,8 @@ async fn a_family_member_sees_only_granted_areas_and_revocation_is_immediate() {
                 .map_err(carecycle_backend::store::StoreError::from)
         })
         .unwrap();
+    assert_eq!(claire.get("Appointment").await.0, 401);
+    let claire = s.sign_in(PROXY_USERNAME, PROXY_PASSWORD).await;
     assert_eq!(claire.get("Appointment").await.0, 403);
     assert!(
         claire.search("Task?code=checklist").await.is_empty(),

@@ -19,10 +19,13 @@ fn message(patient: &str, text: &str) -> Value {
 #[tokio::test]
 async fn versions_etags_and_conditional_writes() {
     let s = TestServer::demo().await;
-    let c = s
+    let p = s
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
-        .await;
-    let p = c.patient.clone().unwrap();
+        .await
+        .patient
+        .unwrap();
+    // The team may edit its messages (a patient may only mark them read).
+    let c = s.sign_in(KNEE_TEAM_USERNAME, KNEE_TEAM_PASSWORD).await;
 
     let (status, created, headers) = c
         .send(Method::POST, "Communication", &message(&p, "one"), &[])
@@ -327,6 +330,7 @@ async fn paging_stays_correct_while_resources_change() {
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
         .await;
     let p = c.patient.clone().unwrap();
+    let team = s.sign_in(KNEE_TEAM_USERNAME, KNEE_TEAM_PASSWORD).await;
     let seeded = c.search("Communication?_count=100").await.len();
     let mut ids = Vec::new();
     for i in 0..25 {
@@ -349,10 +353,15 @@ async fn paging_stays_correct_while_resources_change() {
                 .map(|r| r["id"].as_str().unwrap().to_owned()),
         );
         if !changed {
-            // A resource already paged past changes; a new one arrives.
-            let mut first = c.get(&format!("Communication/{}", ids[0])).await.1;
+            // A resource already paged past changes (the team edits it); a new one arrives.
+            let mut first = team.get(&format!("Communication/{}", ids[0])).await.1;
             first["payload"][0]["contentString"] = json!("edited");
-            c.put(&format!("Communication/{}", ids[0]), &first).await;
+            assert_eq!(
+                team.put(&format!("Communication/{}", ids[0]), &first)
+                    .await
+                    .0,
+                200
+            );
             ids.push(
                 c.post("Communication", &message(&p, "late")).await.1["id"]
                     .as_str()

@@ -361,7 +361,11 @@ async fn family_access_and_red_flags() {
             "messages",
         ],
     );
+    // Revoking ends his sign-in at once; signing in again gets what is still shared.
+    assert_eq!(robert.get("Communication").await.0, 401);
+    let robert = s.sign_in("robert", "husband-demo-2026").await;
     assert_eq!(robert.get("Communication").await.0, 403);
+    assert_eq!(robert.get("Appointment").await.0, 200);
 
     // A PHQ-9 with item 9 above "Not at all" is listed as a red flag.
     let coding =

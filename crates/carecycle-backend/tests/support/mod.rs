@@ -53,12 +53,18 @@ impl TestServer {
         let verifier = "a-test-verifier-that-is-long-enough-for-pkce-0123456789";
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let redirect = "http://127.0.0.1:9/callback";
+        // Care-team tools sign in as their own registered client.
+        let client_id = if scope.split_whitespace().any(|s| s.starts_with("user/")) {
+            carecycle_backend::scopes::TEAM_TOOL.id
+        } else {
+            carecycle_backend::scopes::APP.id
+        };
         let answer = self
             .http
             .post(format!("{}/auth/authorize", self.origin()))
             .form(&[
                 ("response_type", "code"),
-                ("client_id", "carecycle-app"),
+                ("client_id", client_id),
                 ("redirect_uri", redirect),
                 ("scope", scope),
                 ("state", "s1"),
@@ -90,7 +96,7 @@ impl TestServer {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", redirect),
-                ("client_id", "carecycle-app"),
+                ("client_id", client_id),
                 ("code_verifier", verifier),
             ])
             .send()

@@ -34,11 +34,17 @@ pub async fn tokens(server: &RunningServer, username: &str, password: &str, scop
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     let redirect = "http://127.0.0.1:9/callback";
+    // Care-team tools sign in as their own registered client.
+    let client_id = if scope.split_whitespace().any(|s| s.starts_with("user/")) {
+        carecycle_backend::scopes::TEAM_TOOL.id
+    } else {
+        carecycle_backend::scopes::APP.id
+    };
     let answer = http
         .post(format!("{origin}/auth/authorize"))
         .form(&[
             ("response_type", "code"),
-            ("client_id", "carecycle-app"),
+            ("client_id", client_id),
             ("redirect_uri", redirect),
             ("scope", scope),
             ("state", "s"),
@@ -63,7 +69,7 @@ pub async fn tokens(server: &RunningServer, username: &str, password: &str, scop
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", redirect),
-            ("client_id", "carecycle-app"),
+            ("client_id", client_id),
             ("code_verifier", verifier),
         ])
         .send()
