@@ -503,6 +503,17 @@ pub(crate) fn update_in(
     {
         return Err(ApiError::NotFound(format!("{t} not found")));
     }
+    // A stale If-Match is a conflict whatever else changed: the client's copy
+    // is out of date, so what it "changed" cannot be judged against it.
+    let current_version = existing.as_ref().map_or(0, |e| e.version);
+    if let Some(expected) = expected
+        && expected != current_version
+    {
+        return Err(StoreError::VersionConflict {
+            current: current_version,
+        }
+        .into());
+    }
     // The policy sees the resource before (moving a resource out of a record
     // needs write access to where it was, too) and after.
     writable(

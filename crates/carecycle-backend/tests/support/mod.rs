@@ -17,6 +17,17 @@ pub struct TestServer {
 }
 
 pub const NOW: &str = "2026-11-23T15:00:00Z";
+const VERIFIER: &str = "a-test-verifier-that-is-long-enough-for-pkce-0123456789";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// Care-team tools sign in as their own registered client; everyone else through the app.
+pub fn client_for(scope: &str) -> &'static str {
+    if scope.split_whitespace().any(|s| s.starts_with("user/")) {
+        carecycle_backend::scopes::TEAM_TOOL.id
+    } else {
+        carecycle_backend::scopes::APP.id
+    }
+}
 
 impl TestServer {
     pub async fn demo() -> TestServer {
@@ -48,24 +59,21 @@ impl TestServer {
         self.server.state.origin.clone()
     }
 
-    /// Signs in through /auth/authorize and /auth/token; the token response.
-    pub async fn sign_in_with_scope(&self, username: &str, password: &str, scope: &str) -> Value {
-        let verifier = "a-test-verifier-that-is-long-enough-for-pkce-0123456789";
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        let redirect = "http://127.0.0.1:9/callback";
-        // Care-team tools sign in as their own registered client.
-        let client_id = if scope.split_whitespace().any(|s| s.starts_with("user/")) {
-            carecycle_backend::scopes::TEAM_TOOL.id
-        } else {
-            carecycle_backend::scopes::APP.id
-        };
-        let answer = self
-            .http
+    /// Posts the sign-in form as a browser would; the raw answer (a 303 to
+    /// the app with a code, or the page again with an error).
+    pub async fn submit_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        scope: &str,
+    ) -> reqwest::Response {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+        self.http
             .post(format!("{}/auth/authorize", self.origin()))
             .form(&[
                 ("response_type", "code"),
-                ("client_id", client_id),
-                ("redirect_uri", redirect),
+                ("client_id", client_for(scope)),
+                ("redirect_uri", REDIRECT),
                 ("scope", scope),
                 ("state", "s1"),
                 ("aud", &self.base()),
@@ -76,7 +84,12 @@ impl TestServer {
             ])
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Signs in through /auth/authorize and /auth/token; the token response.
+    pub async fn sign_in_with_scope(&self, username: &str, password: &str, scope: &str) -> Value {
+        let answer = self.submit_sign_in(username, password, scope).await;
         let location = answer
             .headers()
             .get("location")
@@ -95,9 +108,9 @@ impl TestServer {
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", &code),
-                ("redirect_uri", redirect),
-                ("client_id", client_id),
-                ("code_verifier", verifier),
+                ("redirect_uri", REDIRECT),
+                ("client_id", client_for(scope)),
+                ("code_verifier", VERIFIER),
             ])
             .send()
             .await
@@ -105,6 +118,22 @@ impl TestServer {
             .json()
             .await
             .unwrap()
+    }
+
+    /// A refresh-token grant: (status, body).
+    pub async fn refresh(&self, refresh_token: &str, client_id: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/auth/token", self.origin()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", client_id),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> Client {
