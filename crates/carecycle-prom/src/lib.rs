@@ -7,9 +7,11 @@
 //!
 //! - [`parse`]: FHIR JSON → [`Questionnaire`] (SDC subset), precise errors.
 //! - [`response`]: answers, enableWhen, validation, FHIR QuestionnaireResponse.
-//! - [`scoring`]: PHQ-9, GAD-7, PROMIS Global Health v1.2, ODI, 0–10 pain,
-//!   EQ-5D-5L profile and VAS, a generic weighted total; KOOS JR/HOOS JR and
-//!   the -PS short forms are recognised and reported unsupported.
+//! - [`scoring`]: PHQ-9, GAD-7, PHQ-2, GAD-2, PHQ-4, PROMIS Global Health
+//!   v1.2, ODI, 0–10 pain, EQ-5D-5L profile and VAS, recognised by canonical
+//!   URL, LOINC codes or title and exact structure; a form's own weighted total
+//!   only where the form defines one; KOOS JR/HOOS JR and the -PS short forms
+//!   are recognised and reported unsupported.
 //! - [`red_flags`]: configurable rules → urgent guidance and a team flag.
 
 pub mod library;
@@ -21,10 +23,14 @@ pub mod scoring;
 
 pub use carecycle_fhir as fhir;
 pub use model::{
-    AnswerOption, AnswerValue, Code, EnableBehavior, Item, ItemType, Operator, Questionnaire,
+    AnswerOption, AnswerValue, Code, EnableBehavior, Item, ItemRedFlag, ItemType, Operator,
+    ParseWarning, Questionnaire,
 };
 pub use parse::ParseError;
 pub use response::{
     AnswerError, Evaluation, ItemPath, Problem, ProblemKind, Response, ResponseStatus,
 };
-pub use scoring::{Change, ChangeVerdict, Direction, Instrument, Score, ScoreOutcome};
+pub use scoring::{
+    Assessment, Change, ChangeVerdict, Direction, Instrument, Recognised, Recognition, Score,
+    ScoreOutcome,
+};

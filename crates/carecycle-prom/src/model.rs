@@ -19,6 +19,40 @@ pub struct Questionnaire {
     /// `Questionnaire.code` (e.g. LOINC 44249-1 for PHQ-9).
     pub codes: Vec<Code>,
     pub items: Vec<Item>,
+    /// Extensions in the form that change behaviour and that the engine does
+    /// not carry out (SDC expressions, constraints, …): the form still runs,
+    /// and the care team can see what it does not do.
+    pub warnings: Vec<ParseWarning>,
+}
+
+/// A behaviour-changing extension the engine does not implement, and where it sits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParseWarning {
+    /// FHIRPath-like location, e.g. `Questionnaire.item[3].extension[0]`.
+    pub path: String,
+    /// The extension's URL.
+    pub extension: String,
+    /// What the engine does instead, in plain words for the care team.
+    pub message: String,
+}
+
+/// A red-flag rule the form declares on one of its items (CareCycle extension
+/// `https://carecycle.dev/fhir/StructureDefinition/red-flag`): when an answer
+/// to the item meets `operator`/`answer`, the patient sees `guidance` at once
+/// and the care team gets `team_flag`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemRedFlag {
+    pub operator: Operator,
+    /// The value an answer is compared with. A number compared with a coded
+    /// answer is compared with that option's weight (`ordinalValue`/`itemWeight`).
+    pub answer: AnswerValue,
+    pub urgency: crate::red_flags::Urgency,
+    pub title: crate::red_flags::Localized,
+    pub guidance: crate::red_flags::Localized,
+    pub call: Option<crate::red_flags::CallTarget>,
+    pub team_flag: String,
 }
 
 /// A code from a code system, as the engine compares them.
@@ -308,6 +342,13 @@ pub struct Item {
     pub choice_orientation: Option<Orientation>,
     /// `questionnaire-unit` display, for quantities and numbers.
     pub unit: Option<String>,
+    /// The SDC `calculatedExpression` (FHIRPath) when the item is calculated,
+    /// e.g. a PHQ-9 total score item. A calculated item is never asked of the
+    /// patient: it is also marked `read_only`, never counts as a question to
+    /// answer, and is never reported as an unanswered required question.
+    pub calculated_expression: Option<String>,
+    /// Red-flag rules the form declares on this item.
+    pub red_flags: Vec<ItemRedFlag>,
     pub items: Vec<Item>,
 }
 
@@ -329,7 +370,13 @@ impl Item {
         self.options.iter().find(|o| o.value.matches(answer))
     }
 
-    /// Whether this item or one of its descendants carries the code.
+    /// Whether the item is calculated by the form (SDC `calculatedExpression`),
+    /// so it is shown read-only and never asked.
+    pub fn is_calculated(&self) -> bool {
+        self.calculated_expression.is_some()
+    }
+
+    /// Whether the item carries the code.
     pub fn has_code(&self, system: &str, code: &str) -> bool {
         self.codes.iter().any(|c| c.is(system, code))
     }

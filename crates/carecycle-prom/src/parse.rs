@@ -39,6 +39,122 @@ pub const EXT_CHOICE_ORIENTATION: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
 pub const EXT_TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/translation";
 pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
+pub const EXT_CALCULATED_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+/// CareCycle's own extension: a red-flag rule declared on an item (see [`ItemRedFlag`]).
+pub const EXT_RED_FLAG: &str = "https://carecycle.dev/fhir/StructureDefinition/red-flag";
+
+const SDC: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/";
+const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
+
+/// Extensions that change how a form behaves and that the engine does not
+/// carry out, with what happens instead. Listed as warnings on the parsed form.
+const NOT_IMPLEMENTED: &[(&str, &str, &str)] = &[
+    (CORE, "variable", "variables are not evaluated"),
+    (
+        SDC,
+        "sdc-questionnaire-calculatedExpression",
+        "the calculation is not evaluated; the item is shown read-only and never asked",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-initialExpression",
+        "the initial value is not computed; the item starts empty",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-enableWhenExpression",
+        "the expression is not evaluated; the item is shown as if it had no condition",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-answerExpression",
+        "answers are not computed; only listed options are offered",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-candidateExpression",
+        "candidate answers are not computed",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-contextExpression",
+        "the context is not evaluated",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-answerOptionsToggleExpression",
+        "options are not toggled; every listed option is offered",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-launchContext",
+        "launch context is not supplied to expressions",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-itemPopulationContext",
+        "items are not pre-populated",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-subQuestionnaire",
+        "the sub-questionnaire is not assembled into the form",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-minQuantity",
+        "the quantity limit is not checked",
+    ),
+    (
+        SDC,
+        "sdc-questionnaire-maxQuantity",
+        "the quantity limit is not checked",
+    ),
+    (
+        CORE,
+        "questionnaire-unitOption",
+        "the unit choice is not offered or checked",
+    ),
+    (
+        CORE,
+        "questionnaire-unitValueSet",
+        "the unit choice is not offered or checked",
+    ),
+    (
+        CORE,
+        "questionnaire-constraint",
+        "the constraint is not checked",
+    ),
+    (
+        CORE,
+        "questionnaire-minOccurs",
+        "the minimum number of answers is not checked",
+    ),
+    (
+        CORE,
+        "questionnaire-maxOccurs",
+        "the maximum number of answers is not checked",
+    ),
+    (CORE, "regex", "the answer's format is not checked"),
+    (CORE, "minLength", "the minimum length is not checked"),
+    (
+        CORE,
+        "maxDecimalPlaces",
+        "the number of decimal places is not checked",
+    ),
+    (CORE, "mimeType", "the attachment's type is not checked"),
+    (CORE, "maxSize", "the attachment's size is not checked"),
+    (CORE, "cqf-library", "the logic library is not run"),
+    (CORE, "cqf-expression", "the expression is not evaluated"),
+];
+
+fn not_implemented(url: &str) -> Option<&'static str> {
+    NOT_IMPLEMENTED
+        .iter()
+        .find(|(base, name, _)| url.strip_prefix(base) == Some(name))
+        .map(|(_, _, what)| *what)
+}
 
 /// The largest questionnaire the engine takes (items at any depth); a bound so
 /// a hostile document cannot make the app spin.
@@ -78,32 +194,49 @@ impl Questionnaire {
             }
             None => return Err(err(root, "resourceType is missing")),
         }
+        // FHIR: a modifier extension the reader does not understand changes
+        // the meaning of what it sits on, so the form must be refused. The
+        // engine understands none.
+        refuse_modifier_extensions(value, root)?;
         let mut sets = HashMap::new();
+        for (i, vs) in value_sets.iter().enumerate() {
+            if let Some(url) = vs.get("url").and_then(Value::as_str) {
+                sets.insert(url.to_owned(), (format!("valueSets[{i}]"), vs));
+            }
+        }
+        // Contained value sets win over supplied ones: the form carries them.
         if let Some(contained) = obj.get("contained") {
             for (i, c) in array(contained, "Questionnaire.contained")?
                 .iter()
                 .enumerate()
             {
-                if c.get("resourceType").and_then(Value::as_str) == Some("ValueSet")
-                    && let Some(id) = c.get("id").and_then(Value::as_str)
-                {
-                    sets.insert(
-                        format!("#{id}"),
-                        (format!("Questionnaire.contained[{i}]"), c),
-                    );
+                if c.get("resourceType").and_then(Value::as_str) != Some("ValueSet") {
+                    continue;
                 }
-            }
-        }
-        for (i, vs) in value_sets.iter().enumerate() {
-            if let Some(url) = vs.get("url").and_then(Value::as_str) {
-                sets.insert(url.to_owned(), (format!("valueSets[{i}]"), vs));
+                let path = format!("Questionnaire.contained[{i}]");
+                if let Some(id) = c.get("id").and_then(Value::as_str) {
+                    sets.insert(format!("#{id}"), (path.clone(), c));
+                }
+                // Referenced by canonical URL, with or without its version.
+                if let Some(url) = c.get("url").and_then(Value::as_str) {
+                    sets.insert(url.to_owned(), (path.clone(), c));
+                    if let Some(version) = c.get("version").and_then(Value::as_str) {
+                        sets.insert(format!("{url}|{version}"), (path, c));
+                    }
+                }
             }
         }
         let mut ctx = Context {
             value_sets: sets,
             seen: HashSet::new(),
             count: 0,
+            warnings: Vec::new(),
         };
+        for (i, ext) in extension_list(obj, root)?.iter().enumerate() {
+            let p = format!("{root}.extension[{i}]");
+            let (url, _) = extension(ext, &p)?;
+            ctx.warn(&p, url);
+        }
         let items = match obj.get("item") {
             Some(items) => ctx.items(items, root, 0)?,
             None => Vec::new(),
@@ -119,6 +252,7 @@ impl Questionnaire {
                 None => Vec::new(),
             },
             items,
+            warnings: ctx.warnings,
         };
         check_enable_when_targets(&q)?;
         Ok(q)
@@ -129,9 +263,96 @@ struct Context<'a> {
     value_sets: HashMap<String, (String, &'a Value)>,
     seen: HashSet<String>,
     count: usize,
+    warnings: Vec<ParseWarning>,
+}
+
+/// Refuses any `modifierExtension`, anywhere in the resource (items, options,
+/// contained resources), naming where it is and its URL.
+fn refuse_modifier_extensions(value: &Value, root: &str) -> Result<(), ParseError> {
+    /// One step of the way down, kept as borrowed parts: the path text is only
+    /// built for the error (this walk runs on every parse).
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn path_of(root: &str, steps: &[Step<'_>]) -> String {
+        let mut out = root.to_owned();
+        for s in steps {
+            match s {
+                Step::Key(k) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                Step::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+    fn walk<'a>(value: &'a Value, root: &str, steps: &mut Vec<Step<'a>>) -> Result<(), ParseError> {
+        // serde_json already bounds nesting (128); this keeps the walk bounded too.
+        if steps.len() > 256 {
+            return Err(err(&path_of(root, steps), "the document nests too deeply"));
+        }
+        match value {
+            Value::Object(obj) => {
+                if let Some(mods) = obj.get("modifierExtension") {
+                    let urls: Vec<&str> = mods
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|m| m.get("url").and_then(Value::as_str).unwrap_or("(no url)"))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    steps.push(Step::Key("modifierExtension"));
+                    return Err(err(
+                        &path_of(root, steps),
+                        format!(
+                            "modifier extension {} is not understood; FHIR requires refusing a form whose modifier extensions the reader does not understand, so this form cannot be shown",
+                            if urls.is_empty() {
+                                "(unreadable)".to_owned()
+                            } else {
+                                urls.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                for (k, v) in obj {
+                    if v.is_object() || v.is_array() {
+                        steps.push(Step::Key(k));
+                        walk(v, root, steps)?;
+                        steps.pop();
+                    }
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    if v.is_object() || v.is_array() {
+                        steps.push(Step::Index(i));
+                        walk(v, root, steps)?;
+                        steps.pop();
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, root, &mut Vec::new())
 }
 
 impl Context<'_> {
+    fn warn(&mut self, path: &str, url: &str) {
+        if let Some(what) = not_implemented(url) {
+            self.warnings.push(ParseWarning {
+                path: path.to_owned(),
+                extension: url.to_owned(),
+                message: format!("Not implemented by CareCycle: {what}."),
+            });
+        }
+    }
+
     fn items(
         &mut self,
         value: &Value,
@@ -182,6 +403,16 @@ impl Context<'_> {
             Some(v) => self.items(v, path, depth + 1)?,
             None => Vec::new(),
         };
+        if !item_type.is_question()
+            && extensions
+                .iter()
+                .any(|e| e.get("url").and_then(Value::as_str) == Some(EXT_RED_FLAG))
+        {
+            return Err(err(
+                path,
+                "a red-flag rule needs an item that takes answers",
+            ));
+        }
         match item_type {
             ItemType::Display if !children.is_empty() => {
                 return Err(err(path, "a display item cannot have nested items"));
@@ -212,7 +443,10 @@ impl Context<'_> {
                     "answerOption and answerValueSet cannot both be given",
                 ));
             }
-            let (set_path, set) = self.value_sets.get(canonical).ok_or_else(|| {
+            let (set_path, set) = self.value_sets.get(canonical).or_else(|| {
+                // `url|version` against a set known only by its URL.
+                canonical.split_once('|').and_then(|(url, _)| self.value_sets.get(url))
+            }).ok_or_else(|| {
                 err(
                     &vs_path,
                     format!("value set '{canonical}' is neither contained in the questionnaire nor supplied; expand it into answerOption or contain it"),
@@ -289,10 +523,24 @@ impl Context<'_> {
         let mut item_control = None;
         let mut choice_orientation = None;
         let mut unit = None;
+        let mut calculated_expression = None;
+        let mut red_flags = Vec::new();
         for (i, ext) in extensions.iter().enumerate() {
             let p = format!("{path}.extension[{i}]");
             let (url, e) = extension(ext, &p)?;
+            self.warn(&p, url);
             match url {
+                EXT_CALCULATED_EXPRESSION => {
+                    let expr = e
+                        .get("valueExpression")
+                        .and_then(|x| x.get("expression"))
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            err(&p, "calculatedExpression needs valueExpression.expression")
+                        })?;
+                    calculated_expression = Some(expr.to_owned());
+                }
+                EXT_RED_FLAG => red_flags.push(item_red_flag(e, &p)?),
                 EXT_MIN_VALUE => min_value = value_x(e, &p)?,
                 EXT_MAX_VALUE => max_value = value_x(e, &p)?,
                 EXT_HIDDEN => {
@@ -333,6 +581,18 @@ impl Context<'_> {
                 _ => {}
             }
         }
+        // A rule comparing a number with coded answers compares option weights:
+        // without a weight on every option it could never fire, so refuse it.
+        if red_flags.iter().any(|r| r.answer.as_number().is_some())
+            && options
+                .iter()
+                .any(|o| matches!(o.value, AnswerValue::Coding(_)) && o.weight.is_none())
+        {
+            return Err(err(
+                path,
+                "a red-flag rule compares a number with coded answers, but not every option has a weight (ordinalValue or itemWeight)",
+            ));
+        }
         for (which, limit) in [("minValue", &min_value), ("maxValue", &max_value)] {
             if let Some(v) = limit {
                 let fits = match item_type {
@@ -367,7 +627,10 @@ impl Context<'_> {
             },
             required: opt_bool(obj, "required", path)?,
             repeats: opt_bool(obj, "repeats", path)?,
-            read_only: opt_bool(obj, "readOnly", path)?,
+            // A calculated item is never asked of the patient.
+            read_only: opt_bool(obj, "readOnly", path)? || calculated_expression.is_some(),
+            calculated_expression,
+            red_flags,
             link_id,
             item_type,
             max_length,
@@ -462,6 +725,118 @@ fn check_enable_when_targets(q: &Questionnaire) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+/// Reads a CareCycle red-flag extension. A rule that cannot be read refuses
+/// the form: a safety rule is never silently dropped.
+fn item_red_flag(e: &Map<String, Value>, path: &str) -> Result<ItemRedFlag, ParseError> {
+    use crate::red_flags::{CallTarget, Localized, Urgency};
+    let parts = extension_list(e, path)?;
+    let mut operator = None;
+    let mut answer = None;
+    let mut urgency = None;
+    let mut title: Option<Localized> = None;
+    let mut guidance: Option<Localized> = None;
+    let mut team_flag = None;
+    let mut call_number = None;
+    let mut call_label: Option<Localized> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let p = format!("{path}.extension[{i}]");
+        let (name, x) = extension(part, &p)?;
+        let text = |key: &str| -> Result<Localized, ParseError> {
+            let en = x
+                .get("valueString")
+                .and_then(Value::as_str)
+                .ok_or_else(|| err(&p, format!("'{key}' needs valueString")))?;
+            let tr = translations(x.get("_valueString"), &format!("{p}._valueString"))?;
+            // Without a Spanish text the rule still shows, in the original language.
+            let es = lookup_language(&tr, "es").unwrap_or(en);
+            Ok(Localized {
+                en: lookup_language(&tr, "en").unwrap_or(en).to_owned(),
+                es: es.to_owned(),
+            })
+        };
+        match name {
+            "operator" => {
+                let code = x
+                    .get("valueCode")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| err(&p, "'operator' needs valueCode"))?;
+                operator = Some(
+                    Operator::from_code(code)
+                        .ok_or_else(|| err(&p, format!("unknown operator '{code}'")))?,
+                );
+            }
+            "answer" => {
+                answer = Some(value_x(x, &p)?.ok_or_else(|| err(&p, "'answer' needs value[x]"))?);
+            }
+            "urgency" => {
+                urgency = Some(match x.get("valueCode").and_then(Value::as_str) {
+                    Some("now") => Urgency::Now,
+                    Some("soon") => Urgency::Soon,
+                    _ => return Err(err(&p, "'urgency' must be valueCode 'now' or 'soon'")),
+                });
+            }
+            "title" => title = Some(text("title")?),
+            "guidance" => guidance = Some(text("guidance")?),
+            "teamFlag" => team_flag = Some(text("teamFlag")?.en),
+            "callNumber" => call_number = Some(text("callNumber")?.en),
+            "callLabel" => call_label = Some(text("callLabel")?),
+            other => {
+                return Err(err(
+                    &p,
+                    format!("unknown part '{other}' of a red-flag rule"),
+                ));
+            }
+        }
+    }
+    let operator = operator.ok_or_else(|| err(path, "a red-flag rule needs 'operator'"))?;
+    let answer = answer.ok_or_else(|| err(path, "a red-flag rule needs 'answer'"))?;
+    if operator == Operator::Exists && !matches!(answer, AnswerValue::Boolean(_)) {
+        return Err(err(path, "operator 'exists' needs a boolean answer"));
+    }
+    let ordering = matches!(
+        operator,
+        Operator::Greater | Operator::Less | Operator::GreaterOrEqual | Operator::LessOrEqual
+    );
+    if ordering && matches!(answer, AnswerValue::Boolean(_) | AnswerValue::Coding(_)) {
+        return Err(err(
+            path,
+            "booleans and codings cannot be compared with >, <, >= or <=; compare a number with the option weights instead",
+        ));
+    }
+    let urgency = urgency.ok_or_else(|| err(path, "a red-flag rule needs 'urgency'"))?;
+    let guidance = guidance.ok_or_else(|| err(path, "a red-flag rule needs 'guidance'"))?;
+    let title = title.unwrap_or_else(|| match urgency {
+        Urgency::Now => Localized {
+            en: "Please reach out for help now".into(),
+            es: "Por favor, busque ayuda ahora".into(),
+        },
+        Urgency::Soon => Localized {
+            en: "Your care team will check in with you".into(),
+            es: "Su equipo de atención se comunicará con usted".into(),
+        },
+    });
+    let call = match (call_number, call_label) {
+        (Some(number), label) => Some(CallTarget {
+            label: label.unwrap_or_else(|| Localized {
+                en: number.clone(),
+                es: number.clone(),
+            }),
+            number,
+        }),
+        (None, Some(_)) => return Err(err(path, "'callLabel' needs 'callNumber'")),
+        (None, None) => None,
+    };
+    Ok(ItemRedFlag {
+        operator,
+        answer,
+        urgency,
+        team_flag: team_flag.unwrap_or_else(|| guidance.en.clone()),
+        title,
+        guidance,
+        call,
+    })
 }
 
 fn enable_when_of(value: &Value, path: &str) -> Result<EnableWhen, ParseError> {

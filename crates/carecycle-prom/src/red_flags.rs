@@ -2,12 +2,16 @@
 //! its scores, and the patient's baseline) into an urgent result with guidance
 //! for the patient and a flag for the care team. Evaluated locally, so the
 //! guidance shows at once, offline. Rules are data (serde), so an IPU can set
-//! its own thresholds; [`default_rules`] are CareCycle's.
+//! its own thresholds; [`default_rules`] are CareCycle's. Rules on an
+//! instrument's item follow the item (its LOINC code or its verified position),
+//! not a linkId. A form can also declare rules on its own items with the
+//! CareCycle `red-flag` extension; [`evaluate`] always includes those.
 
-use crate::model::Questionnaire;
+use crate::model::{AnswerValue, Item, ItemRedFlag, Operator, Questionnaire};
 use crate::response::Response;
 use crate::scoring::{self, ChangeVerdict, Score, ScoreOutcome};
 use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 
 /// Text in the languages the app ships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,18 +113,17 @@ pub fn evaluate(
             _ => None,
         })
         .collect();
-    let instrument = scoring::Instrument::identify(q).map(|i| i.id());
     let mut out: Vec<RedFlag> = rules
         .iter()
         .filter(|rule| match &rule.trigger {
+            // Follows the item: in a form recognised as the instrument (found
+            // by code or verified position), and wherever its LOINC code appears.
             Trigger::ItemAtLeast {
-                instrument: want,
+                instrument,
                 item,
                 at_least,
-            } => {
-                instrument == Some(want.as_str())
-                    && scoring::named_item_score(q, response, item).is_some_and(|s| s >= *at_least)
-            }
+            } => scoring::flag_item_score(q, response, instrument, item)
+                .is_some_and(|s| s >= *at_least),
             Trigger::ScoreAtLeast { scale, at_least } => scored
                 .iter()
                 .any(|s| &s.scale == scale && s.value >= *at_least),
@@ -145,8 +148,70 @@ pub fn evaluate(
             team_flag: rule.team_flag.clone(),
         })
         .collect();
+    out.extend(item_flags(q, response));
     out.sort_by_key(|f| f.urgency);
     out
+}
+
+/// The red flags the form declares on its own items (CareCycle extension
+/// `red-flag`, see [`crate::model::ItemRedFlag`]) that the answers meet.
+fn item_flags(q: &Questionnaire, response: &Response) -> Vec<RedFlag> {
+    let mut out = Vec::new();
+    for (item, _) in q.walk() {
+        for (n, rule) in item.red_flags.iter().enumerate() {
+            let answers = response.answers_to(&item.link_id);
+            if item_rule_holds(item, rule, &answers) {
+                out.push(RedFlag {
+                    rule_id: format!("item:{}:{n}", item.link_id),
+                    urgency: rule.urgency,
+                    title: rule.title.clone(),
+                    guidance: rule.guidance.clone(),
+                    call: rule.call.clone(),
+                    team_flag: rule.team_flag.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether any answer meets the rule. A number compared with a coded answer
+/// is compared with the chosen option's weight; `exists` asks whether there is
+/// an answer at all; `!=` holds when an answer differs.
+fn item_rule_holds(item: &Item, rule: &ItemRedFlag, answers: &[&AnswerValue]) -> bool {
+    if rule.operator == Operator::Exists {
+        let answered = !answers.is_empty();
+        return matches!(rule.answer, AnswerValue::Boolean(b) if b == answered);
+    }
+    answers.iter().any(|a| {
+        let weight = match (a, rule.answer.as_number()) {
+            (AnswerValue::Coding(_), Some(_)) => item
+                .option_for(a)
+                .and_then(|o| o.weight)
+                .map(AnswerValue::Decimal),
+            _ => None,
+        };
+        let a = weight.as_ref().unwrap_or(a);
+        match rule.operator {
+            Operator::Equal => a.matches(&rule.answer),
+            Operator::NotEqual => !a.matches(&rule.answer),
+            Operator::Greater => a.compare(&rule.answer) == Some(Ordering::Greater),
+            Operator::Less => a.compare(&rule.answer) == Some(Ordering::Less),
+            Operator::GreaterOrEqual => {
+                matches!(
+                    a.compare(&rule.answer),
+                    Some(Ordering::Greater | Ordering::Equal)
+                )
+            }
+            Operator::LessOrEqual => {
+                matches!(
+                    a.compare(&rule.answer),
+                    Some(Ordering::Less | Ordering::Equal)
+                )
+            }
+            Operator::Exists => false,
+        }
+    })
 }
 
 fn text(en: &str, es: &str) -> Localized {

@@ -421,7 +421,8 @@ impl Response {
             }
             order.push(path.clone());
             let answers = self.answers(path);
-            if item.item_type.is_question() && !item.hidden {
+            // Calculated items are shown with their value, never asked.
+            if item.item_type.is_question() && !item.hidden && !item.is_calculated() {
                 questions += 1;
                 if !answers.is_empty() {
                     answered += 1;
@@ -704,7 +705,8 @@ fn validate_item(
         return;
     }
     if answers.is_empty() {
-        if item.required {
+        // The patient cannot answer a calculated item, so it is never "unanswered".
+        if item.required && !item.is_calculated() {
             push(
                 ProblemKind::Required,
                 "This question needs an answer.".into(),

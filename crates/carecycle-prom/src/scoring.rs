@@ -1,14 +1,23 @@
 //! Scores of standard instruments, computed exactly as their publications say,
 //! whichever way a public questionnaire encodes its options.
 //!
-//! An instrument is recognised by its canonical URL, its LOINC panel code, or
-//! (for the LOINC-coded PHQ-9 and GAD-7) by carrying all its LOINC item codes.
+//! An instrument is recognised (see [`Recognition`]) by its canonical URL, its
+//! LOINC panel code, its items' LOINC codes, or — when a form carries none of
+//! these — by its title together with an exact match of its published
+//! structure (number of scored questions, their options in the published
+//! order). Items are then found by LOINC code or by position within that
+//! verified structure; CareCycle's own linkIds count only in CareCycle's own
+//! copies (recognised by their canonical URL). A form recognised by nothing
+//! gets no band and no total it does not define itself.
+//!
 //! An answer becomes the published item score by, in order: its code (LOINC
 //! answer codes), its display text (English or Spanish), or its position among
 //! the item's options when the questionnaire lists exactly the published
 //! options in the published order. Weights a questionnaire puts on its options
-//! are deliberately not trusted for known instruments: published forms differ
-//! (PROMIS reverse-scored items are encoded both ways in the wild).
+//! never become scores for known instruments: published forms differ (PROMIS
+//! reverse-scored items are encoded both ways in the wild). For the PHQ and GAD
+//! scales, weights 0–3 in order may only *verify* that options in an unknown
+//! language are the published ones in the published order.
 //!
 //! Every score says its direction, its band in plain language and, where one is
 //! published, the minimal clinically important difference (MCID), so the app
@@ -16,9 +25,10 @@
 //! sourced (KOOS JR, HOOS JR, KOOS-PS, HOOS-PS, EQ-5D-5L index values), the
 //! instrument is reported as unsupported: a table is never approximated.
 
-use crate::model::{AnswerValue, Item, Questionnaire};
+use crate::model::{AnswerValue, Item, ItemType, Questionnaire};
 use crate::response::Response;
 use serde::Serialize;
+use std::collections::HashSet;
 
 pub const LOINC: &str = "http://loinc.org";
 /// CareCycle's canonical base for questionnaires that have no other canonical URL.
@@ -205,7 +215,7 @@ struct Opt {
     texts: &'static [&'static str],
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Answers {
     /// Published options in published order.
     Options(&'static [Opt]),
@@ -216,15 +226,51 @@ enum Answers {
     Numeric { min: f64, max: f64 },
 }
 
+/// One scored item of an instrument.
 #[derive(Debug)]
 struct ItemDef {
     /// Short name used in rules ("9" for PHQ-9 item 9, "Global07").
     name: &'static str,
-    /// linkIds and LOINC item codes that identify it.
-    ids: &'static [&'static str],
+    /// The item's LOINC code, where LOINC has one.
+    loinc: Option<&'static str>,
+    /// linkIds in CareCycle's own copies: used only for a form that is one of
+    /// them (recognised by CareCycle's canonical URL), never to recognise one.
+    link_ids: &'static [&'static str],
+    /// Its position in the instrument's published structure.
+    slot: usize,
+    /// Words of the item's text (English, Spanish) that tell it apart from the
+    /// instrument's other items, to check a mapping by position.
+    keywords: &'static [&'static str],
     answers: Answers,
 }
 
+/// One question of an instrument's published structure, in published order.
+#[derive(Debug)]
+struct Slot {
+    answers: Answers,
+    /// Whether option weights (`ordinalValue`/`itemWeight`) or integer option
+    /// values may verify the options when their labels are in an unknown
+    /// language. Not for PROMIS: published forms encode it both ways.
+    weights_verify: bool,
+    /// The published form has it but does not score it (PHQ-9 item 10).
+    optional: bool,
+}
+
+const fn slot(answers: Answers) -> Slot {
+    Slot {
+        answers,
+        weights_verify: true,
+        optional: false,
+    }
+}
+
+const fn labelled_slot(answers: Answers) -> Slot {
+    Slot {
+        answers,
+        weights_verify: false,
+        optional: false,
+    }
+}
 const FREQ_2_WEEKS: &[Opt] = &[
     Opt {
         score: 0.0,
@@ -252,91 +298,141 @@ const FREQ_2_WEEKS: &[Opt] = &[
     },
 ];
 
-const PHQ9_ITEMS: &[ItemDef] = &[
-    ItemDef {
-        name: "1",
-        ids: &["44250-9", "phq9-1"],
-        answers: Answers::Options(FREQ_2_WEEKS),
+/// PHQ-9 item 10 / GAD-7 difficulty question: on the published forms, not scored.
+const DIFFICULTY: &[Opt] = &[
+    Opt {
+        score: 0.0,
+        codes: &["LA6572-7"],
+        texts: &["not difficult at all", "nada difícil", "para nada difícil"],
     },
-    ItemDef {
-        name: "2",
-        ids: &["44255-8", "phq9-2"],
-        answers: Answers::Options(FREQ_2_WEEKS),
+    Opt {
+        score: 1.0,
+        codes: &[],
+        texts: &["somewhat difficult", "un poco difícil", "algo difícil"],
     },
-    ItemDef {
-        name: "3",
-        ids: &["44259-0", "phq9-3"],
-        answers: Answers::Options(FREQ_2_WEEKS),
+    Opt {
+        score: 2.0,
+        codes: &[],
+        texts: &["very difficult", "muy difícil"],
     },
-    ItemDef {
-        name: "4",
-        ids: &["44254-1", "phq9-4"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "5",
-        ids: &["44251-7", "phq9-5"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "6",
-        ids: &["44258-2", "phq9-6"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "7",
-        ids: &["44252-5", "phq9-7"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "8",
-        ids: &["44253-3", "phq9-8"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "9",
-        ids: &["44260-8", "phq9-9"],
-        answers: Answers::Options(FREQ_2_WEEKS),
+    Opt {
+        score: 3.0,
+        codes: &[],
+        texts: &["extremely difficult", "extremadamente difícil"],
     },
 ];
 
-const GAD7_ITEMS: &[ItemDef] = &[
-    ItemDef {
-        name: "1",
-        ids: &["69725-0", "gad7-1"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "2",
-        ids: &["68509-9", "gad7-2"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "3",
-        ids: &["69733-4", "gad7-3"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "4",
-        ids: &["69734-2", "gad7-4"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "5",
-        ids: &["69735-9", "gad7-5"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "6",
-        ids: &["69689-8", "gad7-6"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
-    ItemDef {
-        name: "7",
-        ids: &["69736-7", "gad7-7"],
-        answers: Answers::Options(FREQ_2_WEEKS),
-    },
+const FREQ: Slot = slot(Answers::Options(FREQ_2_WEEKS));
+const DIFFICULTY_SLOT: Slot = Slot {
+    answers: Answers::Options(DIFFICULTY),
+    weights_verify: true,
+    optional: true,
+};
+
+// Keywords of the PHQ and GAD items (English as published by Pfizer, Spanish
+// from the official translations), lower case.
+const K_INTEREST: &[&str] = &["interest or pleasure", "interés o placer"];
+const K_DOWN: &[&str] = &["depressed", "hopeless", "deprimid", "sin esperanza"];
+const K_SLEEP: &[&str] = &["asleep", "sleeping", "dormir", "dormido"];
+const K_TIRED: &[&str] = &["tired", "little energy", "cansad", "poca energía"];
+const K_APPETITE: &[&str] = &["appetite", "apetito"];
+const K_FAILURE: &[&str] = &["failure", "bad about yourself", "fracaso"];
+const K_CONCENTRATE: &[&str] = &["concentrat"];
+const K_SLOW: &[&str] = &["moving or speaking", "fidgety", "moverse o hablar"];
+const K_SELF_HARM: &[&str] = &[
+    "better off dead",
+    "hurting yourself",
+    "mejor muert",
+    "hacerse daño",
+    "lastimarse",
 ];
+const K_NERVOUS: &[&str] = &["nervous", "nervios"];
+const K_CONTROL_WORRY: &[&str] = &["control worrying", "dejar de preocupa", "controlar"];
+const K_WORRY_TOO_MUCH: &[&str] = &[
+    "worrying too much",
+    "preocupándose demasiado",
+    "preocuparse demasiado",
+];
+const K_RELAX: &[&str] = &["relax", "relajar"];
+const K_RESTLESS: &[&str] = &["restless that", "hard to sit still", "inquiet"];
+const K_ANNOYED: &[&str] = &["annoyed", "irritable", "molest"];
+const K_AFRAID: &[&str] = &["afraid", "miedo"];
+
+const fn freq_item(
+    name: &'static str,
+    loinc: &'static str,
+    link_ids: &'static [&'static str],
+    slot: usize,
+    keywords: &'static [&'static str],
+) -> ItemDef {
+    ItemDef {
+        name,
+        loinc: Some(loinc),
+        link_ids,
+        slot,
+        keywords,
+        answers: Answers::Options(FREQ_2_WEEKS),
+    }
+}
+
+// LOINC item codes: the PHQ-9 panel 44249-1 and GAD-7 panel 69737-5 as listed
+// on loinc.org (and in the PHQ-SADS panel 69729-2 that contains both).
+const PHQ9_ITEMS: &[ItemDef] = &[
+    freq_item("1", "44250-9", &["phq9-1"], 0, K_INTEREST),
+    freq_item("2", "44255-8", &["phq9-2"], 1, K_DOWN),
+    freq_item("3", "44259-0", &["phq9-3"], 2, K_SLEEP),
+    freq_item("4", "44254-1", &["phq9-4"], 3, K_TIRED),
+    freq_item("5", "44251-7", &["phq9-5"], 4, K_APPETITE),
+    freq_item("6", "44258-2", &["phq9-6"], 5, K_FAILURE),
+    freq_item("7", "44252-5", &["phq9-7"], 6, K_CONCENTRATE),
+    freq_item("8", "44253-3", &["phq9-8"], 7, K_SLOW),
+    freq_item("9", "44260-8", &["phq9-9"], 8, K_SELF_HARM),
+];
+const PHQ9_STRUCTURE: &[Slot] = &[
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    FREQ,
+    DIFFICULTY_SLOT,
+];
+
+const GAD7_ITEMS: &[ItemDef] = &[
+    freq_item("1", "69725-0", &["gad7-1"], 0, K_NERVOUS),
+    freq_item("2", "68509-9", &["gad7-2"], 1, K_CONTROL_WORRY),
+    freq_item("3", "69733-4", &["gad7-3"], 2, K_WORRY_TOO_MUCH),
+    freq_item("4", "69734-2", &["gad7-4"], 3, K_RELAX),
+    freq_item("5", "69735-9", &["gad7-5"], 4, K_RESTLESS),
+    freq_item("6", "69689-8", &["gad7-6"], 5, K_ANNOYED),
+    freq_item("7", "69736-7", &["gad7-7"], 6, K_AFRAID),
+];
+const GAD7_STRUCTURE: &[Slot] = &[FREQ, FREQ, FREQ, FREQ, FREQ, FREQ, FREQ, DIFFICULTY_SLOT];
+
+// PHQ-2 (LOINC panel 55757-9): PHQ-9 items 1 and 2 (Kroenke 2003).
+const PHQ2_ITEMS: &[ItemDef] = &[
+    freq_item("1", "44250-9", &["phq2-1"], 0, K_INTEREST),
+    freq_item("2", "44255-8", &["phq2-2"], 1, K_DOWN),
+];
+// GAD-2: GAD-7 items 1 and 2 (Kroenke 2007). No LOINC panel code could be
+// verified, so it is recognised by its item codes or title and structure.
+const GAD2_ITEMS: &[ItemDef] = &[
+    freq_item("1", "69725-0", &["gad2-1"], 0, K_NERVOUS),
+    freq_item("2", "68509-9", &["gad2-2"], 1, K_CONTROL_WORRY),
+];
+const TWO_FREQ: &[Slot] = &[FREQ, FREQ];
+// PHQ-4 (LOINC panel 69724-3), as published (Kroenke 2009): items 1–2 are the
+// GAD-2, items 3–4 the PHQ-2.
+const PHQ4_ITEMS: &[ItemDef] = &[
+    freq_item("1", "69725-0", &["phq4-1"], 0, K_NERVOUS),
+    freq_item("2", "68509-9", &["phq4-2"], 1, K_CONTROL_WORRY),
+    freq_item("3", "44250-9", &["phq4-3"], 2, K_INTEREST),
+    freq_item("4", "44255-8", &["phq4-4"], 3, K_DOWN),
+];
+const FOUR_FREQ: &[Slot] = &[FREQ, FREQ, FREQ, FREQ];
 
 // PROMIS Global Health v1.2, as on the HealthMeasures form. Items named with an
 // "r" are already reverse-scored on that form (e.g. Global10r: Never = 5).
@@ -455,50 +551,103 @@ const NEVER_ALWAYS: &[Opt] = &[
     },
 ];
 
+const fn promis_item(
+    name: &'static str,
+    loinc: &'static str,
+    link_ids: &'static [&'static str],
+    slot: usize,
+    answers: Answers,
+) -> ItemDef {
+    ItemDef {
+        name,
+        loinc: Some(loinc),
+        link_ids,
+        slot,
+        keywords: &[],
+        answers,
+    }
+}
+
+// LOINC item codes 61577-3 (Global01) … 61586-4 (Global10), as in the PROMIS
+// short form - global panel 85524-7.
 const PROMIS_GLOBAL_ITEMS: &[ItemDef] = &[
-    ItemDef {
-        name: "Global02",
-        ids: &["global02"],
-        answers: Answers::Options(EXCELLENT_POOR),
-    },
-    ItemDef {
-        name: "Global03",
-        ids: &["global03"],
-        answers: Answers::Options(EXCELLENT_POOR),
-    },
-    ItemDef {
-        name: "Global04",
-        ids: &["global04"],
-        answers: Answers::Options(EXCELLENT_POOR),
-    },
-    ItemDef {
-        name: "Global05",
-        ids: &["global05"],
-        answers: Answers::Options(EXCELLENT_POOR),
-    },
-    ItemDef {
-        name: "Global06",
-        ids: &["global06"],
-        answers: Answers::Options(COMPLETELY_NOT),
-    },
-    ItemDef {
-        name: "Global07",
-        ids: &["global07", "global07r", "global07rc"],
-        answers: Answers::Numeric {
+    promis_item(
+        "Global02",
+        "61578-1",
+        &["global02"],
+        1,
+        Answers::Options(EXCELLENT_POOR),
+    ),
+    promis_item(
+        "Global03",
+        "61579-9",
+        &["global03"],
+        2,
+        Answers::Options(EXCELLENT_POOR),
+    ),
+    promis_item(
+        "Global04",
+        "61580-7",
+        &["global04"],
+        3,
+        Answers::Options(EXCELLENT_POOR),
+    ),
+    promis_item(
+        "Global05",
+        "61581-5",
+        &["global05"],
+        4,
+        Answers::Options(EXCELLENT_POOR),
+    ),
+    promis_item(
+        "Global06",
+        "61582-3",
+        &["global06"],
+        6,
+        Answers::Options(COMPLETELY_NOT),
+    ),
+    promis_item(
+        "Global07",
+        "61583-1",
+        &["global07", "global07r", "global07rc"],
+        9,
+        Answers::Numeric {
             min: 0.0,
             max: 10.0,
         },
-    },
-    ItemDef {
-        name: "Global08",
-        ids: &["global08", "global08r"],
-        answers: Answers::Options(FATIGUE),
-    },
-    ItemDef {
-        name: "Global10",
-        ids: &["global10", "global10r"],
-        answers: Answers::Options(NEVER_ALWAYS),
-    },
+    ),
+    promis_item(
+        "Global08",
+        "61584-9",
+        &["global08", "global08r"],
+        8,
+        Answers::Options(FATIGUE),
+    ),
+    promis_item(
+        "Global10",
+        "61586-4",
+        &["global10", "global10r"],
+        7,
+        Answers::Options(NEVER_ALWAYS),
+    ),
+];
+/// The v1.2 form's order: Global01–05, Global09r, Global06, Global10r,
+/// Global08r, Global07r. Options must match by their text: weights are not
+/// trusted for PROMIS.
+const PROMIS_STRUCTURE: &[Slot] = &[
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(EXCELLENT_POOR)),
+    labelled_slot(Answers::Options(COMPLETELY_NOT)),
+    labelled_slot(Answers::Options(NEVER_ALWAYS)),
+    labelled_slot(Answers::Options(FATIGUE)),
+    labelled_slot(Answers::Numeric {
+        min: 0.0,
+        max: 10.0,
+    }),
 ];
 
 /// PROMIS Global Health v1.2 raw score (4–20) → T-score and standard error.
@@ -544,146 +693,189 @@ const GMH_T: [(f64, f64); 17] = [
     (67.6, 5.3),
 ];
 
+const SIX: Answers = Answers::Positional {
+    first: 0.0,
+    count: 6,
+};
+
+/// ODI v2.1a: ten sections of six statements, in the published order.
 const ODI_ITEMS: &[ItemDef] = &[
     ItemDef {
         name: "pain-intensity",
-        ids: &["odi-1"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-1"],
+        slot: 0,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "personal-care",
-        ids: &["odi-2"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-2"],
+        slot: 1,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "lifting",
-        ids: &["odi-3"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-3"],
+        slot: 2,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "walking",
-        ids: &["odi-4"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-4"],
+        slot: 3,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "sitting",
-        ids: &["odi-5"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-5"],
+        slot: 4,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "standing",
-        ids: &["odi-6"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-6"],
+        slot: 5,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "sleeping",
-        ids: &["odi-7"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-7"],
+        slot: 6,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "sex-life",
-        ids: &["odi-8"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-8"],
+        slot: 7,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "social-life",
-        ids: &["odi-9"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-9"],
+        slot: 8,
+        keywords: &[],
+        answers: SIX,
     },
     ItemDef {
         name: "travelling",
-        ids: &["odi-10"],
-        answers: Answers::Positional {
-            first: 0.0,
-            count: 6,
-        },
+        loinc: None,
+        link_ids: &["odi-10"],
+        slot: 9,
+        keywords: &[],
+        answers: SIX,
     },
 ];
+const ODI_STRUCTURE: &[Slot] = &[
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+    slot(SIX),
+];
 
+const PAIN_RANGE: Answers = Answers::Numeric {
+    min: 0.0,
+    max: 10.0,
+};
 const PAIN_NRS_ITEMS: &[ItemDef] = &[ItemDef {
     name: "pain",
-    ids: &["72514-3", "pain-nrs", "pain"],
-    answers: Answers::Numeric {
-        min: 0.0,
-        max: 10.0,
-    },
+    loinc: Some("72514-3"),
+    link_ids: &["pain-nrs", "pain"],
+    slot: 0,
+    keywords: &[],
+    answers: PAIN_RANGE,
 }];
+const PAIN_NRS_STRUCTURE: &[Slot] = &[slot(PAIN_RANGE)];
 
+const FIVE_LEVELS: Answers = Answers::Positional {
+    first: 1.0,
+    count: 5,
+};
+const VAS: Answers = Answers::Numeric {
+    min: 0.0,
+    max: 100.0,
+};
 const EQ5D_ITEMS: &[ItemDef] = &[
     ItemDef {
         name: "MO",
-        ids: &["eq5d5l-mobility", "mobility", "mo"],
-        answers: Answers::Positional {
-            first: 1.0,
-            count: 5,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-mobility", "mobility", "mo"],
+        slot: 0,
+        keywords: &[],
+        answers: FIVE_LEVELS,
     },
     ItemDef {
         name: "SC",
-        ids: &["eq5d5l-self-care", "self-care", "sc"],
-        answers: Answers::Positional {
-            first: 1.0,
-            count: 5,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-self-care", "self-care", "sc"],
+        slot: 1,
+        keywords: &[],
+        answers: FIVE_LEVELS,
     },
     ItemDef {
         name: "UA",
-        ids: &["eq5d5l-usual-activities", "usual-activities", "ua"],
-        answers: Answers::Positional {
-            first: 1.0,
-            count: 5,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-usual-activities", "usual-activities", "ua"],
+        slot: 2,
+        keywords: &[],
+        answers: FIVE_LEVELS,
     },
     ItemDef {
         name: "PD",
-        ids: &["eq5d5l-pain-discomfort", "pain-discomfort", "pd"],
-        answers: Answers::Positional {
-            first: 1.0,
-            count: 5,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-pain-discomfort", "pain-discomfort", "pd"],
+        slot: 3,
+        keywords: &[],
+        answers: FIVE_LEVELS,
     },
     ItemDef {
         name: "AD",
-        ids: &["eq5d5l-anxiety-depression", "anxiety-depression", "ad"],
-        answers: Answers::Positional {
-            first: 1.0,
-            count: 5,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-anxiety-depression", "anxiety-depression", "ad"],
+        slot: 4,
+        keywords: &[],
+        answers: FIVE_LEVELS,
     },
     ItemDef {
         name: "VAS",
-        ids: &["eq5d5l-vas", "vas", "eq-vas"],
-        answers: Answers::Numeric {
-            min: 0.0,
-            max: 100.0,
-        },
+        loinc: None,
+        link_ids: &["eq5d5l-vas", "vas", "eq-vas"],
+        slot: 5,
+        keywords: &[],
+        answers: VAS,
+    },
+];
+const EQ5D_STRUCTURE: &[Slot] = &[
+    slot(FIVE_LEVELS),
+    slot(FIVE_LEVELS),
+    slot(FIVE_LEVELS),
+    slot(FIVE_LEVELS),
+    slot(FIVE_LEVELS),
+    Slot {
+        answers: VAS,
+        weights_verify: true,
+        optional: true,
     },
 ];
 
@@ -693,6 +885,9 @@ const EQ5D_ITEMS: &[ItemDef] = &[
 pub enum Instrument {
     Phq9,
     Gad7,
+    Phq2,
+    Gad2,
+    Phq4,
     PromisGlobal10,
     Odi,
     PainNrs,
@@ -703,19 +898,65 @@ pub enum Instrument {
     HoosPs,
 }
 
-struct Recognition {
+/// How a questionnaire was recognised as a known instrument, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Recognition {
+    /// `Questionnaire.url` is the instrument's canonical URL (LOINC's
+    /// `http://loinc.org/q/…` or CareCycle's own copy).
+    CanonicalUrl,
+    /// `Questionnaire.code` carries the instrument's LOINC panel code.
+    LoincPanel,
+    /// The form's items carry every LOINC item code of the instrument.
+    LoincItems,
+    /// The title names the instrument and the questions match its published
+    /// structure exactly: number of scored items, their options in the
+    /// published order (by text, or by weights where weights may verify them).
+    TitleAndStructure,
+    /// By title only: used solely for instruments CareCycle reports as
+    /// unsupported (no score, no band is ever given from a title alone).
+    TitleOnly,
+}
+
+/// Which instrument a questionnaire is, and how that was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recognised {
+    pub instrument: Instrument,
+    /// Stable id (`phq-9`).
+    pub instrument_id: &'static str,
+    pub recognition: Recognition,
+}
+
+/// Scoring of a response, with what the form was scored as.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assessment {
+    /// None when the form is no known instrument.
+    pub recognised: Option<Recognised>,
+    pub outcomes: Vec<ScoreOutcome>,
+}
+
+#[derive(Debug)]
+struct Def {
     instrument: Instrument,
     id: &'static str,
     name: &'static str,
     urls: &'static [&'static str],
+    /// LOINC panel codes.
     loinc: &'static [&'static str],
-    /// Words in the title or name that identify it when nothing else does.
+    /// LOINC codes of the instrument's own score items (a form's total-score
+    /// item is not one of its questions).
+    score_codes: &'static [&'static str],
+    /// Names in the title, compared with the title's letters and digits only
+    /// ("PHQ-9" → "phq9").
     title_words: &'static [&'static str],
     items: &'static [ItemDef],
+    structure: &'static [Slot],
 }
 
-const INSTRUMENTS: &[Recognition] = &[
-    Recognition {
+const INSTRUMENTS: &[Def] = &[
+    Def {
         instrument: Instrument::Phq9,
         id: "phq-9",
         name: "PHQ-9 (depression)",
@@ -724,10 +965,16 @@ const INSTRUMENTS: &[Recognition] = &[
             "http://loinc.org/q/44249-1",
         ],
         loinc: &["44249-1"],
-        title_words: &[],
+        score_codes: &["44261-6"],
+        title_words: &[
+            "phq9",
+            "patienthealthquestionnaire9",
+            "patienthealthquestionnairenine",
+        ],
         items: PHQ9_ITEMS,
+        structure: PHQ9_STRUCTURE,
     },
-    Recognition {
+    Def {
         instrument: Instrument::Gad7,
         id: "gad-7",
         name: "GAD-7 (anxiety)",
@@ -736,80 +983,152 @@ const INSTRUMENTS: &[Recognition] = &[
             "http://loinc.org/q/69737-5",
         ],
         loinc: &["69737-5"],
-        title_words: &[],
+        score_codes: &["70274-6"],
+        title_words: &[
+            "gad7",
+            "generalizedanxietydisorder7",
+            "generalisedanxietydisorder7",
+        ],
         items: GAD7_ITEMS,
+        structure: GAD7_STRUCTURE,
     },
-    Recognition {
+    Def {
+        instrument: Instrument::Phq2,
+        id: "phq-2",
+        name: "PHQ-2 (depression screen)",
+        urls: &[
+            "https://carecycle.dev/fhir/Questionnaire/phq-2",
+            "http://loinc.org/q/55757-9",
+        ],
+        loinc: &["55757-9"],
+        score_codes: &["55758-7"],
+        title_words: &["phq2", "patienthealthquestionnaire2"],
+        items: PHQ2_ITEMS,
+        structure: TWO_FREQ,
+    },
+    Def {
+        instrument: Instrument::Gad2,
+        id: "gad-2",
+        name: "GAD-2 (anxiety screen)",
+        urls: &["https://carecycle.dev/fhir/Questionnaire/gad-2"],
+        loinc: &[],
+        score_codes: &[],
+        title_words: &[
+            "gad2",
+            "generalizedanxietydisorder2",
+            "generalisedanxietydisorder2",
+        ],
+        items: GAD2_ITEMS,
+        structure: TWO_FREQ,
+    },
+    Def {
+        instrument: Instrument::Phq4,
+        id: "phq-4",
+        name: "PHQ-4 (anxiety and depression screen)",
+        urls: &[
+            "https://carecycle.dev/fhir/Questionnaire/phq-4",
+            "http://loinc.org/q/69724-3",
+        ],
+        loinc: &["69724-3"],
+        score_codes: &[],
+        title_words: &["phq4", "patienthealthquestionnaire4"],
+        items: PHQ4_ITEMS,
+        structure: FOUR_FREQ,
+    },
+    Def {
         instrument: Instrument::PromisGlobal10,
         id: "promis-global-10",
         name: "PROMIS Global Health",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/promis-global-10"],
-        loinc: &[],
-        title_words: &["promis global health", "promis-10", "promis global-10"],
+        urls: &[
+            "https://carecycle.dev/fhir/Questionnaire/promis-global-10",
+            "http://loinc.org/q/85524-7",
+        ],
+        loinc: &["85524-7"],
+        score_codes: &["71972-4", "71971-6", "71970-8", "71969-0"],
+        title_words: &["promisglobal", "promis10", "globalhealth"],
         items: PROMIS_GLOBAL_ITEMS,
+        structure: PROMIS_STRUCTURE,
     },
-    Recognition {
+    Def {
         instrument: Instrument::Odi,
         id: "odi",
         name: "Oswestry Disability Index",
         urls: &["https://carecycle.dev/fhir/Questionnaire/odi"],
         loinc: &[],
+        score_codes: &[],
         title_words: &["oswestry"],
         items: ODI_ITEMS,
+        structure: ODI_STRUCTURE,
     },
-    Recognition {
+    Def {
         instrument: Instrument::PainNrs,
         id: "pain-nrs",
         name: "Pain rating (0–10)",
         urls: &["https://carecycle.dev/fhir/Questionnaire/pain-nrs"],
         loinc: &[],
+        score_codes: &[],
         title_words: &[],
         items: PAIN_NRS_ITEMS,
+        structure: PAIN_NRS_STRUCTURE,
     },
-    Recognition {
+    Def {
         instrument: Instrument::Eq5d5l,
         id: "eq-5d-5l",
         name: "EQ-5D-5L",
         urls: &["https://carecycle.dev/fhir/Questionnaire/eq-5d-5l"],
         loinc: &[],
-        title_words: &["eq-5d-5l"],
+        score_codes: &[],
+        title_words: &["eq5d5l"],
         items: EQ5D_ITEMS,
+        structure: EQ5D_STRUCTURE,
     },
-    Recognition {
+    Def {
         instrument: Instrument::KoosJr,
         id: "koos-jr",
         name: "KOOS JR",
         urls: &["https://carecycle.dev/fhir/Questionnaire/koos-jr"],
         loinc: &[],
-        title_words: &["koos jr", "koos, jr", "koos-jr"],
+        score_codes: &[],
+        title_words: &["koosjr"],
         items: &[],
+        structure: &[],
     },
-    Recognition {
+    Def {
         instrument: Instrument::HoosJr,
         id: "hoos-jr",
         name: "HOOS JR",
         urls: &["https://carecycle.dev/fhir/Questionnaire/hoos-jr"],
         loinc: &[],
-        title_words: &["hoos jr", "hoos, jr", "hoos-jr"],
+        score_codes: &[],
+        title_words: &["hoosjr"],
         items: &[],
+        structure: &[],
     },
-    Recognition {
+    Def {
         instrument: Instrument::KoosPs,
         id: "koos-ps",
         name: "KOOS-PS",
         urls: &["https://carecycle.dev/fhir/Questionnaire/koos-ps"],
         loinc: &[],
-        title_words: &["koos-ps", "koos physical function short"],
+        score_codes: &[],
+        title_words: &[
+            "koosps",
+            "kooshysicalfunctionshort",
+            "koosphysicalfunctionshort",
+        ],
         items: &[],
+        structure: &[],
     },
-    Recognition {
+    Def {
         instrument: Instrument::HoosPs,
         id: "hoos-ps",
         name: "HOOS-PS",
         urls: &["https://carecycle.dev/fhir/Questionnaire/hoos-ps"],
         loinc: &[],
-        title_words: &["hoos-ps", "hoos physical function short"],
+        score_codes: &[],
+        title_words: &["hoosps", "hoosphysicalfunctionshort"],
         items: &[],
+        structure: &[],
     },
 ];
 
@@ -821,65 +1140,322 @@ impl Instrument {
 
     /// Stable id (`phq-9`).
     pub fn id(self) -> &'static str {
-        recognition(self).id
+        def_of(self).map(|d| d.id).unwrap_or_default()
     }
 }
 
-fn recognition(i: Instrument) -> &'static Recognition {
-    INSTRUMENTS
-        .iter()
-        .find(|r| r.instrument == i)
-        .unwrap_or(&INSTRUMENTS[0])
+fn def_of(i: Instrument) -> Option<&'static Def> {
+    INSTRUMENTS.iter().find(|d| d.instrument == i)
 }
 
-fn recognise(q: &Questionnaire) -> Option<&'static Recognition> {
-    let url = q.url.as_deref().map(|u| u.split('|').next().unwrap_or(u));
-    if let Some(r) = INSTRUMENTS
-        .iter()
-        .find(|r| url.is_some_and(|u| r.urls.contains(&u)))
-    {
-        return Some(r);
-    }
-    if let Some(r) = INSTRUMENTS
-        .iter()
-        .find(|r| r.loinc.iter().any(|c| q.has_code(LOINC, c)))
-    {
-        return Some(r);
-    }
-    let title = format!(
-        "{} {}",
-        q.title.as_deref().unwrap_or_default(),
-        q.name.as_deref().unwrap_or_default()
-    )
-    .to_lowercase();
-    if let Some(r) = INSTRUMENTS
-        .iter()
-        .find(|r| r.title_words.iter().any(|w| title.contains(w)))
-    {
-        return Some(r);
-    }
-    // A form that carries every LOINC item code of PHQ-9 or GAD-7 is that instrument.
-    INSTRUMENTS
-        .iter()
-        .filter(|r| !r.loinc.is_empty())
-        .find(|r| {
-            r.items
-                .iter()
-                .all(|d| d.ids.iter().any(|id| find_item(q, id).is_some()))
-        })
-}
-
-/// The questionnaire item that plays an instrument item: by linkId (LHC-Forms
-/// writes `/44260-8`), case-insensitively, or by LOINC item code.
-fn find_item<'q>(q: &'q Questionnaire, id: &str) -> Option<&'q Item> {
-    q.walk().into_iter().map(|(i, _)| i).find(|i| {
-        let link = i.link_id.rsplit('/').next().unwrap_or(&i.link_id);
-        link.eq_ignore_ascii_case(id) || i.has_code(LOINC, id)
+/// Which known instrument a questionnaire is, and how that was established.
+pub fn recognise(q: &Questionnaire) -> Option<Recognised> {
+    recognise_def(q).map(|(d, how)| Recognised {
+        instrument: d.instrument,
+        instrument_id: d.id,
+        recognition: how,
     })
 }
 
-fn item_for<'q>(q: &'q Questionnaire, def: &ItemDef) -> Option<&'q Item> {
-    def.ids.iter().find_map(|id| find_item(q, id))
+/// Letters and digits only, lower case: "PHQ-9" and "Phq 9" both read "phq9".
+fn compact(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn recognise_def(q: &Questionnaire) -> Option<(&'static Def, Recognition)> {
+    let url = q.url.as_deref().map(|u| u.split('|').next().unwrap_or(u));
+    if let Some(d) = INSTRUMENTS
+        .iter()
+        .find(|d| url.is_some_and(|u| d.urls.contains(&u)))
+    {
+        return Some((d, Recognition::CanonicalUrl));
+    }
+    if let Some(d) = INSTRUMENTS
+        .iter()
+        .find(|d| d.loinc.iter().any(|c| q.has_code(LOINC, c)))
+    {
+        return Some((d, Recognition::LoincPanel));
+    }
+    // Every LOINC item code present (on the items' `code`). The instrument
+    // with the most items wins: a PHQ-9 also carries the PHQ-2's codes.
+    let items = all_items(q);
+    let codes: HashSet<&str> = items
+        .iter()
+        .flat_map(|i| &i.codes)
+        .filter(|c| c.system.as_deref().is_none_or(|s| s == LOINC))
+        .filter_map(|c| c.code.as_deref())
+        .collect();
+    if let Some(d) = INSTRUMENTS
+        .iter()
+        .filter(|d| {
+            !d.items.is_empty()
+                && d.items
+                    .iter()
+                    .all(|i| i.loinc.is_some_and(|c| codes.contains(c)))
+        })
+        .max_by_key(|d| d.items.len())
+    {
+        return Some((d, Recognition::LoincItems));
+    }
+    let title = compact(&format!(
+        "{} {}",
+        q.title.as_deref().unwrap_or_default(),
+        q.name.as_deref().unwrap_or_default()
+    ));
+    let named = |d: &&Def| d.title_words.iter().any(|w| title.contains(w));
+    if let Some(d) = INSTRUMENTS
+        .iter()
+        .filter(named)
+        .find(|d| !d.items.is_empty() && structure_match(&items, d).is_some())
+    {
+        return Some((d, Recognition::TitleAndStructure));
+    }
+    INSTRUMENTS
+        .iter()
+        .filter(named)
+        .find(|d| d.items.is_empty())
+        .map(|d| (d, Recognition::TitleOnly))
+}
+
+/// Every item at any depth, in document order.
+fn all_items(q: &Questionnaire) -> Vec<&Item> {
+    fn go<'q>(items: &'q [Item], out: &mut Vec<&'q Item>) {
+        for item in items {
+            out.push(item);
+            go(&item.items, out);
+        }
+    }
+    let mut out = Vec::new();
+    go(&q.items, &mut out);
+    out
+}
+
+/// The item carrying a LOINC code in `Questionnaire.item.code`.
+fn item_with_code<'q>(items: &[&'q Item], code: &str) -> Option<&'q Item> {
+    items.iter().copied().find(|i| i.has_code(LOINC, code))
+}
+
+/// Items that carry a LOINC code, in the code or (LHC-Forms' convention) as
+/// the last segment of the linkId (`/44249-1/44260-8`).
+fn items_with_code<'q>(items: &[&'q Item], code: &str) -> Vec<&'q Item> {
+    items
+        .iter()
+        .copied()
+        .filter(|i| i.has_code(LOINC, code) || i.link_id.rsplit('/').next() == Some(code))
+        .collect()
+}
+
+/// The questions a form asks the patient that could be an instrument's items:
+/// choices and numbers, not hidden, not calculated or read-only, and not the
+/// instrument's own score items.
+fn structure_candidates<'q>(items: &[&'q Item], d: &Def) -> Vec<&'q Item> {
+    items
+        .iter()
+        .copied()
+        .filter(|i| {
+            matches!(
+                i.item_type,
+                ItemType::Choice | ItemType::OpenChoice | ItemType::Integer | ItemType::Decimal
+            ) && !i.hidden
+                && !i.read_only
+                && !i.is_calculated()
+                && !d.score_codes.iter().any(|c| i.has_code(LOINC, c))
+        })
+        .collect()
+}
+
+/// Whether an item's options are exactly a slot's published options.
+fn fits(slot: &Slot, item: &Item) -> bool {
+    match slot.answers {
+        Answers::Options(published) => {
+            if !matches!(
+                item.item_type,
+                ItemType::Choice | ItemType::OpenChoice | ItemType::Integer
+            ) || item.options.len() != published.len()
+            {
+                return false;
+            }
+            let pairs = || item.options.iter().zip(published);
+            let by_label = pairs().all(|(o, p)| {
+                let coded = matches!(&o.value, AnswerValue::Coding(c)
+                    if c.code.as_deref().is_some_and(|code| p.codes.contains(&code)));
+                coded || p.texts.contains(&normalise(&o.label).as_str())
+            });
+            let by_weight = slot.weights_verify
+                && (pairs().all(|(o, p)| o.weight == Some(p.score))
+                    || pairs().all(|(o, p)| o.value.as_number() == Some(p.score)));
+            by_label || by_weight
+        }
+        Answers::Positional { count, .. } => {
+            matches!(item.item_type, ItemType::Choice | ItemType::OpenChoice)
+                && item.options.len() == count
+        }
+        Answers::Numeric { min, max } => match item.item_type {
+            ItemType::Integer | ItemType::Decimal if item.options.is_empty() => true,
+            ItemType::Choice | ItemType::OpenChoice | ItemType::Integer => {
+                let expected = (max - min) as usize + 1;
+                item.options.len() == expected
+                    && item.options.iter().enumerate().all(|(k, o)| {
+                        let n = match &o.value {
+                            AnswerValue::Integer(n) => Some(*n as f64),
+                            AnswerValue::Coding(c) => c
+                                .display
+                                .as_deref()
+                                .and_then(leading_number)
+                                .or_else(|| c.code.as_deref().and_then(leading_number)),
+                            _ => leading_number(&o.label),
+                        };
+                        n == Some(min + k as f64)
+                    })
+            }
+            _ => false,
+        },
+    }
+}
+
+/// The form's items matched one by one, in order, to the instrument's
+/// published structure (optional slots may be absent). Every candidate must be
+/// used: a form with an extra or a missing question is not the instrument.
+/// Where item texts name a different item of the instrument than the position
+/// does, the texts decide if they identify every item; otherwise no match.
+fn structure_match<'q>(items: &[&'q Item], d: &Def) -> Option<Vec<Option<&'q Item>>> {
+    if d.structure.is_empty() {
+        return None;
+    }
+    let candidates = structure_candidates(items, d);
+    let mut slots: Vec<Option<&Item>> = vec![None; d.structure.len()];
+    let mut next = 0;
+    for (k, s) in d.structure.iter().enumerate() {
+        match candidates.get(next) {
+            Some(item) if fits(s, item) => {
+                slots[k] = Some(item);
+                next += 1;
+            }
+            _ if s.optional => {}
+            _ => return None,
+        }
+    }
+    if next != candidates.len() {
+        return None;
+    }
+    // Which scored item does each text name, if exactly one?
+    let named = |item: &Item| -> Option<usize> {
+        let text = item.text.as_deref()?.to_lowercase();
+        let mut hits = d
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.keywords.iter().any(|k| text.contains(k)));
+        match (hits.next(), hits.next()) {
+            (Some((n, _)), None) => Some(n),
+            _ => None,
+        }
+    };
+    let disagrees = d.items.iter().enumerate().any(|(n, i)| {
+        slots
+            .get(i.slot)
+            .copied()
+            .flatten()
+            .and_then(named)
+            .is_some_and(|m| m != n)
+    });
+    if !disagrees {
+        return Some(slots);
+    }
+    // Every scored item named by its text, each once, in slots of the same kind.
+    let mut by_text: Vec<Option<&Item>> = vec![None; d.structure.len()];
+    for i in d.items {
+        let Some(item) = slots.get(i.slot).copied().flatten() else {
+            continue;
+        };
+        let target = d.items.get(named(item)?)?;
+        if !same_answers(i.answers, target.answers) {
+            return None;
+        }
+        match by_text.get_mut(target.slot) {
+            Some(place @ None) => *place = Some(item),
+            _ => return None,
+        }
+    }
+    Some(by_text)
+}
+
+fn same_answers(a: Answers, b: Answers) -> bool {
+    match (a, b) {
+        (Answers::Options(x), Answers::Options(y)) => std::ptr::eq(x, y),
+        (
+            Answers::Positional {
+                first: f1,
+                count: c1,
+            },
+            Answers::Positional {
+                first: f2,
+                count: c2,
+            },
+        ) => f1 == f2 && c1 == c2,
+        (Answers::Numeric { min: a1, max: b1 }, Answers::Numeric { min: a2, max: b2 }) => {
+            a1 == a2 && b1 == b2
+        }
+        _ => false,
+    }
+}
+
+/// A form recognised as an instrument, with the form item that plays each
+/// of the instrument's scored items (None where none could be found).
+#[derive(Debug)]
+struct Matched<'q> {
+    def: &'static Def,
+    how: Recognition,
+    items: Vec<Option<&'q Item>>,
+}
+
+fn match_form(q: &Questionnaire) -> Option<Matched<'_>> {
+    let (def, how) = recognise_def(q)?;
+    Some(Matched {
+        def,
+        how,
+        items: map_items(q, def, how),
+    })
+}
+
+/// Finds each scored item: by its LOINC code; in CareCycle's own copies by
+/// their linkIds; otherwise by its position in the verified structure; last,
+/// by a LOINC code written as the linkId (LHC-Forms).
+fn map_items<'q>(q: &'q Questionnaire, def: &Def, how: Recognition) -> Vec<Option<&'q Item>> {
+    let ours = how == Recognition::CanonicalUrl
+        && q.url
+            .as_deref()
+            .is_some_and(|u| u.starts_with(QUESTIONNAIRE_BASE));
+    let items = all_items(q);
+    let mut structure = None;
+    def.items
+        .iter()
+        .map(|d| {
+            if let Some(item) = d.loinc.and_then(|c| item_with_code(&items, c)) {
+                return Some(item);
+            }
+            if ours
+                && let Some(item) = items.iter().copied().find(|i| {
+                    d.link_ids
+                        .iter()
+                        .any(|l| l.eq_ignore_ascii_case(&i.link_id))
+                })
+            {
+                return Some(item);
+            }
+            let by_position = structure
+                .get_or_insert_with(|| structure_match(&items, def))
+                .as_ref()
+                .and_then(|s| s.get(d.slot).copied().flatten());
+            by_position.or_else(|| {
+                d.loinc
+                    .and_then(|c| items_with_code(&items, c).into_iter().next())
+            })
+        })
+        .collect()
 }
 
 fn normalise(s: &str) -> String {
@@ -960,31 +1536,89 @@ fn item_score(def: &ItemDef, item: &Item, response: &Response) -> Option<f64> {
     }
 }
 
-/// The item score of one named instrument item, for red-flag rules.
-pub(crate) fn named_item_score(
+/// The item score of one named instrument item, for red-flag rules. The item
+/// is found in a form recognised as that instrument and, following the item
+/// itself, in any form that carries the item's LOINC code (PHQ-9 item 9,
+/// 44260-8, inside a larger panel such as the PHQ-SADS). The highest wins.
+pub(crate) fn flag_item_score(
     q: &Questionnaire,
     response: &Response,
+    instrument_id: &str,
     item_name: &str,
 ) -> Option<f64> {
-    let r = recognise(q)?;
-    let def = r
+    let def = INSTRUMENTS.iter().find(|d| d.id == instrument_id)?;
+    let (n, idef) = def
         .items
         .iter()
-        .find(|d| d.name.eq_ignore_ascii_case(item_name))?;
-    let item = item_for(q, def)?;
-    item_score(def, item, response)
+        .enumerate()
+        .find(|(_, d)| d.name.eq_ignore_ascii_case(item_name))?;
+    let mut found: Vec<&Item> = Vec::new();
+    if let Some(m) = match_form(q)
+        && m.def.id == def.id
+        && let Some(item) = m.items.get(n).copied().flatten()
+    {
+        found.push(item);
+    }
+    if let Some(code) = idef.loinc {
+        found.extend(items_with_code(&all_items(q), code));
+    }
+    found
+        .into_iter()
+        .filter_map(|item| item_score(idef, item, response))
+        .reduce(f64::max)
 }
 
-/// Scores every scale of the questionnaire's instrument, or a generic total.
+/// Scores every scale of the questionnaire's instrument, or the total a form
+/// defines itself (see [`assess`]).
 pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
-    let Some(r) = recognise(q) else {
-        return generic_total(q, response).into_iter().collect();
+    assess(q, response).outcomes
+}
+
+/// Scores a response and says which instrument the form was scored as and
+/// how it was recognised. A form that is no known instrument gets no band and
+/// no total, except the total the form itself defines (see `generic_total`).
+pub fn assess(q: &Questionnaire, response: &Response) -> Assessment {
+    let Some(m) = match_form(q) else {
+        return Assessment {
+            recognised: None,
+            outcomes: generic_total(q, response).into_iter().collect(),
+        };
     };
-    let scores: Vec<Option<f64>> = r
+    let scores: Vec<Option<f64>> = m
+        .def
         .items
         .iter()
-        .map(|def| item_for(q, def).and_then(|item| item_score(def, item, response)))
+        .zip(&m.items)
+        .map(|(d, item)| item.and_then(|i| item_score(d, i, response)))
         .collect();
+    Assessment {
+        recognised: Some(Recognised {
+            instrument: m.def.instrument,
+            instrument_id: m.def.id,
+            recognition: m.how,
+        }),
+        outcomes: outcomes(m.def, &scores),
+    }
+}
+
+const SCREEN_BANDS_DEPRESSION: &[(f64, &str, &str)] = &[
+    (2.0, "Negative screen", "Few signs of depression."),
+    (
+        6.0,
+        "Positive screen",
+        "Possible depression; your care team will follow up with a fuller questionnaire.",
+    ),
+];
+const SCREEN_BANDS_ANXIETY: &[(f64, &str, &str)] = &[
+    (2.0, "Negative screen", "Few signs of anxiety."),
+    (
+        6.0,
+        "Positive screen",
+        "Possible anxiety; your care team will follow up with a fuller questionnaire.",
+    ),
+];
+
+fn outcomes(r: &Def, scores: &[Option<f64>]) -> Vec<ScoreOutcome> {
     let base = |scale: &str, scale_name: &str| Score {
         instrument: r.id.to_owned(),
         instrument_name: r.name.to_owned(),
@@ -1005,7 +1639,7 @@ pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
     };
     match r.instrument {
         Instrument::Phq9 => vec![sum_all(
-            &scores,
+            scores,
             Score {
                 max: 27.0,
                 mcid: Some(5.0),
@@ -1025,7 +1659,7 @@ pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
             ],
         )],
         Instrument::Gad7 => vec![sum_all(
-            &scores,
+            scores,
             Score {
                 max: 21.0,
                 mcid: Some(4.0),
@@ -1043,8 +1677,34 @@ pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
                 (21.0, "Severe", "Severe symptoms of anxiety; your care team will follow up soon."),
             ],
         )],
-        Instrument::PromisGlobal10 => promis_global(&scores, base),
-        Instrument::Odi => vec![odi(&scores, base)],
+        Instrument::Phq2 => vec![sum_all(
+            scores,
+            Score {
+                max: 6.0,
+                loinc: Some("55758-7".into()),
+                rule: "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
+                       is a positive screen for depression: the full PHQ-9 should follow (Kroenke K, Spitzer RL, \
+                       Williams JBW. Med Care 2003;41:1284–1292)."
+                    .into(),
+                ..base("phq-2", "Depression screen (PHQ-2)")
+            },
+            SCREEN_BANDS_DEPRESSION,
+        )],
+        Instrument::Gad2 => vec![sum_all(
+            scores,
+            Score {
+                max: 6.0,
+                rule: "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
+                       is a positive screen for anxiety: the full GAD-7 should follow (Kroenke K, Spitzer RL, \
+                       Williams JBW, Monahan PO, Löwe B. Ann Intern Med 2007;146:317–325)."
+                    .into(),
+                ..base("gad-2", "Anxiety screen (GAD-2)")
+            },
+            SCREEN_BANDS_ANXIETY,
+        )],
+        Instrument::Phq4 => phq4(scores, base),
+        Instrument::PromisGlobal10 => promis_global(scores, base),
+        Instrument::Odi => vec![odi(scores, base)],
         Instrument::PainNrs => vec![match scores.first().copied().flatten() {
             None => not_scorable("pain-nrs", "Pain rating", "The pain rating was not answered."),
             Some(v) => scored(Score {
@@ -1067,7 +1727,7 @@ pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
                 ..base("pain-nrs", "Pain (0–10)")
             }),
         }],
-        Instrument::Eq5d5l => eq5d5l(&scores, base),
+        Instrument::Eq5d5l => eq5d5l(scores, base),
         Instrument::KoosJr | Instrument::HoosJr | Instrument::KoosPs | Instrument::HoosPs => {
             vec![ScoreOutcome::Unsupported {
                 instrument: r.id.to_owned(),
@@ -1126,6 +1786,66 @@ fn sum_all(scores: &[Option<f64>], template: Score, bands: &[(f64, &str, &str)])
         band: Some(band_for(value, bands)),
         ..template
     })
+}
+
+fn phq4(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<ScoreOutcome> {
+    const SOURCE: &str = "Kroenke K, Spitzer RL, Williams JBW, Löwe B. An ultra-brief screening scale for \
+                          anxiety and depression: the PHQ-4. Psychosomatics 2009;50:613–621";
+    let anxiety = scores.get(0..2).unwrap_or(&[]);
+    let depression = scores.get(2..4).unwrap_or(&[]);
+    vec![
+        sum_all(
+            scores,
+            Score {
+                max: 12.0,
+                rule: format!(
+                    "Items 1–4 summed (0–12), scored only when all four are answered; bands 0–2 normal, \
+                     3–5 mild, 6–8 moderate, 9–12 severe ({SOURCE})."
+                ),
+                ..base("phq-4", "Anxiety and depression (PHQ-4)")
+            },
+            &[
+                (
+                    2.0,
+                    "Normal",
+                    "Few or no symptoms of anxiety or depression.",
+                ),
+                (5.0, "Mild", "Mild symptoms of anxiety or depression."),
+                (
+                    8.0,
+                    "Moderate",
+                    "Moderate symptoms; your care team will talk them through with you.",
+                ),
+                (
+                    12.0,
+                    "Severe",
+                    "Severe symptoms; your care team will follow up soon.",
+                ),
+            ],
+        ),
+        sum_all(
+            anxiety,
+            Score {
+                max: 6.0,
+                rule: format!(
+                    "Anxiety subscale: items 1–2 (the GAD-2) summed (0–6); 3 or more is a positive screen ({SOURCE})."
+                ),
+                ..base("phq-4-anxiety", "Anxiety screen (PHQ-4 items 1–2)")
+            },
+            SCREEN_BANDS_ANXIETY,
+        ),
+        sum_all(
+            depression,
+            Score {
+                max: 6.0,
+                rule: format!(
+                    "Depression subscale: items 3–4 (the PHQ-2) summed (0–6); 3 or more is a positive screen ({SOURCE})."
+                ),
+                ..base("phq-4-depression", "Depression screen (PHQ-4 items 3–4)")
+            },
+            SCREEN_BANDS_DEPRESSION,
+        ),
+    ]
 }
 
 fn promis_global(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<ScoreOutcome> {
@@ -1194,7 +1914,7 @@ fn promis_global(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> 
             [get(1), get(4), pain, get(6)],
             &GPH_T,
             [58.0, 50.0, 42.0, 35.0],
-            None,
+            Some("71971-6"),
         ),
         scale(
             "promis-global-mental",
@@ -1202,7 +1922,7 @@ fn promis_global(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> 
             [get(0), get(2), get(3), get(7)],
             &GMH_T,
             [56.0, 48.0, 40.0, 29.0],
-            None,
+            Some("71969-0"),
         ),
     ]
 }
@@ -1303,16 +2023,47 @@ fn eq5d5l(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<Sco
     out
 }
 
-/// A total for a questionnaire that weights its options but is no known
-/// instrument: the sum of the weights of the options chosen in enabled items.
+/// Whether an SDC calculated expression sums the form's option weights
+/// (`ordinal()`, `weight()` or the `itemWeight`/`ordinalValue` extension).
+fn sums_weights(expression: &str) -> bool {
+    let e = expression.to_ascii_lowercase();
+    e.contains("sum(")
+        && ["ordinal()", "weight()", "itemweight", "ordinalvalue"]
+            .iter()
+            .any(|w| e.contains(w))
+}
+
+/// The total a form that is no known instrument defines itself: only when
+/// every option of its weighted questions carries a weight
+/// (`ordinalValue`/`itemWeight`) AND the form has a calculated item whose
+/// expression sums those weights. The engine does not evaluate FHIRPath, so it
+/// computes that sum itself and says so. Never a band, never a direction: the
+/// form does not define them. Any other unknown form gets no number at all
+/// (summing weights a form never meant to be added up would be invented).
 fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome> {
-    let weighted: Vec<&Item> = q
+    let defines_total = q
+        .walk()
+        .into_iter()
+        .any(|(i, _)| i.calculated_expression.as_deref().is_some_and(sums_weights));
+    if !defines_total {
+        return None;
+    }
+    let choices: Vec<&Item> = q
         .walk()
         .into_iter()
         .map(|(i, _)| i)
-        .filter(|i| !i.options.is_empty() && i.options.iter().all(|o| o.weight.is_some()))
+        .filter(|i| !i.options.is_empty() && !i.is_calculated())
         .collect();
-    if weighted.is_empty() {
+    let weighted: Vec<&Item> = choices
+        .iter()
+        .copied()
+        .filter(|i| i.options.iter().any(|o| o.weight.is_some()))
+        .collect();
+    if weighted.is_empty()
+        || weighted
+            .iter()
+            .any(|i| i.options.iter().any(|o| o.weight.is_none()))
+    {
         return None;
     }
     // Only what was asked counts, toward the total and toward its range.
@@ -1369,6 +2120,9 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
         mcid: None,
         loinc: None,
         profile: None,
-        rule: "Sum of the weights (ordinalValue/itemWeight) of the chosen options; every weighted question must be answered.".into(),
+        rule: "The total this form defines (a calculated item summing its option weights), computed by \
+               CareCycle as the sum of the weights of the chosen options; every weighted question must \
+               be answered. This form is no instrument CareCycle knows: no band is given."
+            .into(),
     }))
 }

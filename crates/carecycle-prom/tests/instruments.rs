@@ -408,9 +408,11 @@ fn knee_instruments_without_a_sourced_table_are_unsupported_never_approximated()
     );
 }
 
+/// A form that is no known instrument gets a total only when it defines one
+/// itself (a calculated item summing its option weights), and never a band.
 #[test]
-fn generic_total_uses_option_weights() {
-    let q = Questionnaire::parse(&json!({
+fn a_total_only_where_an_unknown_form_defines_one() {
+    let mut v = json!({
         "resourceType": "Questionnaire", "status": "active", "title": "Clinic sleep check",
         "item": [
             {"linkId": "a", "type": "choice", "answerOption": [
@@ -420,14 +422,38 @@ fn generic_total_uses_option_weights() {
                 {"valueCoding": {"code": "n", "display": "No", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value", "valueDecimal": 0}]}},
                 {"valueCoding": {"code": "y", "display": "Yes", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value", "valueDecimal": 3}]}}]}
         ]
-    }))
-    .unwrap();
-    let mut r = Response::new(&q);
-    choose(&q, &mut r, "a", 1);
-    choose(&q, &mut r, "b", 1);
+    });
+    let answer_both_yes = |q: &Questionnaire| {
+        let mut r = Response::new(q);
+        choose(q, &mut r, "a", 1);
+        choose(q, &mut r, "b", 1);
+        r
+    };
+    // Weights alone do not make a total: the form never says to add them up.
+    let q = Questionnaire::parse(&v).unwrap();
+    let r = answer_both_yes(&q);
+    let a = scoring::assess(&q, &r);
+    assert_eq!(a.recognised, None);
+    assert!(a.outcomes.is_empty(), "{:?}", a.outcomes);
+
+    // With its own calculated total, the form's total is given, without a band.
+    v["item"].as_array_mut().unwrap().push(json!({
+        "linkId": "total", "type": "integer", "text": "Total",
+        "extension": [{"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+            "valueExpression": {"language": "text/fhirpath", "expression": "%resource.item.answer.value.weight().sum()"}}]
+    }));
+    let q = Questionnaire::parse(&v).unwrap();
+    let r = answer_both_yes(&q);
     let s = scored(&scoring::score(&q, &r), "total");
     assert_eq!((s.value, s.min, s.max), (5.0, 0.0, 5.0));
     assert_eq!(s.direction, Direction::NotStated);
+    assert_eq!(s.band, None);
+
+    // A calculated item that does something else is not a weight total.
+    v["item"][2]["extension"][0]["valueExpression"]["expression"] = json!("%resource.item.count()");
+    let q = Questionnaire::parse(&v).unwrap();
+    let r = answer_both_yes(&q);
+    assert!(scoring::score(&q, &r).is_empty());
 }
 
 #[test]

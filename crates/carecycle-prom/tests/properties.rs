@@ -9,9 +9,10 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 /// A chain of items where each is enabled by the one before it answering
-/// above a threshold, with weights: the worst case for "disabled answers never count".
+/// above a threshold, with weights and the form's own calculated total of
+/// them: the worst case for "disabled answers never count".
 fn chained(n: usize) -> Questionnaire {
-    let items: Vec<Value> = (0..n)
+    let mut items: Vec<Value> = (0..n)
         .map(|i| {
             let mut item = json!({
                 "linkId": format!("q{i}"), "type": "choice", "required": true,
@@ -23,6 +24,9 @@ fn chained(n: usize) -> Questionnaire {
             item
         })
         .collect();
+    items.push(json!({"linkId": "total", "type": "integer", "extension": [{
+        "url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",
+        "valueExpression": {"language": "text/fhirpath", "expression": "%resource.item.answer.value.ordinal().sum()"}}]}));
     Questionnaire::parse(
         &json!({"resourceType": "Questionnaire", "status": "active", "item": items}),
     )
