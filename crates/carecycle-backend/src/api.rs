@@ -1013,7 +1013,18 @@ pub(crate) fn scope_search(
             } = &principal.role
             {
                 match t {
-                    ResourceType::RelatedPerson => q.ids = Some(vec![related_person.clone()]),
+                    ResourceType::RelatedPerson => {
+                        // Only their own; an `_id` asking for another finds nothing.
+                        let mine = q
+                            .ids
+                            .as_ref()
+                            .is_none_or(|ids| ids.contains(related_person));
+                        q.ids = Some(if mine {
+                            vec![related_person.clone()]
+                        } else {
+                            vec![]
+                        });
+                    }
                     ResourceType::Patient if areas.is_empty() => {
                         return Err(ApiError::Forbidden(
                             "the patient shares nothing with you now".into(),

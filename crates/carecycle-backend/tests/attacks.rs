@@ -143,7 +143,10 @@ async fn nobody_but_the_unit_writes_who_looks_after_a_patient() {
     let (status, outcome) = dana.post("EpisodeOfCare", &handover).await;
     assert_eq!(status, 403);
     // A patient's token can never carry EpisodeOfCare.c (the ceiling comes from the policy).
-    assert!(diagnostics(&outcome).contains("scopes do not allow"), "{outcome}");
+    assert!(
+        diagnostics(&outcome).contains("scopes do not allow"),
+        "{outcome}"
+    );
     // The same through a transaction entry.
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": handover, "request": {"method": "POST", "url": "EpisodeOfCare"}}]});

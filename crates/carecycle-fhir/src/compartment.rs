@@ -21,10 +21,10 @@ pub fn patient_of(resource_type: ResourceType, resource: &Value) -> Option<Strin
     use ResourceType::*;
     match resource_type {
         Patient => resource.get("id")?.as_str().map(str::to_owned),
-        RelatedPerson | EpisodeOfCare | Goal => {
-            reference_at(resource, "patient").and_then(patient_id)
-        }
-        CarePlan
+        RelatedPerson | EpisodeOfCare => reference_at(resource, "patient").and_then(patient_id),
+        // R4 Goal names its patient in `subject` (search parameter `patient`).
+        Goal
+        | CarePlan
         | CareTeam
         | Communication
         | DocumentReference
