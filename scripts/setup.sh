@@ -9,8 +9,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev pkg-config build-essential file
   # the real window, headless: X server, WebDriver for WebKitGTK, screenshots
   xvfb xauth webkit2gtk-driver imagemagick xdotool
-  # the OS keyring, headless: a D-Bus session and GNOME's Secret Service
-  dbus dbus-x11 gnome-keyring keyutils
+  # the OS keyring, headless: a D-Bus session and GNOME's Secret Service; gdbus lists it in the e2e suite
+  dbus dbus-x11 gnome-keyring keyutils libglib2.0-bin
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

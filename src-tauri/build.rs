@@ -8,6 +8,7 @@ fn main() {
         tauri_build::AppManifest::new().commands(&[
             "app_overview",
             "sign_in",
+            "sign_out",
             "sync_now",
             "today",
             "messages",

@@ -27,6 +27,13 @@ pub async fn sign_in(
     Ok(core.sign_in(&fhir_base_url).await?)
 }
 
+/// Signs out of one record: revokes the sign-in at the server and removes
+/// the record's database, keys and drafts from this device.
+#[tauri::command]
+pub async fn sign_out(core: Core<'_>, profile_id: String) -> Result<(), CommandError> {
+    Ok(core.sign_out(&profile_id).await?)
+}
+
 #[tauri::command]
 pub async fn sync_now(core: Core<'_>, profile_id: String) -> Result<SyncReport, CommandError> {
     Ok(core.sync(&profile_id).await?)

@@ -53,6 +53,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
     builder.invoke_handler(tauri::generate_handler![
         commands::app_overview,
         commands::sign_in,
+        commands::sign_out,
         commands::sync_now,
         commands::today,
         commands::messages,

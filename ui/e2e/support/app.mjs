@@ -91,5 +91,5 @@ export async function signedInApp(t, { user = PATIENT.user, password = PATIENT.p
     await waitForToday(app.s);
     return app.s;
   };
-  return { s: app.s, backend, relaunch };
+  return { s: app.s, backend, relaunch, dataDir: appEnv.CARECYCLE_DATA_DIR };
 }

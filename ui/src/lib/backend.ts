@@ -33,6 +33,8 @@ export type Answers = Record<string, string | number | boolean | (string | numbe
 export interface Backend {
   appOverview(): Promise<AppOverview>;
   signIn(fhirBaseUrl: string): Promise<ProfileSummary>;
+  /** Revokes the sign-in and removes the record's data and keys from this device. */
+  signOut(profileId: string): Promise<void>;
   syncNow(profileId: string): Promise<SyncReport>;
   today(profileId: string): Promise<TodayView>;
   messages(profileId: string): Promise<ThreadView[]>;
@@ -83,6 +85,7 @@ export interface Backend {
 export const tauriBackend: Backend = {
   appOverview: () => invoke<AppOverview>('app_overview'),
   signIn: (fhirBaseUrl) => invoke<ProfileSummary>('sign_in', { fhirBaseUrl }),
+  signOut: (profileId) => invoke<void>('sign_out', { profileId }),
   syncNow: (profileId) => invoke<SyncReport>('sync_now', { profileId }),
   today: (profileId) => invoke<TodayView>('today', { profileId }),
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),

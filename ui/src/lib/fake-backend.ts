@@ -45,6 +45,11 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       if (!profiles.some((x) => x.id === p.id)) profiles.push(p);
       return p;
     },
+    signOut: async (id) => {
+      calls.push(`signOut ${id}`);
+      const at = profiles.findIndex((x) => x.id === id);
+      if (at >= 0) profiles.splice(at, 1);
+    },
     syncNow: async (id) => {
       calls.push(`syncNow ${id}`);
       return options.sync ? options.sync() : { sent: 0, received: 0, failures: [], finishedAt: '2026-11-22T15:00:00Z' };
