@@ -123,6 +123,10 @@ pub fn year_record(
             "payload": [{"contentString": if from_patient { OPENERS[rng.gen_range(0..OPENERS.len())] } else { REPLIES[rng.gen_range(0..REPLIES.len())] }}],
             "sender": if from_patient { pref.clone() } else { json!({"reference": "Practitioner/pr-raman"}) }
         });
+        if !from_patient {
+            // Addressed to the patient, who may then mark it read.
+            m["recipient"] = json!([pref]);
+        }
         match (&root, i % 6) {
             (Some(r), 1..) => m["partOf"] = json!([{"reference": format!("Communication/{r}")}]),
             _ => {

@@ -1087,6 +1087,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "proposed",
         ),
     ];
+    let mut phase_appointments: Vec<(usize, String)> = Vec::new();
     for SeedAppointment {
         phase,
         title,
@@ -1100,6 +1101,8 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
         status,
     } in appointments
     {
+        let appointment_id = new_id();
+        phase_appointments.push((phase, appointment_id.clone()));
         let member = KNEE_TEAM.iter().find(|m| m.id == who);
         let start = a.at(day, hour, minute);
         let end_time = a
@@ -1114,7 +1117,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             conn,
             s,
             Appointment,
-            &new_id(),
+            &appointment_id,
             json!({
                 "resourceType": "Appointment",
                 "meta": anchor_tag(),
@@ -1124,7 +1127,6 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
                 "end": end_time,
                 "minutesDuration": minutes,
                 "patientInstruction": prepare,
-                "basedOn": [phase_ref(phase)],
                 "participant": [
                     {"actor": {"reference": pref, "display": "Eleanor Whitfield"}, "status": "accepted"},
                     {"actor": {"reference": format!("Practitioner/{who}"), "display": member.map(member_display).unwrap_or_default()}, "status": "accepted"},
@@ -1132,6 +1134,27 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
                 ]
             }),
         )?;
+    }
+    // Each phase lists its appointments where R4 puts them: CarePlan.activity.reference
+    // (Appointment.basedOn may not name a CarePlan).
+    for (phase, plan_id) in phase_ids.iter().enumerate() {
+        let ids: Vec<&String> = phase_appointments
+            .iter()
+            .filter(|(p, _)| *p == phase)
+            .map(|(_, id)| id)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let Some(mut plan) = store::read(conn, CarePlan, plan_id)?.map(|p| p.content) else {
+            continue;
+        };
+        plan["activity"] = Value::Array(
+            ids.iter()
+                .map(|id| json!({"reference": {"reference": format!("Appointment/{id}")}}))
+                .collect(),
+        );
+        put(conn, s, CarePlan, plan_id, plan)?;
     }
 
     // Checklist: (phase, title, how, due day, status)
@@ -1277,6 +1300,7 @@ fn seed_breast_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(),
             "resourceType": "Appointment", "status": "booked",
             "description": "Oncology consultation",
             "start": a.at(-2, 13, 0),
+            "end": a.at(-2, 13, 45),
             "participant": [
                 {"actor": {"reference": pref}, "status": "accepted"},
                 {"actor": {"reference": "Practitioner/pr-nakamura"}, "status": "accepted"}

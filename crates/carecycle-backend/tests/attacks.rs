@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use support::*;
 
 const EVERYTHING_PATIENT: &str = "launch/patient offline_access patient/*.cruds";
-const EVERYTHING_USER: &str = "offline_access user/*.cruds";
 
 fn diagnostics(outcome: &Value) -> String {
     assert_eq!(outcome["resourceType"], "OperationOutcome", "{outcome}");
