@@ -1084,6 +1084,8 @@ pub async fn search(
     };
     let mut requested_patient: Option<String> = None;
     let mut includes = Vec::new();
+    // What the search actually applied: the Bundle's links say exactly that.
+    let mut ignored: Vec<String> = Vec::new();
     for (name, value) in &params {
         match name.as_str() {
             n if patient_param(t, n) => {
@@ -1121,7 +1123,7 @@ pub async fn search(
                         "search parameter {n} is not supported"
                     )));
                 }
-                None => {}
+                None => ignored.push(n.to_owned()),
             },
         }
     }
@@ -1180,7 +1182,10 @@ pub async fn search(
         })
         .await?;
     let base = &state.fhir_base;
-    let kept: Vec<(String, String)> = params.into_iter().filter(|(n, _)| n != "_cursor").collect();
+    let kept: Vec<(String, String)> = params
+        .into_iter()
+        .filter(|(n, _)| n != "_cursor" && !ignored.contains(n))
+        .collect();
     let link = |extra: Option<(String, String)>| {
         let mut url = format!("{base}/{t}");
         let mut all = kept.clone();
@@ -1303,7 +1308,8 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                         "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                         "extension": [
                             {"url": "authorize", "valueUri": format!("{origin}/auth/authorize")},
-                            {"url": "token", "valueUri": format!("{origin}/auth/token")}
+                            {"url": "token", "valueUri": format!("{origin}/auth/token")},
+                            {"url": "revoke", "valueUri": format!("{origin}/auth/revoke")}
                         ]
                     }]
                 },

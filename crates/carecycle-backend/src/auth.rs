@@ -460,7 +460,6 @@ pub async fn smart_configuration(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "max-age=300")],
         Json(json!({
-            "issuer": origin,
             "authorization_endpoint": format!("{origin}/auth/authorize"),
             "token_endpoint": format!("{origin}/auth/token"),
             "revocation_endpoint": format!("{origin}/auth/revoke"),

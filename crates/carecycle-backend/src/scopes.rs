@@ -27,8 +27,6 @@ pub const APP: ClientRegistration = ClientRegistration {
     scopes: &[
         "launch/patient",
         "offline_access",
-        "fhirUser",
-        "openid",
         "patient/*.rs",
         "patient/Communication.cu",
         "patient/QuestionnaireResponse.cu",
@@ -41,7 +39,7 @@ pub const APP: ClientRegistration = ClientRegistration {
 /// The care team's tools (a public client on the team's desktop).
 pub const TEAM_TOOL: ClientRegistration = ClientRegistration {
     id: "carecycle-team",
-    scopes: &["offline_access", "fhirUser", "openid", "user/*.cruds"],
+    scopes: &["offline_access", "user/*.cruds"],
     redirect_uris: &[],
     loopback: true,
 };
@@ -139,7 +137,8 @@ fn letters_for(scopes: &[&str], context: &str, t: ResourceType) -> Vec<char> {
 }
 
 /// The scopes that are not about resources.
-const LAUNCH_SCOPES: [&str; 3] = ["launch/patient", "offline_access", "fhirUser"];
+/// (`openid`/`fhirUser` are not granted: this server issues no id_token.)
+const LAUNCH_SCOPES: [&str; 2] = ["launch/patient", "offline_access"];
 
 /// What a sign-in is granted: requested ∩ registration ∩ the role's ceiling,
 /// as the exact scope string the token response carries.
@@ -193,10 +192,7 @@ pub fn grant(
 
 /// Every scope this server can grant anyone (for `scopes_supported`).
 pub fn supported() -> Vec<String> {
-    let mut all: Vec<String> = ["openid".to_owned()]
-        .into_iter()
-        .chain(LAUNCH_SCOPES.iter().map(|s| (*s).to_owned()))
-        .collect();
+    let mut all: Vec<String> = LAUNCH_SCOPES.iter().map(|s| (*s).to_owned()).collect();
     for client in CLIENTS {
         for role in RoleKind::ALL {
             if let Ok(granted) = grant(&client.scopes.join(" "), client, role) {

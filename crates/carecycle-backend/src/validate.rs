@@ -251,16 +251,18 @@ fn check_references(v: &Value, path: &str) -> Result<(), String> {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                if k == "reference" {
-                    if let Value::String(r) = x {
+                match (k.as_str(), x) {
+                    ("reference", Value::String(r)) => {
                         if !reference_ok(r) {
                             return Err(format!("{path}.reference '{r}' is not a valid reference"));
                         }
-                    } else {
-                        return Err(format!("{path}.reference must be a string"));
                     }
-                } else {
-                    check_references(x, &format!("{path}.{k}"))?;
+                    // A Reference-typed element named `reference` (CarePlan.activity.reference).
+                    ("reference", Value::Object(_)) => {
+                        check_references(x, &format!("{path}.reference"))?
+                    }
+                    ("reference", _) => return Err(format!("{path}.reference must be a string")),
+                    _ => check_references(x, &format!("{path}.{k}"))?,
                 }
             }
             Ok(())
