@@ -124,7 +124,10 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
     entries(await fhir.get(`QuestionnaireResponse?patient=${fhir.patient}&_count=200`)).filter((r) =>
       r.basedOn?.some((b) => b.reference === `Task/${task}`),
     );
-  await s.waitFor(async () => (await responsesFor(phqTask)).some((r) => r.status === 'in-progress' && r.item?.length === 4), {
+  // Four answers, and the form's own total as it stands (calculated items travel in the response).
+  const answered = (r) => r.item?.filter((i) => i.linkId !== '/44261-6').length;
+  const draftTotal = (r) => r.item?.find((i) => i.linkId === '/44261-6')?.answer?.[0]?.valueInteger;
+  await s.waitFor(async () => (await responsesFor(phqTask)).some((r) => r.status === 'in-progress' && answered(r) === 4 && draftTotal(r) === 4), {
     what: 'the in-progress response on the server',
   });
   const listed = await s.waitFor(
@@ -149,6 +152,15 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
   assert.deepEqual(await axeViolations(s), [], 'the guidance has no accessibility violations');
   await screenshots(s, 'questionnaire-guidance');
   await s.click(await s.find('[data-testid="guidance-continue"]'));
+  // The form carries its own total (LOINC 44261-6, an SDC calculatedExpression):
+  // shown read-only with its value as the answers change, never asked.
+  await s.waitFor(async () => (await s.text(await item(s, '/44261-6'))).includes('13'), { what: "the form's own total" });
+  const total = await item(s, '/44261-6');
+  assert.match(await s.text(total), /PHQ-9 total score\s*13/);
+  assert.equal((await s.findIn(total, 'input, select, textarea')).length, 0, 'the total is not a question');
+  assert.match(await progress(s), /^9 of 10 questions answered/);
+  await s.execute('document.querySelector(\'[data-link-id="/44261-6"]\').scrollIntoView({ block: "center" })');
+  save('questionnaire-total-desktop.png', await s.screenshot());
   await choose(s, '/69722-7', 'Somewhat difficult');
   await s.click(await s.find('[data-testid="submit"]'));
 
@@ -170,7 +182,9 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
     { what: 'one completed response on the server' },
   );
   const [phqServer] = await responsesFor(phqTask);
-  assert.equal(phqServer.item.filter((i) => i.answer).length, 10);
+  assert.equal(answered(phqServer), 10, 'nine items and the difficulty question');
+  assert.equal(draftTotal(phqServer), 13, "the form's own total travels with the answers");
+  assert.ok(!team(backend, 'responses').includes('CHECK THE FORM'), "the form's total agrees with the published scoring");
   assert.equal((await fhir.get(`Task/${phqTask}`)).status, 'completed');
   const flags = team(backend, 'flags');
   assert.ok(flags.includes(`QuestionnaireResponse/${phqServer.id}`), flags);
@@ -192,7 +206,7 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
     const [, at, of] = /page (\d+) of (\d+)/.exec(await progress(s)) ?? [];
     if (!at || at === of) break;
     await s.click(await s.find('[data-testid="next-page"]'));
-    await s.waitFor(async () => (await progress(s)).includes(`page ${Number(at) + 1} of`), { what: 'the next page' });
+    await s.waitFor(async () => (await progress(s)).includes(`page ${Number(at) + 1} of`), { what: `the next page after ${at}` });
   }
   assert.equal(pages, 8, 'seven questions and the "past 7 days" group, one page each');
   await s.click(await s.find('[data-testid="submit"]'));

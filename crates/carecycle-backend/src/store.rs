@@ -416,10 +416,11 @@ pub fn write(
         "DELETE FROM resource_identifier WHERE type = ?1 AND id = ?2",
         params![t.as_str(), id],
     )?;
-    let identifiers: Vec<Identifier> = content
-        .get("identifier")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    // One (QuestionnaireResponse) or a list (most types), as R4 has it.
+    let identifiers: Vec<Identifier> = carecycle_fhir::identifiers(&content)
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .collect();
     for identifier in identifiers {
         if let Some(value) = identifier.value {
             tx.execute(

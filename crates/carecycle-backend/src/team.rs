@@ -816,8 +816,9 @@ fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<St
         let Ok(response) = Response::from_fhir(&q, &r.content) else {
             continue;
         };
-        let scores = scoring::score(&q, &response);
-        let flags = red_flags::evaluate(&rules, &q, &response, &scores, &[]);
+        let assessment = scoring::assess(&q, &response);
+        let scores = &assessment.outcomes;
+        let flags = red_flags::evaluate(&rules, &q, &response, scores, &[]);
         if only_flags && flags.is_empty() {
             continue;
         }
@@ -848,6 +849,18 @@ fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<St
             out.push_str(&format!(
                 "    RED FLAG ({:?}): {}\n",
                 f.urgency, f.team_flag
+            ));
+        }
+        // The form computes its own score; where it differs from the published
+        // scoring the team must see both, not a silent choice.
+        for d in assessment.disagreements() {
+            out.push_str(&format!(
+                "    CHECK THE FORM: its own {} is {} but {} scored as published is {}\n",
+                d.text.as_deref().unwrap_or(&d.link_id),
+                d.value.map_or("nothing".to_owned(), |v| v.to_string()),
+                d.scale.as_deref().unwrap_or("the instrument"),
+                d.engine_value
+                    .map_or("nothing".to_owned(), |v| v.to_string()),
             ));
         }
     }

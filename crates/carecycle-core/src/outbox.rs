@@ -157,13 +157,20 @@ pub fn queue_create(
 ) -> Result<String> {
     let client_id = uuid::Uuid::new_v4().to_string();
     let local_id = format!("local-{client_id}");
-    let identifiers = content
+    let mine = json!({"system": CLIENT_ID_SYSTEM, "value": client_id});
+    let map = content
         .as_object_mut()
-        .ok_or_else(|| CoreError::InvalidInput("a resource must be a JSON object".into()))?
+        .ok_or_else(|| CoreError::InvalidInput("a resource must be a JSON object".into()))?;
+    if carecycle_fhir::single_identifier(t) {
+        // R4 allows this type one identifier: the client identifier is it
+        // (unless the resource already carries one, which a retry cannot use).
+        map.entry("identifier").or_insert(mine);
+    } else if let Some(list) = map
         .entry("identifier")
-        .or_insert_with(|| json!([]));
-    if let Some(list) = identifiers.as_array_mut() {
-        list.push(json!({"system": CLIENT_ID_SYSTEM, "value": client_id}));
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
+        list.push(mine);
     }
     content["resourceType"] = json!(t.as_str());
     content["id"] = json!(local_id);

@@ -112,11 +112,16 @@ pub struct Answered {
 }
 
 /// One answer given as plain JSON (`"Several days"`, `"LA6569-3"`, `7`, `true`)
-/// as the item expects it.
-fn to_answer(item: &carecycle_prom::Item, v: &Value) -> Result<AnswerValue> {
+/// as the item expects it, among the answers offered now (`options`: the
+/// form's own, or those its SDC `answerExpression` computed).
+fn to_answer(
+    item: &carecycle_prom::Item,
+    options: &[carecycle_prom::AnswerOption],
+    v: &Value,
+) -> Result<AnswerValue> {
     let bad = || CoreError::InvalidInput(format!("{:?} is not an answer to '{}'", v, item.link_id));
-    if !item.options.is_empty() {
-        let found = item.options.iter().find(|o| match (&o.value, v) {
+    if !options.is_empty() {
+        let found = options.iter().find(|o| match (&o.value, v) {
             (AnswerValue::Coding(c), Value::String(s)) => {
                 c.code.as_deref() == Some(s) || o.label.eq_ignore_ascii_case(s)
             }
@@ -139,7 +144,7 @@ fn to_answer(item: &carecycle_prom::Item, v: &Value) -> Result<AnswerValue> {
         // kept as typed, and the engine reports it next to the question.
         (ItemType::Integer | ItemType::Decimal | ItemType::Quantity, Value::String(s)) => {
             match s.trim().parse::<f64>() {
-                Ok(n) => return to_answer(item, &json!(n)),
+                Ok(n) => return to_answer(item, options, &json!(n)),
                 Err(_) => AnswerValue::String(s.clone()),
             }
         }
@@ -214,15 +219,22 @@ fn build(
         let Some(v) = map.get(&item.link_id) else {
             continue;
         };
+        // The form computes a calculated item itself (SDC calculatedExpression):
+        // a value sent back for it, e.g. the one the form view showed, is not
+        // an answer, and the engine's own value stands.
+        if item.is_calculated() {
+            continue;
+        }
+        let path = ItemPath::of(&q, &item.link_id)
+            .ok_or_else(|| CoreError::Data("lost an item".into()))?;
+        let options = response.options(&q, &path).to_vec();
         let values = match v {
             Value::Array(a) => a
                 .iter()
-                .map(|x| to_answer(item, x))
+                .map(|x| to_answer(item, &options, x))
                 .collect::<Result<Vec<_>>>()?,
-            x => vec![to_answer(item, x)?],
+            x => vec![to_answer(item, &options, x)?],
         };
-        let path = ItemPath::of(&q, &item.link_id)
-            .ok_or_else(|| CoreError::Data("lost an item".into()))?;
         // An answer to a question no longer asked (an earlier answer changed)
         // is dropped, as FHIR says answers of disabled items are.
         if !response.is_enabled(&path) {
@@ -244,6 +256,15 @@ pub fn draft_of(store: &Store, task_id: &str) -> Result<Option<Value>> {
         .find(|r| {
             r["status"] == "in-progress" && r["basedOn"][0]["reference"] == based_on.as_str()
         }))
+}
+
+/// The next version of a response keeps what it was created with: its
+/// identifier (the client identifier that makes a retried create safe).
+fn next_version_of(mut qr: Value, earlier: &Value) -> Value {
+    if let Some(identifier) = earlier.get("identifier") {
+        qr["identifier"] = identifier.clone();
+    }
+    qr
 }
 
 fn with_context(mut qr: Value, patient: &str, task_id: &str) -> Value {
@@ -282,7 +303,7 @@ pub fn save_draft(
                 store.connection(),
                 ResourceType::QuestionnaireResponse,
                 &id,
-                qr,
+                next_version_of(qr, &existing),
                 now,
             )?;
             Ok(format!("QuestionnaireResponse/{id}"))
@@ -333,7 +354,7 @@ pub fn answer(
                 store.connection(),
                 ResourceType::QuestionnaireResponse,
                 &id,
-                qr,
+                next_version_of(qr, &draft),
                 now,
             )?;
             id
@@ -530,8 +551,10 @@ pub fn form(
         }
         let depth = (path.0.len() as u32).saturating_sub(1);
         // Each top-level question or group is a page; a top-level text
-        // introduces the page that follows it.
-        if depth == 0 {
+        // introduces the page that follows it. A calculated item is shown
+        // (read-only, with its value) on the page it follows: it is no
+        // question, so it never makes a page of its own.
+        if depth == 0 && !item.is_calculated() {
             if page_has_question {
                 page += 1;
             }
@@ -569,8 +592,8 @@ pub fn form(
                 }
                 .to_owned()
             }),
-            options: item
-                .options
+            options: response
+                .options(&q, path)
                 .iter()
                 .map(|o| FormOption {
                     value: match plain(&o.value) {
@@ -680,15 +703,18 @@ mod tests {
     use super::*;
 
     fn store_with(qid: &str) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            Store::open(&dir.path().join("p.db"), &crate::store::new_database_key()).unwrap();
         let text = carecycle_prom::library::ALL
             .iter()
             .find(|(id, _)| *id == qid)
             .unwrap()
             .1;
-        let mut q: Value = serde_json::from_str(text).unwrap();
+        store_with_form(qid, serde_json::from_str(text).unwrap())
+    }
+
+    fn store_with_form(qid: &str, mut q: Value) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            Store::open(&dir.path().join("p.db"), &crate::store::new_database_key()).unwrap();
         q["id"] = json!(qid);
         let task = json!({"resourceType": "Task", "id": "t1", "status": "requested",
             "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
@@ -759,6 +785,63 @@ mod tests {
         let es = form(&store, "t1", None, "es", now(), &tz()).unwrap();
         assert_ne!(es.items[1].text, view.items[1].text);
         assert_ne!(es.items[1].options[0].label, view.items[1].options[0].label);
+    }
+
+    /// A form's own calculated total (SDC calculatedExpression) is shown
+    /// read-only with the value the engine computed: never a question, never
+    /// a page of its own, never "required and unanswered"; a hidden one stays
+    /// hidden; a value sent back for it is not taken as an answer.
+    #[test]
+    fn a_calculated_total_is_shown_read_only_with_its_value_never_asked() {
+        let calc =
+            "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+        let mut q: Value = serde_json::from_str(carecycle_prom::library::PHQ9).unwrap();
+        let items = q["item"].as_array_mut().unwrap();
+        items.push(json!({"linkId": "total", "type": "integer", "text": "Total score",
+            "required": true, "code": [{"system": "http://loinc.org", "code": "44261-6"}],
+            "extension": [{"url": calc, "valueExpression": {"language": "text/fhirpath",
+                "expression": "%resource.repeat(item).where(linkId != 'total').answer.value.ordinal().sum()"}}]}));
+        items.push(json!({"linkId": "count", "type": "integer", "text": "Answered",
+            "extension": [
+                {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-hidden", "valueBoolean": true},
+                {"url": calc, "valueExpression": {"language": "text/fhirpath",
+                    "expression": "%resource.repeat(item).where(answer.exists() and linkId != 'total').count()"}}]}));
+        let (_dir, store) = store_with_form("phq-9-calc", q);
+        let (_plain_dir, plain_store) = store_with("phq-9");
+        let plain = form(&plain_store, "t1", None, "en", now(), &tz()).unwrap();
+
+        let empty = form(&store, "t1", None, "en", now(), &tz()).unwrap();
+        assert_eq!(
+            empty.questions, plain.questions,
+            "the total is not a question"
+        );
+        assert_eq!(empty.pages, plain.pages, "nor a page of its own");
+        let total = empty.items.iter().find(|i| i.link_id == "total").unwrap();
+        assert!(total.read_only);
+        assert_eq!(total.answers, vec![json!(0)], "the sum of nothing is 0");
+        assert_eq!(total.problem_kind, None, "required, yet never unanswered");
+        assert_eq!(total.page, empty.items[empty.items.len() - 2].page);
+        assert!(
+            empty.items.iter().all(|i| i.link_id != "count"),
+            "hidden stays hidden"
+        );
+
+        // 2+2+2+1+1+1+0+0+1 = 10; a value sent for the total is ignored.
+        let mut all = phq9([
+            "LA6570-1", "LA6570-1", "LA6570-1", "LA6569-3", "LA6569-3", "LA6569-3", "LA6568-5",
+            "LA6568-5", "LA6569-3",
+        ]);
+        let plain = form(&plain_store, "t1", Some(&all), "en", now(), &tz()).unwrap();
+        all["total"] = json!(99);
+        let view = form(&store, "t1", Some(&all), "en", now(), &tz()).unwrap();
+        let total = view.items.iter().find(|i| i.link_id == "total").unwrap();
+        assert_eq!(total.answers, vec![json!(10)]);
+        assert_eq!(view.answered, 9);
+        assert_eq!(
+            (view.questions, view.pages),
+            (plain.questions, plain.pages),
+            "the difficulty question is asked now; the total still is not"
+        );
     }
 
     #[test]

@@ -98,6 +98,20 @@ pub fn record_area(t: ResourceType) -> Option<&'static str> {
     }
 }
 
+/// Does R4 allow this type only one `identifier` (an object, not a list)?
+pub fn single_identifier(t: ResourceType) -> bool {
+    t == ResourceType::QuestionnaireResponse
+}
+
+/// The identifiers of a resource (JSON), whether it carries one or a list.
+pub fn identifiers(resource: &serde_json::Value) -> Vec<&serde_json::Value> {
+    match resource.get("identifier") {
+        Some(serde_json::Value::Array(list)) => list.iter().collect(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    }
+}
+
 /// Identifier system of the client identifiers the app puts on what it creates,
 /// so a conditional create can find a resource sent before a lost response.
 pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";

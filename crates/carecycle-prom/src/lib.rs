@@ -12,25 +12,31 @@
 //!   URL, LOINC codes or title and exact structure; a form's own weighted total
 //!   only where the form defines one; KOOS JR/HOOS JR and the -PS short forms
 //!   are recognised and reported unsupported.
+//! - [`fhirpath`]: a bounded FHIRPath evaluator; SDC `variable`,
+//!   `calculatedExpression`, `enableWhenExpression`, `initialExpression` and
+//!   `answerExpression` run on it after every change.
 //! - [`red_flags`]: configurable rules → urgent guidance and a team flag.
 
+pub mod fhirpath;
 pub mod library;
 pub mod model;
 pub mod parse;
 pub mod red_flags;
 pub mod response;
 pub mod scoring;
+mod sdc;
 
 pub use carecycle_fhir as fhir;
 pub use model::{
     AnswerOption, AnswerValue, Code, EnableBehavior, Item, ItemRedFlag, ItemType, Operator,
-    ParseWarning, Questionnaire,
+    ParseWarning, Questionnaire, Variable,
 };
 pub use parse::ParseError;
 pub use response::{
-    AnswerError, Evaluation, ItemPath, Problem, ProblemKind, Response, ResponseStatus,
+    AnswerError, Evaluation, ExpressionFailure, ExpressionKind, ItemPath, Problem, ProblemKind,
+    Response, ResponseStatus,
 };
 pub use scoring::{
-    Assessment, Change, ChangeVerdict, Direction, Instrument, Recognised, Recognition, Score,
-    ScoreOutcome,
+    Assessment, Change, ChangeVerdict, Direction, FormScore, Instrument, Recognised, Recognition,
+    Score, ScoreOutcome,
 };

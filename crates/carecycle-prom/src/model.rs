@@ -23,6 +23,22 @@ pub struct Questionnaire {
     /// not carry out (SDC expressions, constraints, …): the form still runs,
     /// and the care team can see what it does not do.
     pub warnings: Vec<ParseWarning>,
+    /// SDC `variable`s declared on the questionnaire itself: visible to every
+    /// expression in the form.
+    pub variables: Vec<Variable>,
+    /// The form's FHIRPath expressions, read once when the form is parsed.
+    #[serde(skip)]
+    pub(crate) compiled: crate::sdc::Compiled,
+}
+
+/// An SDC `variable` (<http://hl7.org/fhir/StructureDefinition/variable>): a
+/// named FHIRPath expression, visible as `%name` to the expressions of the
+/// item it sits on and of that item's descendants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Variable {
+    pub name: String,
+    pub expression: String,
 }
 
 /// A behaviour-changing extension the engine does not implement, and where it sits.
@@ -347,6 +363,16 @@ pub struct Item {
     /// patient: it is also marked `read_only`, never counts as a question to
     /// answer, and is never reported as an unanswered required question.
     pub calculated_expression: Option<String>,
+    /// SDC `enableWhenExpression`: the item is shown only while it is true
+    /// (together with any `enableWhen`).
+    pub enable_when_expression: Option<String>,
+    /// SDC `initialExpression`: the item's starting value in a new response.
+    pub initial_expression: Option<String>,
+    /// SDC `answerExpression`: the answers offered are computed (see
+    /// [`crate::Response::options`]).
+    pub answer_expression: Option<String>,
+    /// SDC `variable`s declared on this item (visible to it and its descendants).
+    pub variables: Vec<Variable>,
     /// Red-flag rules the form declares on this item.
     pub red_flags: Vec<ItemRedFlag>,
     pub items: Vec<Item>,

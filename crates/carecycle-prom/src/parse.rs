@@ -41,6 +41,13 @@ pub const EXT_TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/trans
 pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
 pub const EXT_CALCULATED_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
+pub const EXT_VARIABLE: &str = "http://hl7.org/fhir/StructureDefinition/variable";
+pub const EXT_ENABLE_WHEN_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression";
+pub const EXT_INITIAL_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-initialExpression";
+pub const EXT_ANSWER_EXPRESSION: &str =
+    "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 /// CareCycle's own extension: a red-flag rule declared on an item (see [`ItemRedFlag`]).
 pub const EXT_RED_FLAG: &str = "https://carecycle.dev/fhir/StructureDefinition/red-flag";
 
@@ -50,27 +57,6 @@ const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
 /// Extensions that change how a form behaves and that the engine does not
 /// carry out, with what happens instead. Listed as warnings on the parsed form.
 const NOT_IMPLEMENTED: &[(&str, &str, &str)] = &[
-    (CORE, "variable", "variables are not evaluated"),
-    (
-        SDC,
-        "sdc-questionnaire-calculatedExpression",
-        "the calculation is not evaluated; the item is shown read-only and never asked",
-    ),
-    (
-        SDC,
-        "sdc-questionnaire-initialExpression",
-        "the initial value is not computed; the item starts empty",
-    ),
-    (
-        SDC,
-        "sdc-questionnaire-enableWhenExpression",
-        "the expression is not evaluated; the item is shown as if it had no condition",
-    ),
-    (
-        SDC,
-        "sdc-questionnaire-answerExpression",
-        "answers are not computed; only listed options are offered",
-    ),
     (
         SDC,
         "sdc-questionnaire-candidateExpression",
@@ -231,17 +217,24 @@ impl Questionnaire {
             seen: HashSet::new(),
             count: 0,
             warnings: Vec::new(),
+            compiled: crate::sdc::Compiled::default(),
         };
+        let mut variables = Vec::new();
         for (i, ext) in extension_list(obj, root)?.iter().enumerate() {
             let p = format!("{root}.extension[{i}]");
-            let (url, _) = extension(ext, &p)?;
+            let (url, e) = extension(ext, &p)?;
             ctx.warn(&p, url);
+            if url == EXT_VARIABLE
+                && let Some(v) = ctx.variable(e, &p, None)?
+            {
+                variables.push(v);
+            }
         }
         let items = match obj.get("item") {
             Some(items) => ctx.items(items, root, 0)?,
             None => Vec::new(),
         };
-        let q = Questionnaire {
+        let mut q = Questionnaire {
             id: opt_string(obj, "id", root)?,
             url: opt_string(obj, "url", root)?,
             version: opt_string(obj, "version", root)?,
@@ -253,8 +246,13 @@ impl Questionnaire {
             },
             items,
             warnings: ctx.warnings,
+            variables,
+            compiled: ctx.compiled.with_source(value),
         };
         check_enable_when_targets(&q)?;
+        let mut compiled = std::mem::take(&mut q.compiled);
+        compiled.order_calculations(&q);
+        q.compiled = compiled;
         Ok(q)
     }
 }
@@ -264,6 +262,7 @@ struct Context<'a> {
     seen: HashSet<String>,
     count: usize,
     warnings: Vec<ParseWarning>,
+    compiled: crate::sdc::Compiled,
 }
 
 /// Refuses any `modifierExtension`, anywhere in the resource (items, options,
@@ -343,6 +342,75 @@ fn refuse_modifier_extensions(value: &Value, root: &str) -> Result<(), ParseErro
 }
 
 impl Context<'_> {
+    /// The FHIRPath text of an expression extension, read once. An
+    /// expression the engine cannot read (another language, a syntax error,
+    /// an unsupported function) does not refuse the form: it is listed as a
+    /// warning saying what happens instead, and is not evaluated.
+    fn expression(
+        &mut self,
+        e: &Map<String, Value>,
+        path: &str,
+        url: &str,
+        instead: &str,
+    ) -> Result<(Option<String>, String, Option<crate::fhirpath::Expression>), ParseError> {
+        let x = e
+            .get("valueExpression")
+            .and_then(Value::as_object)
+            .ok_or_else(|| err(path, "an expression extension needs valueExpression"))?;
+        let text = x
+            .get("expression")
+            .and_then(Value::as_str)
+            .ok_or_else(|| err(path, "valueExpression.expression is required"))?
+            .to_owned();
+        let name = x.get("name").and_then(Value::as_str).map(str::to_owned);
+        let language = x.get("language").and_then(Value::as_str);
+        let mut warn = |message: String| {
+            self.warnings.push(ParseWarning {
+                path: path.to_owned(),
+                extension: url.to_owned(),
+                message,
+            })
+        };
+        if language.is_some_and(|l| l != "text/fhirpath") {
+            warn(format!(
+                "Not implemented by CareCycle: only FHIRPath expressions are evaluated, not {}; {instead}.",
+                language.unwrap_or_default()
+            ));
+            return Ok((name, text, None));
+        }
+        match crate::fhirpath::Expression::parse(&text) {
+            Ok(compiled) => Ok((name, text, Some(compiled))),
+            Err(e) => {
+                warn(format!(
+                    "The FHIRPath expression cannot be evaluated ({e}); {instead}."
+                ));
+                Ok((name, text, None))
+            }
+        }
+    }
+
+    fn variable(
+        &mut self,
+        e: &Map<String, Value>,
+        path: &str,
+        link_id: Option<&str>,
+    ) -> Result<Option<Variable>, ParseError> {
+        let (name, text, compiled) = self.expression(
+            e,
+            path,
+            EXT_VARIABLE,
+            "expressions that use it get no value",
+        )?;
+        let name = name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| err(path, "a variable needs valueExpression.name"))?;
+        self.compiled.add_variable(link_id, &name, compiled);
+        Ok(Some(Variable {
+            name,
+            expression: text,
+        }))
+    }
+
     fn warn(&mut self, path: &str, url: &str) {
         if let Some(what) = not_implemented(url) {
             self.warnings.push(ParseWarning {
@@ -470,7 +538,10 @@ impl Context<'_> {
                 format!("answer options are not allowed on a '{type_code}' item"),
             ));
         }
-        if matches!(item_type, ItemType::Choice) && options.is_empty() {
+        let computes_answers = extensions
+            .iter()
+            .any(|e| e.get("url").and_then(Value::as_str) == Some(EXT_ANSWER_EXPRESSION));
+        if matches!(item_type, ItemType::Choice) && options.is_empty() && !computes_answers {
             return Err(err(
                 path,
                 "a choice item needs answerOption or answerValueSet",
@@ -524,6 +595,10 @@ impl Context<'_> {
         let mut choice_orientation = None;
         let mut unit = None;
         let mut calculated_expression = None;
+        let mut enable_when_expression = None;
+        let mut initial_expression = None;
+        let mut answer_expression = None;
+        let mut variables = Vec::new();
         let mut red_flags = Vec::new();
         for (i, ext) in extensions.iter().enumerate() {
             let p = format!("{path}.extension[{i}]");
@@ -531,14 +606,43 @@ impl Context<'_> {
             self.warn(&p, url);
             match url {
                 EXT_CALCULATED_EXPRESSION => {
-                    let expr = e
-                        .get("valueExpression")
-                        .and_then(|x| x.get("expression"))
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| {
-                            err(&p, "calculatedExpression needs valueExpression.expression")
-                        })?;
-                    calculated_expression = Some(expr.to_owned());
+                    let (_, text, c) = self.expression(e, &p, url, "the item stays empty")?;
+                    self.compiled
+                        .set(&link_id, crate::sdc::ExpressionKind::Calculated, c);
+                    calculated_expression = Some(text);
+                }
+                EXT_ENABLE_WHEN_EXPRESSION => {
+                    let (_, text, c) = self.expression(
+                        e,
+                        &p,
+                        url,
+                        "the item is shown as if it had no such condition",
+                    )?;
+                    self.compiled
+                        .set(&link_id, crate::sdc::ExpressionKind::EnableWhen, c);
+                    enable_when_expression = Some(text);
+                }
+                EXT_INITIAL_EXPRESSION => {
+                    let (_, text, c) = self.expression(e, &p, url, "the item starts empty")?;
+                    self.compiled
+                        .set(&link_id, crate::sdc::ExpressionKind::Initial, c);
+                    initial_expression = Some(text);
+                }
+                EXT_ANSWER_EXPRESSION => {
+                    let (_, text, c) = self.expression(
+                        e,
+                        &p,
+                        url,
+                        "only the answers listed in the form are offered",
+                    )?;
+                    self.compiled
+                        .set(&link_id, crate::sdc::ExpressionKind::Answer, c);
+                    answer_expression = Some(text);
+                }
+                EXT_VARIABLE => {
+                    if let Some(v) = self.variable(e, &p, Some(&link_id))? {
+                        variables.push(v);
+                    }
                 }
                 EXT_RED_FLAG => red_flags.push(item_red_flag(e, &p)?),
                 EXT_MIN_VALUE => min_value = value_x(e, &p)?,
@@ -630,6 +734,10 @@ impl Context<'_> {
             // A calculated item is never asked of the patient.
             read_only: opt_bool(obj, "readOnly", path)? || calculated_expression.is_some(),
             calculated_expression,
+            enable_when_expression,
+            initial_expression,
+            answer_expression,
+            variables,
             red_flags,
             link_id,
             item_type,

@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+pub use crate::sdc::{ExpressionFailure, ExpressionKind};
+
 /// One step of the way to an item instance: its linkId and which repetition
 /// (0 for anything that does not repeat).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,7 +74,7 @@ impl ItemPath {
         ItemPath(self.0[..self.0.len().saturating_sub(1)].to_vec())
     }
 
-    fn child(&self, link_id: &str, index: u32) -> ItemPath {
+    pub(crate) fn child(&self, link_id: &str, index: u32) -> ItemPath {
         let mut steps = self.0.clone();
         steps.push(PathStep {
             link_id: link_id.to_owned(),
@@ -168,6 +170,9 @@ pub struct Evaluation {
     /// Enabled, visible questions, and how many of them have an answer (for progress).
     pub questions: u32,
     pub answered: u32,
+    /// SDC expressions that gave no usable result (the item stays empty, or
+    /// is shown as if it had no such condition), for the care team.
+    pub expression_failures: Vec<ExpressionFailure>,
 }
 
 impl Evaluation {
@@ -179,10 +184,14 @@ impl Evaluation {
 /// The answers given so far.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Response {
-    answers: BTreeMap<ItemPath, Vec<AnswerValue>>,
+    pub(crate) answers: BTreeMap<ItemPath, Vec<AnswerValue>>,
     /// How many instances each repeating group has (by the group's path with index 0).
     repeats: BTreeMap<ItemPath, u32>,
-    enabled: HashSet<ItemPath>,
+    pub(crate) enabled: HashSet<ItemPath>,
+    /// Answer lists computed by `answerExpression`, per item instance.
+    pub(crate) options: HashMap<ItemPath, Vec<AnswerOption>>,
+    /// `initialExpression`s that failed when the response was started.
+    initial_failures: Vec<ExpressionFailure>,
 }
 
 impl Response {
@@ -201,8 +210,25 @@ impl Response {
                 r.answers.insert(key, init);
             }
         }
+        r.initial_failures = crate::sdc::apply_initial(&mut r, q);
         r.evaluate(q);
         r
+    }
+
+    /// The answers offered for the item instance at `path`: the form's own
+    /// options, or those its `answerExpression` computed from the answers so far.
+    pub fn options<'r>(&'r self, q: &'r Questionnaire, path: &ItemPath) -> &'r [AnswerOption] {
+        match q.item(path.link_id()) {
+            Some(item) => self.options_at(item, path),
+            None => &[],
+        }
+    }
+
+    pub(crate) fn options_at<'r>(&'r self, item: &'r Item, path: &ItemPath) -> &'r [AnswerOption] {
+        match self.options.get(path) {
+            Some(computed) => computed,
+            None => &item.options,
+        }
     }
 
     /// Answers of the item at `path`.
@@ -330,7 +356,7 @@ impl Response {
     }
 
     /// How many instances of `item` sit under `parent` (1 unless it is a repeating group).
-    fn repetitions(&self, item: &Item, parent: &ItemPath) -> u32 {
+    pub(crate) fn repetitions(&self, item: &Item, parent: &ItemPath) -> u32 {
         if item.repeats && item.item_type == ItemType::Group {
             self.repeats
                 .get(&parent.child(&item.link_id, 0))
@@ -359,7 +385,7 @@ impl Response {
     }
 
     /// Every item instance in questionnaire order.
-    fn instances<'q>(&self, q: &'q Questionnaire) -> Vec<(&'q Item, ItemPath)> {
+    pub(crate) fn instances<'q>(&self, q: &'q Questionnaire) -> Vec<(&'q Item, ItemPath)> {
         let mut out = Vec::new();
         self.instances_of(&q.items, &ItemPath(Vec::new()), &mut out);
         out
@@ -390,26 +416,24 @@ impl Response {
             .map(|(i, a)| (i.link_id.as_str(), a))
             .collect();
 
-        // Start with everything enabled and settle: an item whose condition
-        // depends on a disabled item sees that item as unanswered.
-        let mut enabled: HashSet<ItemPath> = instances.iter().map(|(_, p)| p.clone()).collect();
-        for _ in 0..=instances.len() {
-            let mut next = HashSet::with_capacity(enabled.len());
-            for (item, path) in &instances {
-                let parent = path.parent();
-                let parent_on = parent.0.is_empty() || next.contains(&parent);
-                if parent_on && self.conditions_hold(item, path, &enabled, &ancestors) {
-                    next.insert(path.clone());
+        let mut expression_failures = self.initial_failures.clone();
+        if q.compiled.has_expressions() {
+            expression_failures.extend(crate::sdc::settle(self, q, &instances, &ancestors));
+        } else {
+            // Start with everything enabled and settle: an item whose condition
+            // depends on a disabled item sees that item as unanswered.
+            let mut enabled: HashSet<ItemPath> = instances.iter().map(|(_, p)| p.clone()).collect();
+            for _ in 0..=instances.len() {
+                let next = self.next_enabled(&instances, &enabled, &ancestors, |_| true);
+                let settled = next == enabled;
+                enabled = next;
+                if settled {
+                    break;
                 }
             }
-            let settled = next == enabled;
-            enabled = next;
-            if settled {
-                break;
-            }
+            self.answers.retain(|k, _| enabled.contains(k));
+            self.enabled = enabled;
         }
-        self.answers.retain(|k, _| enabled.contains(k));
-        self.enabled = enabled;
 
         let mut problems = Vec::new();
         let mut questions = 0;
@@ -428,7 +452,13 @@ impl Response {
                     answered += 1;
                 }
             }
-            validate_item(item, path, answers, &mut problems);
+            validate_item(
+                item,
+                self.options_at(item, path),
+                path,
+                answers,
+                &mut problems,
+            );
             if item.required && item.item_type == ItemType::Group && !self.group_has_answer(path) {
                 problems.push(Problem {
                     path: path.clone(),
@@ -442,7 +472,28 @@ impl Response {
             problems,
             questions,
             answered,
+            expression_failures,
         }
+    }
+
+    /// One step of settling enablement: which instances are enabled, given
+    /// which were (`enabled`) and what `enableWhenExpression` said (`shown`).
+    pub(crate) fn next_enabled(
+        &self,
+        instances: &[(&Item, ItemPath)],
+        enabled: &HashSet<ItemPath>,
+        ancestors: &HashMap<&str, Vec<&str>>,
+        shown: impl Fn(&ItemPath) -> bool,
+    ) -> HashSet<ItemPath> {
+        let mut next = HashSet::with_capacity(enabled.len());
+        for (item, path) in instances {
+            let parent = path.parent();
+            let parent_on = parent.0.is_empty() || next.contains(&parent);
+            if parent_on && self.conditions_hold(item, path, enabled, ancestors) && shown(path) {
+                next.insert(path.clone());
+            }
+        }
+        next
     }
 
     fn group_has_answer(&self, group: &ItemPath) -> bool {
@@ -690,6 +741,7 @@ fn condition_holds(ew: &EnableWhen, answers: &[&AnswerValue]) -> bool {
 
 fn validate_item(
     item: &Item,
+    options: &[AnswerOption],
     path: &ItemPath,
     answers: &[AnswerValue],
     problems: &mut Vec<Problem>,
@@ -701,7 +753,9 @@ fn validate_item(
             message,
         })
     };
-    if !item.item_type.is_question() {
+    // Calculated items are filled by the form, never by the patient: nothing
+    // about them is the patient's to fix.
+    if !item.item_type.is_question() || item.is_calculated() {
         return;
     }
     if answers.is_empty() {
@@ -721,7 +775,7 @@ fn validate_item(
         );
     }
     for a in answers {
-        if let Some(expected) = type_mismatch(item, a) {
+        if let Some(expected) = type_mismatch_in(item, options, a) {
             push(
                 ProblemKind::WrongType {
                     expected: expected.into(),
@@ -732,7 +786,7 @@ fn validate_item(
         }
         let free_text =
             item.item_type == ItemType::OpenChoice && matches!(a, AnswerValue::String(_));
-        if !item.options.is_empty() && !free_text && item.option_for(a).is_none() {
+        if !options.is_empty() && !free_text && !options.iter().any(|o| o.value.matches(a)) {
             push(
                 ProblemKind::NotAnOption,
                 "Please choose one of the answers offered.".into(),
@@ -768,8 +822,13 @@ fn validate_item(
     }
 }
 
-/// What kind of value the item wants, when `a` is not it.
-fn type_mismatch(item: &Item, a: &AnswerValue) -> Option<&'static str> {
+/// What kind of value the item wants, when `a` is not it (among `options`,
+/// the answers offered now).
+pub(crate) fn type_mismatch_in(
+    item: &Item,
+    options: &[AnswerOption],
+    a: &AnswerValue,
+) -> Option<&'static str> {
     use AnswerValue as V;
     let ok = match item.item_type {
         ItemType::Boolean => matches!(a, V::Boolean(_)),
@@ -784,16 +843,14 @@ fn type_mismatch(item: &Item, a: &AnswerValue) -> Option<&'static str> {
         ItemType::String | ItemType::Text => matches!(a, V::String(_)),
         ItemType::Url => matches!(a, V::Uri(_) | V::String(_)),
         ItemType::Choice => {
-            !item.options.is_empty()
-                && item
-                    .options
+            !options.is_empty()
+                && options
                     .iter()
                     .any(|o| o.value.fhir_suffix() == a.fhir_suffix())
         }
         ItemType::OpenChoice => {
             matches!(a, V::String(_))
-                || item
-                    .options
+                || options
                     .iter()
                     .any(|o| o.value.fhir_suffix() == a.fhir_suffix())
         }

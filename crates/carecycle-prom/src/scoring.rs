@@ -935,6 +935,101 @@ pub struct Assessment {
     /// None when the form is no known instrument.
     pub recognised: Option<Recognised>,
     pub outcomes: Vec<ScoreOutcome>,
+    /// The form's own calculated scores (SDC `calculatedExpression` items
+    /// with a number), as the form computed them, each compared with the
+    /// engine's score of the same scale where the engine knows the instrument.
+    pub form_scores: Vec<FormScore>,
+}
+
+/// A score the form calculates itself, shown as the form defines it. When
+/// the engine scores the same scale, the two must agree; a disagreement is
+/// for the care team to see (`agrees: Some(false)`), never settled silently.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormScore {
+    pub link_id: String,
+    pub text: Option<String>,
+    /// What the form's expression gave; None when it gave nothing.
+    pub value: Option<f64>,
+    /// The engine's scale it was compared with, and the engine's value.
+    pub scale: Option<String>,
+    pub engine_value: Option<f64>,
+    /// None when there is nothing to compare (no such scale, or no value on one side).
+    pub agrees: Option<bool>,
+}
+
+impl Assessment {
+    /// The form's own scores that disagree with the engine's.
+    pub fn disagreements(&self) -> impl Iterator<Item = &FormScore> {
+        self.form_scores.iter().filter(|f| f.agrees == Some(false))
+    }
+}
+
+/// How far apart two scores of one scale may be and still agree: half the
+/// last place a published score is given to (T-scores to one decimal).
+const AGREEMENT_TOLERANCE: f64 = 0.05;
+
+/// The number a calculated item holds.
+fn form_value(response: &Response, item: &Item) -> Option<f64> {
+    response
+        .answers_to(&item.link_id)
+        .into_iter()
+        .find_map(AnswerValue::as_number)
+}
+
+/// The form's calculated numeric items, each matched with the engine's
+/// scale it scores: by the item's LOINC code for that scale, or, when the
+/// form has one calculated number and the engine scores one scale, with it.
+fn form_scores(
+    q: &Questionnaire,
+    response: &Response,
+    outcomes: &[ScoreOutcome],
+) -> Vec<FormScore> {
+    let calculated: Vec<&Item> = q
+        .walk()
+        .into_iter()
+        .map(|(i, _)| i)
+        .filter(|i| {
+            i.is_calculated()
+                && matches!(
+                    i.item_type,
+                    ItemType::Integer | ItemType::Decimal | ItemType::Quantity
+                )
+        })
+        .collect();
+    let scales: Vec<(&str, Option<&str>, Option<f64>)> = outcomes
+        .iter()
+        .map(|o| match o {
+            ScoreOutcome::Scored(s) => (s.scale.as_str(), s.loinc.as_deref(), Some(s.value)),
+            ScoreOutcome::NotScorable { scale, .. } => (scale.as_str(), None, None),
+            ScoreOutcome::Unsupported { instrument, .. } => (instrument.as_str(), None, None),
+        })
+        .collect();
+    calculated
+        .iter()
+        .map(|item| {
+            let value = form_value(response, item);
+            let by_code = scales
+                .iter()
+                .find(|(_, loinc, _)| loinc.is_some_and(|l| item.has_code("http://loinc.org", l)));
+            let only = (calculated.len() == 1 && scales.len() == 1 && item.codes.is_empty())
+                .then(|| scales.first())
+                .flatten();
+            let matched = by_code.or(only);
+            let engine_value = matched.and_then(|(_, _, v)| *v);
+            FormScore {
+                link_id: item.link_id.clone(),
+                text: item.text.clone(),
+                value,
+                scale: matched.map(|(s, _, _)| (*s).to_owned()),
+                engine_value,
+                agrees: match (value, engine_value) {
+                    (Some(a), Some(b)) => Some((a - b).abs() <= AGREEMENT_TOLERANCE),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -1579,9 +1674,13 @@ pub fn score(q: &Questionnaire, response: &Response) -> Vec<ScoreOutcome> {
 /// no total, except the total the form itself defines (see `generic_total`).
 pub fn assess(q: &Questionnaire, response: &Response) -> Assessment {
     let Some(m) = match_form(q) else {
+        let outcomes: Vec<ScoreOutcome> = generic_total(q, response).into_iter().collect();
+        // Nothing to compare with: the engine does not know this instrument.
+        let form_scores = form_scores(q, response, &[]);
         return Assessment {
             recognised: None,
-            outcomes: generic_total(q, response).into_iter().collect(),
+            outcomes,
+            form_scores,
         };
     };
     let scores: Vec<Option<f64>> = m
@@ -1591,13 +1690,15 @@ pub fn assess(q: &Questionnaire, response: &Response) -> Assessment {
         .zip(&m.items)
         .map(|(d, item)| item.and_then(|i| item_score(d, i, response)))
         .collect();
+    let outcomes = outcomes(m.def, &scores);
     Assessment {
         recognised: Some(Recognised {
             instrument: m.def.instrument,
             instrument_id: m.def.id,
             recognition: m.how,
         }),
-        outcomes: outcomes(m.def, &scores),
+        form_scores: form_scores(q, response, &outcomes),
+        outcomes,
     }
 }
 
@@ -2036,18 +2137,16 @@ fn sums_weights(expression: &str) -> bool {
 /// The total a form that is no known instrument defines itself: only when
 /// every option of its weighted questions carries a weight
 /// (`ordinalValue`/`itemWeight`) AND the form has a calculated item whose
-/// expression sums those weights. The engine does not evaluate FHIRPath, so it
-/// computes that sum itself and says so. Never a band, never a direction: the
+/// expression sums those weights; the value is what that expression gives.
+/// The range is the sum of the weights' bounds. Never a band, never a direction: the
 /// form does not define them. Any other unknown form gets no number at all
 /// (summing weights a form never meant to be added up would be invented).
 fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome> {
-    let defines_total = q
+    let total_item = q
         .walk()
         .into_iter()
-        .any(|(i, _)| i.calculated_expression.as_deref().is_some_and(sums_weights));
-    if !defines_total {
-        return None;
-    }
+        .map(|(i, _)| i)
+        .find(|i| i.calculated_expression.as_deref().is_some_and(sums_weights))?;
     let choices: Vec<&Item> = q
         .walk()
         .into_iter()
@@ -2074,7 +2173,6 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
     if weighted.is_empty() {
         return None;
     }
-    let mut value = 0.0;
     let mut min = 0.0;
     let mut max = 0.0;
     let mut missing = 0;
@@ -2090,7 +2188,6 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
         if chosen.is_empty() {
             missing += 1;
         }
-        value += chosen.iter().sum::<f64>();
     }
     let name = q
         .title
@@ -2104,6 +2201,14 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
             reason: format!("{missing} scored questions are not answered."),
         });
     }
+    // The value is the form's own: its calculatedExpression, evaluated.
+    let Some(value) = form_value(response, total_item) else {
+        return Some(ScoreOutcome::NotScorable {
+            scale: "total".into(),
+            scale_name: name,
+            reason: "The form's own calculation gave no value.".into(),
+        });
+    };
     Some(scored(Score {
         instrument: q.url.clone().or_else(|| q.id.clone()).unwrap_or_default(),
         instrument_name: name.clone(),
@@ -2120,9 +2225,9 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
         mcid: None,
         loinc: None,
         profile: None,
-        rule: "The total this form defines (a calculated item summing its option weights), computed by \
-               CareCycle as the sum of the weights of the chosen options; every weighted question must \
-               be answered. This form is no instrument CareCycle knows: no band is given."
+        rule: "The total this form defines (a calculated item summing its option weights), as the \
+               form's own calculatedExpression gives it; every weighted question must be answered. \
+               This form is no instrument CareCycle knows: no band is given."
             .into(),
     }))
 }
