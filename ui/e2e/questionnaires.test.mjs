@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { PATIENT, SIZES, findByText, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
+import { everythingOn, invalidAmong } from './support/validate-fhir.mjs';
 
 const DAY = 86400000;
 const day = (offset) => new Date(Date.now() + offset * DAY).toISOString().slice(0, 10);
@@ -88,6 +89,7 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
   const { s: first, backend, relaunch } = await signedInApp(t);
   let s = first;
   const fhir = await signInAs(backend.fhirBase, PATIENT.user, PATIENT.password);
+  const started = new Date().toISOString();
   const phqTitle = 'Mood check (PHQ-9) — this week';
   const promisTitle = 'General health (PROMIS) — this week';
   const assign = (questionnaire, title) =>
@@ -120,10 +122,16 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
   await screenshots(s, 'questionnaire-form');
   await s.click(await s.find('[data-testid="form-leave"]'));
   // The draft reaches the team's server as an in-progress response.
-  const responsesFor = async (task) =>
-    entries(await fhir.get(`QuestionnaireResponse?patient=${fhir.patient}&_count=200`)).filter((r) =>
-      r.basedOn?.some((b) => b.reference === `Task/${task}`),
+  // Every response to the task's questionnaire written since the test began
+  // (R4 links a response to its Task from the Task's output, checked below).
+  const responsesFor = async (task) => {
+    const { focus } = await fhir.get(`Task/${task}`);
+    const { url } = await fhir.get(focus.reference);
+    return entries(await fhir.get(`QuestionnaireResponse?patient=${fhir.patient}&_count=200`)).filter(
+      (r) => r.questionnaire?.split('|')[0] === url && r.meta.lastUpdated >= started,
     );
+  };
+  const outputOf = async (task) => (await fhir.get(`Task/${task}`)).output?.[0]?.valueReference?.reference;
   // Four answers, and the form's own total as it stands (calculated items travel in the response).
   const answered = (r) => r.item?.filter((i) => i.linkId !== '/44261-6').length;
   const draftTotal = (r) => r.item?.find((i) => i.linkId === '/44261-6')?.answer?.[0]?.valueInteger;
@@ -182,6 +190,7 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
     { what: 'one completed response on the server' },
   );
   const [phqServer] = await responsesFor(phqTask);
+  assert.equal(await outputOf(phqTask), `QuestionnaireResponse/${phqServer.id}`, 'the task names its response');
   assert.equal(answered(phqServer), 10, 'nine items and the difficulty question');
   assert.equal(draftTotal(phqServer), 13, "the form's own total travels with the answers");
   assert.ok(!team(backend, 'responses').includes('CHECK THE FORM'), "the form's total agrees with the published scoring");
@@ -239,4 +248,8 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
   assert.deepEqual(await axeViolations(s), [], 'results have no accessibility violations');
   await s.execute('document.querySelector(\'[data-scale="promis-global-physical"]\').scrollIntoView()');
   await screenshots(s, 'results');
+
+  // What the app wrote (drafts, answers, task status, read marks) is valid R4 to a stock validator.
+  const { resources } = await everythingOn(backend.fhirBase);
+  assert.deepEqual(invalidAmong(resources), [], 'every resource on the server is valid R4');
 });

@@ -11,6 +11,7 @@ import { startBackend } from './support/processes.mjs';
 import { PATIENT, findByText, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
+import { everythingOn, invalidAmong } from './support/validate-fhir.mjs';
 
 /** The OS keyring's CareCycle items (Secret Service on this session bus): their `username` attributes. */
 function keyringUsers() {
@@ -82,4 +83,6 @@ test('signing out sends what is waiting, then removes the record from the device
   // The server ended that sign-in: its audit log records the sign-out.
   const audit = entries(await fhir.get(`AuditEvent?_count=500&_sort=-_lastUpdated`));
   assert.ok(audit.some((e) => e.subtype?.[0]?.code === '110123'), 'the server recorded the sign-out (revocation)');
+  // What the app wrote (the reply, the read marks) is valid R4 to a stock validator.
+  assert.deepEqual(invalidAmong((await everythingOn(again.fhirBase)).resources), [], 'every resource on the server is valid R4');
 });

@@ -362,7 +362,6 @@ fn seed_assignments(
             qr["id"] = json!(response_id);
             qr["subject"] = json!({"reference": pref});
             qr["author"] = json!({"reference": pref});
-            qr["basedOn"] = json!([{"reference": format!("Task/{task_id}")}]);
             put(
                 conn,
                 s,

@@ -315,8 +315,13 @@ pub fn state_of(
         .and_then(|(s, e)| ItemState::parse(&s).map(|s| (s, e))))
 }
 
-/// Makes failed and conflicting entries pending again (the patient pressed "retry").
+/// Makes failed entries pending again and lets waiting ones go now (the patient pressed "retry" or "send them first").
 pub fn retry_all(conn: &Connection) -> Result<usize> {
+    // Asked by the person: what waits out a backoff goes now too.
+    conn.execute(
+        "UPDATE outbox SET next_attempt_at = NULL WHERE state = 'pending'",
+        [],
+    )?;
     Ok(conn.execute(
         "UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state IN ('failed')",
         [],

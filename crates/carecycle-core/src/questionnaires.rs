@@ -57,12 +57,14 @@ pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
 
 /// Every assigned questionnaire, the most urgent first.
 pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQuestionnaire>> {
-    let drafts: std::collections::HashSet<String> = store
-        .all(ResourceType::QuestionnaireResponse)?
-        .iter()
-        .filter(|r| r["status"] == "in-progress")
-        .filter_map(|r| r["basedOn"][0]["reference"].as_str().map(str::to_owned))
-        .collect();
+    let mut drafts = std::collections::HashSet::new();
+    for t in store.all(ResourceType::Task)? {
+        if let Some(id) = t["id"].as_str()
+            && draft_of(store, id)?.is_some()
+        {
+            drafts.insert(format!("Task/{id}"));
+        }
+    }
     let mut out: Vec<DueQuestionnaire> = store
         .all(ResourceType::Task)?
         .iter()
@@ -249,13 +251,39 @@ fn build(
 
 /// The in-progress response saved for a task, if there is one.
 pub fn draft_of(store: &Store, task_id: &str) -> Result<Option<Value>> {
-    let based_on = format!("Task/{}", task_id.trim_start_matches("Task/"));
+    let Some(task) = store.get(ResourceType::Task, task_id.trim_start_matches("Task/"))? else {
+        return Ok(None);
+    };
+    let Some(id) = response_of(&task) else {
+        return Ok(None);
+    };
     Ok(store
-        .all(ResourceType::QuestionnaireResponse)?
-        .into_iter()
-        .find(|r| {
-            r["status"] == "in-progress" && r["basedOn"][0]["reference"] == based_on.as_str()
-        }))
+        .get(ResourceType::QuestionnaireResponse, &id)?
+        .filter(|r| r["status"] == "in-progress"))
+}
+
+/// The response a questionnaire Task names as its output (SDC: the Task
+/// points at its QuestionnaireResponse; R4 lets a response be basedOn only a
+/// CarePlan or ServiceRequest, so the link lives on the Task).
+fn response_of(task: &Value) -> Option<String> {
+    task["output"]
+        .as_array()?
+        .iter()
+        .filter_map(|o| o["valueReference"]["reference"].as_str())
+        .find_map(|r| r.strip_prefix("QuestionnaireResponse/"))
+        .map(str::to_owned)
+}
+
+/// Links a response to its Task (its output), queued with the response.
+fn link_response(
+    store: &mut Store,
+    mut task: Value,
+    task_id: &str,
+    response_id: &str,
+    now: Timestamp,
+) -> Result<()> {
+    task["output"] = json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}]);
+    outbox::queue_update(store.connection(), ResourceType::Task, task_id, task, now)
 }
 
 /// The next version of a response keeps what it was created with: its
@@ -267,10 +295,9 @@ fn next_version_of(mut qr: Value, earlier: &Value) -> Value {
     qr
 }
 
-fn with_context(mut qr: Value, patient: &str, task_id: &str) -> Value {
+fn with_context(mut qr: Value, patient: &str) -> Value {
     qr["subject"] = json!({"reference": format!("Patient/{patient}")});
     qr["author"] = json!({"reference": format!("Patient/{patient}")});
-    qr["basedOn"] = json!([{"reference": format!("Task/{task_id}")}]);
     qr
 }
 
@@ -285,7 +312,7 @@ pub fn save_draft(
     now: Timestamp,
 ) -> Result<String> {
     let task_id = task_id.trim_start_matches("Task/").to_owned();
-    let (_, q, response) = build(store, &task_id, answers)?;
+    let (task, q, response) = build(store, &task_id, answers)?;
     let authored = carecycle_fhir::time::format_instant(now);
     let qr = with_context(
         response.to_fhir(
@@ -294,7 +321,6 @@ pub fn save_draft(
             Some(&authored),
         ),
         patient,
-        &task_id,
     );
     match draft_of(store, &task_id)? {
         Some(existing) => {
@@ -315,6 +341,8 @@ pub fn save_draft(
                 qr,
                 now,
             )?;
+            // The Task names its draft, so this and other devices resume it.
+            link_response(store, task, &task_id, &local, now)?;
             Ok(format!("QuestionnaireResponse/{local}"))
         }
     }
@@ -344,7 +372,7 @@ pub fn answer(
                 .join("; "),
         )
     })?;
-    let qr = with_context(qr, patient, &task_id);
+    let qr = with_context(qr, patient);
     let scores = scoring::score(&q, &response);
     let flags = flags_for(&q, &response, &scores);
     let response_id = match draft_of(store, &task_id)? {
@@ -367,8 +395,7 @@ pub fn answer(
         )?,
     };
     task["status"] = json!("completed");
-    task["output"] = json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}]);
-    outbox::queue_update(store.connection(), ResourceType::Task, &task_id, task, now)?;
+    link_response(store, task, &task_id, &response_id, now)?;
     Ok(Answered {
         response_id: format!("QuestionnaireResponse/{response_id}"),
         scores,
