@@ -23,15 +23,8 @@ pub struct ClientRegistration {
 
 /// CareCycle's patient app (desktop and phones): a public client.
 pub const APP: ClientRegistration = ClientRegistration {
-    id: "carecycle-app",
-    scopes: &[
-        "launch/patient",
-        "offline_access",
-        "patient/*.rs",
-        "patient/Communication.cu",
-        "patient/QuestionnaireResponse.cu",
-        "patient/Task.u",
-    ],
+    id: carecycle_fhir::APP_CLIENT_ID,
+    scopes: carecycle_fhir::APP_SCOPES,
     redirect_uris: &["dev.carecycle.app:/callback"],
     loopback: true,
 };

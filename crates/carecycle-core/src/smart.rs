@@ -21,20 +21,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// The app's registered client id (a public client: no secret).
-pub const CLIENT_ID: &str = "carecycle-app";
+pub const CLIENT_ID: &str = carecycle_fhir::APP_CLIENT_ID;
 
-/// What the app asks for: the patient's own record, read and search, kept signed
-/// in with a refresh token.
-/// Read the record; write only what the patient writes: messages, questionnaire
-/// answers, and their own tasks (a ticked checklist item, a finished questionnaire).
-pub const SCOPES: &[&str] = &[
-    "launch/patient",
-    "offline_access",
-    "patient/*.rs",
-    "patient/Communication.cu",
-    "patient/QuestionnaireResponse.cu",
-    "patient/Task.u",
-];
+/// What the app asks for: the patient's own record, kept signed in with a
+/// refresh token (see [`carecycle_fhir::APP_SCOPES`]).
+pub const SCOPES: &[&str] = carecycle_fhir::APP_SCOPES;
 
 /// How long the app waits for the person to finish signing in in the browser.
 pub const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);

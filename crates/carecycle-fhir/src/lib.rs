@@ -112,6 +112,23 @@ pub fn identifiers(resource: &serde_json::Value) -> Vec<&serde_json::Value> {
     }
 }
 
+/// The patient app's SMART client id: what the app signs in as, and what the
+/// reference back end registers.
+pub const APP_CLIENT_ID: &str = "carecycle-app";
+
+/// The scopes the patient app asks for (and the reference back end registers
+/// for it): read the record; write only what the patient writes — messages,
+/// questionnaire answers, and their own tasks (a ticked checklist item, a
+/// finished questionnaire).
+pub const APP_SCOPES: &[&str] = &[
+    "launch/patient",
+    "offline_access",
+    "patient/*.rs",
+    "patient/Communication.cu",
+    "patient/QuestionnaireResponse.cu",
+    "patient/Task.u",
+];
+
 /// Identifier system of the client identifiers the app puts on what it creates,
 /// so a conditional create can find a resource sent before a lost response.
 pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";
