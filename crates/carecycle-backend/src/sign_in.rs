@@ -371,6 +371,9 @@ pub async fn authorize_submit(
     let clock = state.stamper.clock().clone();
     let username = form.username.trim().to_owned();
     if let Err(seconds) = state.throttle.check(&username, addr, clock.now()) {
+        // A held-up attempt is also answered slowly, so one client's flood
+        // cannot spend the server's time on refusals (the wait costs no CPU).
+        tokio::time::sleep(crate::throttle::HELD_UP_ANSWER_DELAY).await;
         let mut response = error_page(
             lang,
             StatusCode::TOO_MANY_REQUESTS,

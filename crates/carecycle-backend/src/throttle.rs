@@ -3,7 +3,8 @@
 //! client address. A few failures are free; after that each one doubles the
 //! wait (capped), and until it has passed every attempt answers 429 with
 //! `Retry-After` without checking the password — so a flood costs no
-//! password hashing. A success clears the account's count (never the
+//! password hashing — after a short delay, so it costs little else either
+//! ([`HELD_UP_ANSWER_DELAY`]). A success clears the account's count (never the
 //! address's, so one valid account cannot launder a flood).
 //!
 //! Time is passed in, so the schedule is tested without sleeping.
@@ -17,6 +18,9 @@ use std::sync::Mutex;
 pub const ACCOUNT_FREE_FAILURES: u32 = 3;
 /// Failures per address before any wait (several people may share one).
 pub const ADDRESS_FREE_FAILURES: u32 = 20;
+/// How long a held-up attempt waits before its 429: a client that floods
+/// sequentially is slowed to a few attempts a second per connection.
+pub const HELD_UP_ANSWER_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
 /// The longest wait.
 pub const MAX_WAIT: SignedDuration = SignedDuration::from_secs(15 * 60);
 /// A count is forgotten after this long without a failure.
