@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackend } from './support/processes.mjs';
-import { PATIENT, findByText, screenshots, signedInApp, texts } from './support/app.mjs';
+import { PATIENT, SIZES, findByText, save, screenshots, signedInApp, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 import { everythingOn, invalidAmong } from './support/validate-fhir.mjs';
@@ -61,6 +61,23 @@ test('signing out sends what is waiting, then removes the record from the device
   assert.match(await s.text(await s.find('[data-testid="sign-out-dialog"]')), /Your care team keeps everything/);
   assert.deepEqual(await axeViolations(s), [], 'the sign-out question has no accessibility violations');
   await screenshots(s, 'sign-out-unsent');
+  // The same question in Spanish on the smallest phone: every word follows, nothing overflows.
+  const language = (code) =>
+    s.execute(
+      `const el = document.querySelector('[data-testid="language"]');
+       el.value = arguments[0]; el.dispatchEvent(new Event('change', { bubbles: true }));`,
+      [code],
+    );
+  await s.setWindowSize(360, 640);
+  await language('es');
+  await s.waitFor(async () => /Aún sin enviar: 2\./.test(await s.text(await s.find('[data-testid="sign-out-unsent"]'))), {
+    what: 'the sign-out question in Spanish',
+  });
+  assert.match(await s.text(await s.find('[data-testid="sign-out-dialog"]')), /Su equipo de atención lo conserva todo/);
+  assert.equal(await s.execute('return document.documentElement.scrollWidth <= window.innerWidth'), true, 'no sideways scrolling at 360 px');
+  save('sign-out-unsent-es-360.png', await s.screenshot());
+  await language('en');
+  await s.setWindowSize(...SIZES.desktop);
 
   // Back online, "send them first" sends it; then signing out is plain.
   const again = await startBackend({ dataDir: backend.dataDir, port: backend.port });
