@@ -1567,6 +1567,16 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             })
         };
         let b = |v: bool| vec![Item::Boolean(v)];
+        // §5.5 `toX()` gives the converted value; `convertsToX()` whether it converts.
+        let converted = |to: bool, v: Option<Item<'a>>| -> Collection<'a> {
+            if to {
+                v.into_iter().collect()
+            } else if input.is_empty() {
+                Vec::new()
+            } else {
+                b(v.is_some())
+            }
+        };
         Ok(match name {
             // §5.1 Existence
             "empty" => b(input.is_empty()),
@@ -1754,13 +1764,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     Some(Item::String(s)) => s.trim().parse().ok(),
                     Some(_) => None,
                 };
-                if name == "toInteger" {
-                    v.map(Item::Integer).into_iter().collect()
-                } else if input.is_empty() {
-                    Vec::new()
-                } else {
-                    b(v.is_some())
-                }
+                converted(name == "toInteger", v.map(Item::Integer))
             }
             "toDecimal" | "convertsToDecimal" => {
                 let v = match one(name)? {
@@ -1771,13 +1775,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     Some(Item::String(s)) => s.trim().parse().ok().filter(|d: &f64| d.is_finite()),
                     Some(_) => None,
                 };
-                if name == "toDecimal" {
-                    v.map(Item::Decimal).into_iter().collect()
-                } else if input.is_empty() {
-                    Vec::new()
-                } else {
-                    b(v.is_some())
-                }
+                converted(name == "toDecimal", v.map(Item::Decimal))
             }
             "toBoolean" | "convertsToBoolean" => {
                 let v = match one(name)? {
@@ -1792,13 +1790,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     },
                     Some(_) => None,
                 };
-                if name == "toBoolean" {
-                    boolean(v)
-                } else if input.is_empty() {
-                    Vec::new()
-                } else {
-                    b(v.is_some())
-                }
+                converted(name == "toBoolean", v.map(Item::Boolean))
             }
             "toString" => match single(input, name)? {
                 None => Vec::new(),

@@ -1319,7 +1319,8 @@ fn in_range(s: &str, lo: u32, hi: u32) -> bool {
     s.parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n))
 }
 
-fn display_value(v: &AnswerValue) -> String {
+/// An answer in words, as an option label shows it.
+pub(crate) fn display_value(v: &AnswerValue) -> String {
     match v {
         AnswerValue::Integer(i) => i.to_string(),
         AnswerValue::Decimal(d) => d.to_string(),

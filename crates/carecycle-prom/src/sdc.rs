@@ -888,7 +888,7 @@ pub(crate) fn settle(
                             FpItem::Node(n) => crate::fhirpath::own_weight(n.value),
                             _ => None,
                         };
-                        let label = display_plain(&value);
+                        let label = crate::parse::display_value(&value);
                         Ok(AnswerOption {
                             value,
                             weight,
@@ -906,25 +906,4 @@ pub(crate) fn settle(
     resp.options = options;
     resp.enabled = enabled;
     failures
-}
-
-fn display_plain(v: &AnswerValue) -> String {
-    match v {
-        AnswerValue::Boolean(b) => b.to_string(),
-        AnswerValue::Integer(i) => i.to_string(),
-        AnswerValue::Decimal(d) => d.to_string(),
-        AnswerValue::Date(s)
-        | AnswerValue::DateTime(s)
-        | AnswerValue::Time(s)
-        | AnswerValue::String(s)
-        | AnswerValue::Uri(s)
-        | AnswerValue::Reference(s) => s.clone(),
-        AnswerValue::Coding(c) => c
-            .display
-            .clone()
-            .or_else(|| c.code.clone())
-            .unwrap_or_default(),
-        AnswerValue::Quantity(q) => q.value.map(|v| v.to_string()).unwrap_or_default(),
-        AnswerValue::Attachment(a) => a.title.clone().unwrap_or_default(),
-    }
 }
