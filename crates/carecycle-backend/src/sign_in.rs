@@ -132,6 +132,68 @@ fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// One line of what a sign-in lets the app do: shown when the grant has any
+/// of `letters` on `on` (any type when `None`).
+struct ConsentLine {
+    role: RoleKind,
+    on: Option<ResourceType>,
+    letters: &'static str,
+    en: &'static str,
+    es: &'static str,
+}
+
+const CONSENT: &[ConsentLine] = &[
+    ConsentLine {
+        role: RoleKind::Team,
+        on: None,
+        letters: "r",
+        en: "See the records of your unit's current patients",
+        es: "Ver las historias de los pacientes actuales de su unidad",
+    },
+    ConsentLine {
+        role: RoleKind::Team,
+        on: None,
+        letters: "cu",
+        en: "Write to those records and to your unit's directory",
+        es: "Escribir en esas historias y en el directorio de su unidad",
+    },
+    ConsentLine {
+        role: RoleKind::Patient,
+        on: None,
+        letters: "r",
+        en: "See your care plan, appointments, care team, messages, questionnaires and reading",
+        es: "Ver su plan de cuidados, citas, equipo de atención, mensajes, cuestionarios y lecturas",
+    },
+    ConsentLine {
+        role: RoleKind::Patient,
+        on: Some(ResourceType::Communication),
+        letters: "c",
+        en: "Send messages to your care team",
+        es: "Enviar mensajes a su equipo de atención",
+    },
+    ConsentLine {
+        role: RoleKind::Patient,
+        on: Some(ResourceType::Communication),
+        letters: "u",
+        en: "Mark your care team's messages as read",
+        es: "Marcar como leídos los mensajes de su equipo",
+    },
+    ConsentLine {
+        role: RoleKind::Patient,
+        on: Some(ResourceType::QuestionnaireResponse),
+        letters: "cu",
+        en: "Send your answers to questionnaires",
+        es: "Enviar sus respuestas a los cuestionarios",
+    },
+    ConsentLine {
+        role: RoleKind::Patient,
+        on: Some(ResourceType::Task),
+        letters: "u",
+        en: "Mark checklist items and questionnaires as done",
+        es: "Marcar como hechas las tareas y los cuestionarios",
+    },
+];
+
 /// What the app will be able to see and do, in plain words, from the scopes
 /// it asked for as far as its registration allows (a family member is then
 /// granted less: only what the patient shares).
@@ -146,58 +208,21 @@ fn consent_lines(lang: Lang, params: &AuthorizeParams) -> Vec<&'static str> {
         RoleKind::Patient
     };
     let granted = scopes::grant(&params.scope, client, role).unwrap_or_default();
-    let may = |t: ResourceType, l: char| scope_allows(&granted, t.as_str(), l);
-    let mut lines = Vec::new();
-    if team {
-        if ResourceType::ALL.iter().any(|t| may(*t, 'r')) {
-            lines.push(lang.pick(
-                "See the records of your unit's current patients",
-                "Ver las historias de los pacientes actuales de su unidad",
-            ));
-        }
-        if ResourceType::ALL
-            .iter()
-            .any(|t| may(*t, 'u') || may(*t, 'c'))
-        {
-            lines.push(lang.pick(
-                "Write to those records and to your unit's directory",
-                "Escribir en esas historias y en el directorio de su unidad",
-            ));
-        }
-    } else {
-        if ResourceType::ALL.iter().any(|t| may(*t, 'r')) {
-            lines.push(lang.pick(
-                "See your care plan, appointments, care team, messages, questionnaires and reading",
-                "Ver su plan de cuidados, citas, equipo de atención, mensajes, cuestionarios y lecturas",
-            ));
-        }
-        if may(ResourceType::Communication, 'c') {
-            lines.push(lang.pick(
-                "Send messages to your care team",
-                "Enviar mensajes a su equipo de atención",
-            ));
-        }
-        if may(ResourceType::Communication, 'u') {
-            lines.push(lang.pick(
-                "Mark your care team's messages as read",
-                "Marcar como leídos los mensajes de su equipo",
-            ));
-        }
-        if may(ResourceType::QuestionnaireResponse, 'c')
-            || may(ResourceType::QuestionnaireResponse, 'u')
-        {
-            lines.push(lang.pick(
-                "Send your answers to questionnaires",
-                "Enviar sus respuestas a los cuestionarios",
-            ));
-        }
-        if may(ResourceType::Task, 'u') {
-            lines.push(lang.pick(
-                "Mark checklist items and questionnaires as done",
-                "Marcar como hechas las tareas y los cuestionarios",
-            ));
-        }
-    }
+    let mut lines: Vec<&'static str> = CONSENT
+        .iter()
+        .filter(|c| c.role == role)
+        .filter(|c| {
+            ResourceType::ALL
+                .iter()
+                .filter(|t| c.on.is_none_or(|on| on == **t))
+                .any(|t| {
+                    c.letters
+                        .chars()
+                        .any(|l| scope_allows(&granted, t.as_str(), l))
+                })
+        })
+        .map(|c| lang.pick(c.en, c.es))
+        .collect();
     if granted.split_whitespace().any(|s| s == "offline_access") {
         lines.push(lang.pick(
             "Stay signed in on this device until you sign out",
