@@ -199,18 +199,27 @@ pub fn queue_update(
     now: Timestamp,
 ) -> Result<()> {
     let tx = conn.transaction()?;
-    let current: Option<(Option<String>, Option<String>)> = tx
+    let current: Option<(Option<String>, String)> = tx
         .query_row(
-            "SELECT version_id, local_state FROM resource WHERE type = ?1 AND id = ?2",
+            "SELECT version_id, content FROM resource WHERE type = ?1 AND id = ?2",
             params![t.as_str(), id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some((version, _)) = current else {
+    let Some((version, stored)) = current else {
         return Err(CoreError::InvalidInput(format!(
             "there is no {t} {id} here to change"
         )));
     };
+    // A change rebuilt from scratch keeps the identifiers it was created
+    // with: the client identifier that makes a retried create safe is the
+    // outbox's own, and the server holds the patient to it.
+    if content.get("identifier").is_none()
+        && let Ok(stored) = serde_json::from_str::<Value>(&stored)
+        && let Some(identifier) = stored.get("identifier")
+    {
+        content["identifier"] = identifier.clone();
+    }
     content["resourceType"] = json!(t.as_str());
     content["id"] = json!(id);
     tx.execute(

@@ -286,15 +286,6 @@ fn link_response(
     outbox::queue_update(store.connection(), ResourceType::Task, task_id, task, now)
 }
 
-/// The next version of a response keeps what it was created with: its
-/// identifier (the client identifier that makes a retried create safe).
-fn next_version_of(mut qr: Value, earlier: &Value) -> Value {
-    if let Some(identifier) = earlier.get("identifier") {
-        qr["identifier"] = identifier.clone();
-    }
-    qr
-}
-
 fn with_context(mut qr: Value, patient: &str) -> Value {
     qr["subject"] = json!({"reference": format!("Patient/{patient}")});
     qr["author"] = json!({"reference": format!("Patient/{patient}")});
@@ -329,7 +320,7 @@ pub fn save_draft(
                 store.connection(),
                 ResourceType::QuestionnaireResponse,
                 &id,
-                next_version_of(qr, &existing),
+                qr,
                 now,
             )?;
             Ok(format!("QuestionnaireResponse/{id}"))
@@ -382,7 +373,7 @@ pub fn answer(
                 store.connection(),
                 ResourceType::QuestionnaireResponse,
                 &id,
-                next_version_of(qr, &draft),
+                qr,
                 now,
             )?;
             id
