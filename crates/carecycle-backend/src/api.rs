@@ -1,5 +1,6 @@
 //! FHIR R4 REST: read, vread, create (with If-None-Exist), update (with
-//! If-Match), delete and search, as JSON, with errors as OperationOutcome.
+//! If-Match), delete and search (GET and POST `_search`; parameters in
+//! [`crate::search`]), as JSON, with errors as OperationOutcome.
 //! Every request is checked against the caller's scopes and patient compartment;
 //! a resource outside the caller's compartment answers 404, exactly as one that
 //! does not exist, so a denial reveals nothing.
@@ -10,7 +11,8 @@ use crate::audit::{self, Interaction};
 use crate::auth::Principal;
 use crate::policy::{self, Op};
 use crate::routing;
-use crate::store::{self, Filter, Prefix, Query, Stamper, StoreError, Stored};
+use crate::search::{self, SearchRequest, split_token};
+use crate::store::{self, Query, Stamper, StoreError, Stored};
 use crate::validate;
 use axum::Json;
 use axum::body::Bytes;
@@ -18,23 +20,17 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use carecycle_fhir::compartment::patient_of;
 use carecycle_fhir::reference::is_valid_id;
-use carecycle_fhir::time::{FhirDateTime, format_instant};
-use carecycle_fhir::{
-    Bundle, BundleEntry, BundleLink, EntrySearch, FHIR_JSON, FHIR_VERSION, LocalReference,
-    OperationOutcome, ResourceType,
-};
-use jiff::tz::TimeZone;
+use carecycle_fhir::{FHIR_JSON, FHIR_VERSION, OperationOutcome, ResourceType};
 use rusqlite::{Connection, Transaction};
 use serde_json::{Value, json};
 
+pub use crate::search::MAX_PAGE_BYTES;
+pub(crate) use crate::search::parse_last_updated;
+
 /// Largest request body the server reads (attachments travel inline as base64).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-const DEFAULT_PAGE: usize = 50;
-const MAX_PAGE: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -311,12 +307,17 @@ pub(crate) fn resource_response(
     }
 }
 
-fn prefers_minimal(headers: &HeaderMap) -> bool {
+/// Does a `Prefer` header ask for `preference` (`return=minimal`, `handling=strict`)?
+fn prefers(headers: &HeaderMap, preference: &str) -> bool {
     headers
         .get_all("prefer")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split([',', ';']).any(|p| p.trim() == "return=minimal"))
+        .any(|v| v.split([',', ';']).any(|p| p.trim() == preference))
+}
+
+fn prefers_minimal(headers: &HeaderMap) -> bool {
+    prefers(headers, "return=minimal")
 }
 
 pub async fn read(
@@ -376,15 +377,20 @@ fn parse_body(t: ResourceType, body: Result<Bytes, BytesRejection>) -> Result<Va
     Ok(value)
 }
 
-/// Parses a request body as JSON (413 when over the limit, 400 when not JSON).
-pub(crate) fn parse_body_any(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let body = body.map_err(|rejection| {
+/// The request body (413 when over the limit).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
             ApiError::BadRequest("the request body could not be read".into())
         }
-    })?;
+    })
+}
+
+/// Parses a request body as JSON (413 when over the limit, 400 when not JSON).
+pub(crate) fn parse_body_any(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = read_body(body)?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
 }
@@ -399,14 +405,6 @@ pub(crate) fn parse_if_none_exist(value: &str) -> Result<(Option<String>, String
         _ => Err(ApiError::BadRequest(
             "If-None-Exist supports exactly one identifier=system|value criterion".into(),
         )),
-    }
-}
-
-/// `system|value` → (Some(system), value); `value` → (None, value).
-fn split_token(token: &str) -> (Option<String>, String) {
-    match token.split_once('|') {
-        Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
-        None => (None, token.to_owned()),
     }
 }
 
@@ -710,282 +708,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(crate) fn parse_last_updated(value: &str) -> Result<(Prefix, String), ApiError> {
-    let (prefix, rest) = match value.get(..2) {
-        Some("gt") => (Prefix::Gt, &value[2..]),
-        Some("ge") => (Prefix::Ge, &value[2..]),
-        Some("lt") => (Prefix::Lt, &value[2..]),
-        Some("le") => (Prefix::Le, &value[2..]),
-        Some("eq") => (Prefix::Eq, &value[2..]),
-        _ => (Prefix::Eq, value),
-    };
-    let when = FhirDateTime::parse(rest).map_err(|_| {
-        ApiError::BadRequest(format!("_lastUpdated {value:?} is not a date or instant"))
-    })?;
-    Ok((prefix, format_instant(when.start_instant(&TimeZone::UTC))))
-}
-
-fn encode_cursor(after: &(String, String)) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", after.0, after.1))
-}
-
-fn decode_cursor(cursor: &str) -> Result<(String, String), ApiError> {
-    let bad = || ApiError::BadRequest("the paging cursor is not valid".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (lu, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((lu.to_owned(), id.to_owned()))
-}
-
-/// The search parameters that name the patient for each type (besides `patient`).
-fn patient_param(t: ResourceType, name: &str) -> bool {
-    match name {
-        "patient" => t != ResourceType::Patient && t.in_patient_compartment(),
-        "subject" => matches!(
-            t,
-            ResourceType::CarePlan
-                | ResourceType::CareTeam
-                | ResourceType::Communication
-                | ResourceType::DocumentReference
-                | ResourceType::QuestionnaireResponse
-                | ResourceType::Observation
-                | ResourceType::Task
-        ),
-        "actor" => t == ResourceType::Appointment,
-        _ => false,
-    }
-}
-
-/// How a search parameter of this server reads a resource.
-#[derive(Debug, Clone, Copy)]
-enum ParamKind {
-    Reference(&'static str),
-    Token(&'static str),
-    Canonical(&'static str),
-    Date(&'static str),
-}
-
-/// The element search parameters each type supports (besides `_id`,
-/// `_lastUpdated`, `identifier`, `status` and the patient parameters).
-fn element_param(t: ResourceType, name: &str) -> Option<ParamKind> {
-    use ParamKind::*;
-    use ResourceType as T;
-    Some(match (t, name) {
-        (T::Communication | T::CarePlan | T::DocumentReference | T::Observation, "category") => {
-            Token("$.category")
-        }
-        (T::Communication | T::CarePlan, "part-of") => Reference("$.partOf"),
-        (T::Communication, "in-response-to") => Reference("$.inResponseTo"),
-        (T::Communication, "sent") => Date("$.sent"),
-        (T::Communication, "topic") => Token("$.topic"),
-        (
-            T::Task
-            | T::Appointment
-            | T::Communication
-            | T::CarePlan
-            | T::QuestionnaireResponse
-            | T::Observation,
-            "based-on",
-        ) => Reference("$.basedOn"),
-        (T::Task, "focus") => Reference("$.focus"),
-        (T::Observation, "focus") => Reference("$.focus"),
-        (T::Task, "owner") => Reference("$.owner"),
-        (T::Task | T::Observation | T::Questionnaire, "code") => Token("$.code"),
-        (T::Observation, "derived-from") => Reference("$.derivedFrom"),
-        (T::QuestionnaireResponse, "questionnaire") => Canonical("$.questionnaire"),
-        (T::Questionnaire, "url") => Canonical("$.url"),
-        (T::Appointment, "date") => Date("$.start"),
-        (T::Observation, "date") => Date("$.effectiveDateTime"),
-        (T::QuestionnaireResponse, "authored") => Date("$.authored"),
-        (T::Task, "period") => Date("$.restriction.period.end"),
-        (T::CareTeam | T::EpisodeOfCare, "organization") => Reference("$.managingOrganization"),
-        (T::PractitionerRole, "organization") => Reference("$.organization"),
-        (T::PractitionerRole, "practitioner") => Reference("$.practitioner"),
-        (T::RelatedPerson, "patient") => Reference("$.patient"),
-        _ => return None,
-    })
-}
-
-/// Every element search parameter name, for the CapabilityStatement.
-const ELEMENT_PARAMS: [&str; 17] = [
-    "category",
-    "part-of",
-    "in-response-to",
-    "sent",
-    "topic",
-    "based-on",
-    "focus",
-    "owner",
-    "code",
-    "derived-from",
-    "questionnaire",
-    "url",
-    "date",
-    "authored",
-    "period",
-    "organization",
-    "practitioner",
-];
-
-/// `ge2026-11-01` → the SQL comparison and instant; a day means the whole day (UTC).
-fn date_filter(path: &'static str, value: &str) -> Result<Vec<Filter>, ApiError> {
-    let (prefix, rest) = match value.get(..2) {
-        Some(p @ ("gt" | "ge" | "lt" | "le" | "eq")) => (p, &value[2..]),
-        _ => ("eq", value),
-    };
-    let when = FhirDateTime::parse(rest)
-        .map_err(|_| ApiError::BadRequest(format!("{value:?} is not a date or instant")))?;
-    let lo = when.start_instant(&TimeZone::UTC);
-    let hi = match when {
-        FhirDateTime::Date(d) => d
-            .tomorrow()
-            .ok()
-            .and_then(|t| t.to_zoned(TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-            .unwrap_or(lo),
-        FhirDateTime::DateTime(_) => lo,
-    };
-    let f = |op: &'static str, at: jiff::Timestamp| Filter::Date {
-        path,
-        op,
-        instant: format_instant(at),
-    };
-    let point = lo == hi;
-    Ok(match prefix {
-        "gt" => vec![if point { f(">", lo) } else { f(">=", hi) }],
-        "ge" => vec![f(">=", lo)],
-        "lt" => vec![f("<", lo)],
-        "le" => vec![if point { f("<=", lo) } else { f("<", hi) }],
-        _ if point => vec![f("=", lo)],
-        _ => vec![f(">=", lo), f("<", hi)],
-    })
-}
-
-fn element_filter(kind: ParamKind, value: &str) -> Result<Vec<Filter>, ApiError> {
-    let values = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
-    Ok(match kind {
-        ParamKind::Reference(path) => vec![Filter::Reference {
-            path,
-            values: values(),
-        }],
-        ParamKind::Canonical(path) => vec![Filter::Canonical {
-            path,
-            values: values(),
-        }],
-        ParamKind::Token(path) => {
-            let (system, code) = split_token(value);
-            vec![Filter::Token {
-                path,
-                system: system.filter(|s| !s.is_empty()),
-                code,
-            }]
-        }
-        ParamKind::Date(path) => date_filter(path, value)?,
-    })
-}
-
-/// `_include=Task:focus`: the parameter whose references to follow.
-fn parse_include(t: ResourceType, value: &str) -> Result<&'static str, ApiError> {
-    let bad = || ApiError::BadRequest(format!("_include={value} is not supported"));
-    let (source, param) = value.split_once(':').ok_or_else(bad)?;
-    let param = param.split(':').next().unwrap_or(param);
-    if source != t.as_str() {
-        return Err(bad());
-    }
-    match element_param(t, param) {
-        Some(ParamKind::Reference(path) | ParamKind::Canonical(path)) => Ok(path),
-        _ if patient_param(t, param) => Ok(match param {
-            "subject" => "$.subject",
-            "actor" => "$.participant",
-            _ => "$.patient",
-        }),
-        _ => Err(bad()),
-    }
-}
-
-/// The resources `stored` points at through the element at `path` (references
-/// `Type/id` and canonicals of Questionnaires).
-fn follow(conn: &Connection, stored: &Stored, path: &str) -> Result<Vec<Stored>, ApiError> {
-    let pointer = path.trim_start_matches("$.").replace('.', "/");
-    let mut targets = Vec::new();
-    let mut collect = |v: &Value| {
-        let mut stack = vec![v];
-        while let Some(x) = stack.pop() {
-            match x {
-                Value::Object(m) => {
-                    if let Some(Value::String(r)) = m.get("reference") {
-                        targets.push(r.clone());
-                    }
-                    stack.extend(m.values());
-                }
-                Value::Array(a) => stack.extend(a.iter()),
-                Value::String(s)
-                    if s.contains("/Questionnaire/") || s.starts_with("Questionnaire/") =>
-                {
-                    targets.push(s.clone())
-                }
-                _ => {}
-            }
-        }
-    };
-    if let Some(v) = stored.content.pointer(&format!("/{pointer}")) {
-        collect(v);
-    }
-    let mut out = Vec::new();
-    for target in targets {
-        let canonical = target.split('|').next().unwrap_or(&target).to_owned();
-        if let Ok(r) = LocalReference::parse(&canonical, None) {
-            if let Some(found) = store::read(conn, r.resource_type, &r.id)? {
-                out.push(found);
-            }
-        } else if let Some(found) = store::search(
-            conn,
-            ResourceType::Questionnaire,
-            &Query {
-                count: 1,
-                filters: vec![Filter::Canonical {
-                    path: "$.url",
-                    values: vec![canonical],
-                }],
-                ..Default::default()
-            },
-        )?
-        .resources
-        .into_iter()
-        .next()
-        {
-            out.push(found);
-        }
-    }
-    Ok(out)
-}
-
-/// Most bytes of resources one search page carries; the rest follows on the next page.
-pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
-
-/// Ends a page early when its resources pass [`MAX_PAGE_BYTES`] (at least one
-/// resource per page), so the `next` link continues from the last one sent.
-fn bound_page_bytes(page: &mut store::Page) {
-    let mut bytes = 0;
-    let keep = page
-        .resources
-        .iter()
-        .position(|r| {
-            bytes += serde_json::to_vec(&r.content).map_or(0, |v| v.len());
-            bytes > MAX_PAGE_BYTES
-        })
-        .map(|i| i.max(1));
-    if let Some(keep) = keep
-        && keep < page.resources.len()
-    {
-        page.resources.truncate(keep);
-        page.next_after = page
-            .resources
-            .last()
-            .map(|r| (r.last_updated.clone(), r.id.clone()));
-    }
-}
-
 /// Restricts a search to what the caller may see, or refuses it.
 pub(crate) fn scope_search(
     conn: &Connection,
@@ -1061,6 +783,7 @@ pub(crate) fn scope_search(
     Ok(())
 }
 
+/// `GET [type]?params` (R4 http.html#search).
 pub async fn search(
     State(state): State<AppState>,
     principal: Principal,
@@ -1068,174 +791,140 @@ pub async fn search(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let t = parse_type(&type_name)?;
+    let params = search::pairs(raw.unwrap_or_default().as_bytes());
+    search_with(state, principal, &type_name, &headers, params).await
+}
+
+/// `POST [type]/_search` (R4 http.html#search): the parameters of the URL and
+/// of the form body together, meaning exactly what they mean in a GET.
+pub async fn search_post(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(type_name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut params = search::pairs(raw.unwrap_or_default().as_bytes());
+    params.extend(search::pairs(&read_body(body)?));
+    search_with(state, principal, &type_name, &headers, params).await
+}
+
+async fn search_with(
+    state: AppState,
+    principal: Principal,
+    type_name: &str,
+    headers: &HeaderMap,
+    params: Vec<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = parse_type(type_name)?;
     require_scope(&principal, t, 's')?;
-    let strict = headers
-        .get("prefer")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("handling=strict"));
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let mut q = Query {
-        count: DEFAULT_PAGE,
-        ..Default::default()
-    };
-    let mut requested_patient: Option<String> = None;
-    let mut includes = Vec::new();
-    // What the search actually applied: the Bundle's links say exactly that.
-    let mut ignored: Vec<String> = Vec::new();
-    for (name, value) in &params {
-        match name.as_str() {
-            n if patient_param(t, n) => {
-                let r = LocalReference::parse_search_value(value, ResourceType::Patient)
-                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-                if r.resource_type != ResourceType::Patient {
-                    return Err(ApiError::BadRequest(format!("{name} must name a Patient")));
-                }
-                requested_patient = Some(r.id);
-            }
-            "_id" => q.ids = Some(value.split(',').map(str::to_owned).collect()),
-            "_lastUpdated" => q.last_updated.push(parse_last_updated(value)?),
-            "_count" => {
-                q.count = value
-                    .parse::<usize>()
-                    .map_err(|_| ApiError::BadRequest("_count must be a whole number".into()))?
-                    .clamp(1, MAX_PAGE)
-            }
-            "status" => q.status = Some(value.split(',').map(str::to_owned).collect()),
-            "identifier" => q.identifier = Some(split_token(value)),
-            "_cursor" => q.after = Some(decode_cursor(value)?),
-            "_sort" if value == "_lastUpdated" => q.descending = false,
-            "_sort" if value == "-_lastUpdated" => q.descending = true,
-            "_sort" => {
-                return Err(ApiError::BadRequest(
-                    "only _sort=_lastUpdated or -_lastUpdated is supported".into(),
-                ));
-            }
-            "_include" => includes.push(parse_include(t, value)?),
-            "_format" | "_total" => {}
-            n => match element_param(t, n) {
-                Some(kind) => q.filters.extend(element_filter(kind, value)?),
-                None if strict => {
-                    return Err(ApiError::BadRequest(format!(
-                        "search parameter {n} is not supported"
-                    )));
-                }
-                None => ignored.push(n.to_owned()),
-            },
-        }
-    }
-    let stamper = state.stamper.clone();
-    let (page, q, included) = state
-        .db
-        .call(move |c| -> Result<_, ApiError> {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(ApiError::from_sql)?;
-            scope_search(&tx, &principal, t, requested_patient, &mut q)?;
-            let mut page = store::search(&tx, t, &q)?;
-            // The SQL narrows to the caller's reach; the policy judges each match.
-            page.resources
-                .retain(|r| readable_by(&tx, &principal, Op::Search, r));
-            bound_page_bytes(&mut page);
-            let mut included: Vec<Stored> = Vec::new();
-            for path in &includes {
-                for r in &page.resources {
-                    for found in follow(&tx, r, path)? {
-                        let dup = included
-                            .iter()
-                            .chain(page.resources.iter())
-                            .any(|x| x.resource_type == found.resource_type && x.id == found.id);
-                        // An included resource needs the same scope and policy as a read of it.
-                        if !dup
-                            && !found.deleted
-                            && principal.may(found.resource_type.as_str(), 'r')
-                            && readable(&tx, &principal, &found)
-                        {
-                            included.push(found);
-                        }
-                    }
-                }
-            }
-            if t != ResourceType::AuditEvent {
-                let mut patients: Vec<&str> = page
-                    .resources
-                    .iter()
-                    .chain(included.iter())
-                    .filter_map(|r| r.patient.as_deref())
-                    .collect();
-                patients.sort_unstable();
-                patients.dedup();
-                audit::record(
-                    &tx,
-                    &stamper,
-                    &principal,
-                    Interaction::Search,
-                    &patients,
-                    None,
-                )?;
-            }
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok((page, q, included))
-        })
-        .await?;
-    let base = &state.fhir_base;
-    let kept: Vec<(String, String)> = params
-        .into_iter()
-        .filter(|(n, _)| n != "_cursor" && !ignored.contains(n))
-        .collect();
-    let link = |extra: Option<(String, String)>| {
-        let mut url = format!("{base}/{t}");
-        let mut all = kept.clone();
-        all.extend(extra);
-        if !all.is_empty() {
-            url.push('?');
-            url.push_str(
-                &url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(all)
-                    .finish(),
-            );
-        }
-        url
-    };
-    let mut bundle = Bundle::new("searchset");
-    bundle.id = Some(uuid::Uuid::new_v4().to_string());
-    bundle.total = Some(page.total);
-    bundle.link.push(BundleLink {
-        relation: "self".into(),
-        url: link(
-            q.after
-                .as_ref()
-                .map(|a| ("_cursor".to_owned(), encode_cursor(a))),
-        ),
-    });
-    if let Some(after) = &page.next_after {
-        bundle.link.push(BundleLink {
-            relation: "next".into(),
-            url: link(Some(("_cursor".to_owned(), encode_cursor(after)))),
-        });
-    }
-    let entry = |r: Stored, mode: &str| BundleEntry {
-        full_url: Some(format!("{base}/{}/{}", r.resource_type, r.id)),
-        resource: Some(r.content),
-        search: Some(EntrySearch {
-            mode: Some(mode.into()),
-        }),
-        ..Default::default()
-    };
-    bundle.entry = page
-        .resources
-        .into_iter()
-        .map(|r| entry(r, "match"))
-        .chain(included.into_iter().map(|r| entry(r, "include")))
-        .collect();
+    let mut request = search::parse(t, &params, prefers(headers, "handling=strict"))?;
+    let (request, found) = in_transaction(&state, move |tx, stamper| {
+        let found = find(tx, stamper, &principal, t, &mut request)?;
+        Ok((request, found))
+    })
+    .await?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-        Json(bundle),
+        Json(search::bundle(&state.fhir_base, t, &request, found)),
     )
         .into_response())
+}
+
+/// Runs a search for one caller: the matches and included resources they may see, audited.
+fn find(
+    tx: &Transaction<'_>,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    request: &mut SearchRequest,
+) -> Result<search::Found, ApiError> {
+    let patient = request.requested_patient.take();
+    scope_search(tx, principal, t, patient, &mut request.query)?;
+    let mut page = store::search(tx, t, &request.query)?;
+    // The SQL narrows to the caller's reach; the policy judges each match.
+    page.resources
+        .retain(|r| readable_by(tx, principal, Op::Search, r));
+    search::bound_page_bytes(&mut page);
+    let included = included(tx, principal, t, request, &page.resources)?;
+    if t != ResourceType::AuditEvent {
+        let mut patients: Vec<&str> = page
+            .resources
+            .iter()
+            .chain(included.iter())
+            .filter_map(|r| r.patient.as_deref())
+            .collect();
+        patients.sort_unstable();
+        patients.dedup();
+        audit::record(tx, stamper, principal, Interaction::Search, &patients, None)?;
+    }
+    Ok(search::Found { page, included })
+}
+
+/// What `_include` and `_revinclude` add to the matches (R4 search.html#include).
+fn included(
+    tx: &Transaction<'_>,
+    principal: &Principal,
+    t: ResourceType,
+    request: &SearchRequest,
+    matches: &[Stored],
+) -> Result<Vec<Stored>, ApiError> {
+    let mut out: Vec<Stored> = Vec::new();
+    for include in &request.includes {
+        for r in matches {
+            for found in search::follow(tx, r, include)? {
+                add_included(tx, principal, matches, &mut out, found);
+            }
+        }
+    }
+    for rev in &request.revincludes {
+        for found in revincluded(tx, principal, t, rev, matches)? {
+            add_included(tx, principal, matches, &mut out, found);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds `found` once, when the caller may read it: an included resource
+/// (either way) needs the same scope and policy as a read of it.
+fn add_included(
+    tx: &Transaction<'_>,
+    principal: &Principal,
+    matches: &[Stored],
+    out: &mut Vec<Stored>,
+    found: Stored,
+) {
+    let dup = out
+        .iter()
+        .chain(matches)
+        .any(|x| x.resource_type == found.resource_type && x.id == found.id);
+    if !dup
+        && !found.deleted
+        && principal.may(found.resource_type.as_str(), 'r')
+        && readable(tx, principal, &found)
+    {
+        out.push(found);
+    }
+}
+
+/// Resources of `rev.source` that point at the matches, within the caller's
+/// reach as for a search of that type (a type they may not search adds nothing).
+fn revincluded(
+    tx: &Transaction<'_>,
+    principal: &Principal,
+    t: ResourceType,
+    rev: &search::RevInclude,
+    matches: &[Stored],
+) -> Result<Vec<Stored>, ApiError> {
+    let Some(mut q) = search::revinclude_query(t, rev, matches) else {
+        return Ok(Vec::new());
+    };
+    match scope_search(tx, principal, rev.source, None, &mut q) {
+        Err(ApiError::Forbidden(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+        Ok(()) => Ok(store::search(tx, rev.source, &q)?.resources),
+    }
 }
 
 /// The CapabilityStatement: exactly what this server does.
@@ -1244,49 +933,39 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let resources: Vec<Value> = ResourceType::ALL
         .iter()
         .map(|t| {
-            let mut search_params = vec![
-                json!({"name": "_id", "type": "token"}),
-                json!({"name": "_lastUpdated", "type": "date"}),
-                json!({"name": "identifier", "type": "token"}),
-                json!({"name": "status", "type": "token"}),
-            ];
-            for name in ["patient", "subject", "actor"] {
-                if patient_param(*t, name) {
-                    search_params.push(json!({"name": name, "type": "reference"}));
-                }
-            }
-            for name in ELEMENT_PARAMS {
-                if let Some(kind) = element_param(*t, name) {
-                    let ty = match kind {
-                        ParamKind::Reference(_) => "reference",
-                        ParamKind::Token(_) => "token",
-                        ParamKind::Canonical(_) => "uri",
-                        ParamKind::Date(_) => "date",
-                    };
-                    search_params.push(json!({"name": name, "type": ty}));
-                }
-            }
-            search_params.push(json!({"name": "_sort", "type": "special", "documentation": "_lastUpdated or -_lastUpdated"}));
-            let interactions: Vec<Value> =
-                ["read", "vread", "create", "update", "delete", "search-type", "history-instance", "history-type"]
-                    .iter()
-                    .map(|c| json!({"code": c}))
-                    .collect();
-            let includes: Vec<String> = ELEMENT_PARAMS
-                .iter()
-                .filter(|n| matches!(element_param(*t, n), Some(ParamKind::Reference(_) | ParamKind::Canonical(_))))
-                .map(|n| format!("{t}:{n}"))
-                .collect();
-            json!({
+            let interactions: Vec<Value> = [
+                "read",
+                "vread",
+                "create",
+                "update",
+                "delete",
+                "search-type",
+                "history-instance",
+                "history-type",
+            ]
+            .iter()
+            .map(|c| json!({"code": c}))
+            .collect();
+            let mut resource = json!({
                 "type": t.as_str(),
-                "searchInclude": includes,
                 "interaction": interactions,
                 "versioning": "versioned-update",
                 "conditionalCreate": true,
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
-                "searchParam": search_params,
-            })
+            });
+            // searchParam, searchInclude, searchRevInclude: from the table search applies.
+            if let (Some(resource), Value::Object(search)) =
+                (resource.as_object_mut(), search::capability(*t))
+            {
+                resource.extend(search);
+            }
+            if *t == ResourceType::ValueSet {
+                // R4 §4.9.9: the answer lists forms name by URL (terminology.rs).
+                resource["operation"] = json!([{"name": "expand",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}]);
+            }
+            resource
         })
         .collect();
     (

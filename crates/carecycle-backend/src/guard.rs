@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex};
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
 /// The longest request URL the server reads.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
@@ -51,27 +53,30 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-fn is_json_type(value: &str) -> bool {
-    let essence = value
+fn essence(value: &str) -> String {
+    value
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn is_json_type(value: &str) -> bool {
     matches!(
-        essence.as_str(),
+        essence(value).as_str(),
         "application/fhir+json" | "application/json" | "application/json+fhir"
     )
 }
 
+/// A `_format` value this server answers in (`json` or a JSON media type).
+pub(crate) fn is_json_format(value: &str) -> bool {
+    value == "json" || is_json_type(value)
+}
+
 fn accepts_json(accept: &str) -> bool {
     accept.split(',').any(|part| {
-        let essence = part
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence = essence(part);
         is_json_type(&essence) || matches!(essence.as_str(), "*/*" | "application/*" | "")
     })
 }
@@ -90,7 +95,7 @@ pub async fn fhir_request(request: Request, next: Next) -> Response {
     }
     let headers = request.headers();
     match format_param(request.uri().query()) {
-        Some(f) if !(f == "json" || is_json_type(&f)) => {
+        Some(f) if !is_json_format(&f) => {
             return ApiError::NotAcceptable(format!(
                 "_format={f} is not supported; this server speaks application/fhir+json"
             ))
@@ -115,9 +120,16 @@ pub async fn fhir_request(request: Request, next: Next) -> Response {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        if !content_type.is_some_and(is_json_type) {
+        // R4 http.html#search: `POST [type]/_search` carries a form.
+        let (wanted, fits): (&str, fn(&str) -> bool) = if request.uri().path().ends_with("/_search")
+        {
+            (FORM, |v| essence(v) == FORM)
+        } else {
+            ("application/fhir+json", is_json_type)
+        };
+        if !content_type.is_some_and(fits) {
             return ApiError::UnsupportedMediaType(format!(
-                "a request body must be application/fhir+json, not {}",
+                "this request body must be {wanted}, not {}",
                 content_type.unwrap_or("(none)")
             ))
             .into_response();

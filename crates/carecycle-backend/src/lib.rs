@@ -9,15 +9,18 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bundles;
+pub mod forms;
 pub mod generate;
 pub mod guard;
 pub mod policy;
 pub mod routing;
 pub mod scopes;
+pub mod search;
 pub mod seed;
 pub mod sign_in;
 pub mod store;
 pub mod team;
+pub mod terminology;
 pub mod throttle;
 pub mod validate;
 
@@ -199,7 +202,13 @@ pub fn router(state: AppState) -> Router {
             get(auth::smart_configuration),
         )
         .route("/fhir", post(bundles::transaction))
+        .route("/fhir/ValueSet/$expand", get(terminology::expand_by_url))
+        .route(
+            "/fhir/ValueSet/{id}/$expand",
+            get(terminology::expand_by_id),
+        )
         .route("/fhir/{type}", get(api::search).post(api::create))
+        .route("/fhir/{type}/_search", post(api::search_post))
         .route("/fhir/{type}/_history", get(bundles::history_type))
         .route("/fhir/{type}/{id}/_history", get(bundles::history_instance))
         .route(

@@ -412,6 +412,13 @@ pub const POLICY: &[Row] = &[
         rule: Rule::Allow(Reach::Directory),
         why: "teams publish questionnaires to the shared directory",
     },
+    Row {
+        role: Team,
+        types: Types::Only(T::ValueSet),
+        ops: WRITES,
+        rule: Rule::Allow(Reach::Directory),
+        why: "teams publish the answer lists their questionnaires use",
+    },
 ];
 
 /// The row that decides one cell (`None`: no row covers it, refused).

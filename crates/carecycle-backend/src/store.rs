@@ -603,6 +603,25 @@ pub enum Filter {
         op: &'static str,
         instant: String,
     },
+    /// The primitive `code` or `boolean` at `path` is one of `values`
+    /// (booleans as `true`/`false`).
+    Code {
+        path: &'static str,
+        values: Vec<String>,
+    },
+    /// The element at `path` is absent (`missing`) or present (R4 `:missing`).
+    Missing { path: &'static str, missing: bool },
+    /// The canonical at `path` (possibly `url|version`) is the `url` of one
+    /// of these resources of `target` (a reference search on a canonical).
+    CanonicalOf {
+        path: &'static str,
+        target: ResourceType,
+        ids: Vec<String>,
+    },
+    /// At least one of these holds.
+    AnyOf(Vec<Filter>),
+    /// This does not hold, including when the element is absent (R4 `:not`).
+    Not(Box<Filter>),
 }
 
 impl Filter {
@@ -642,6 +661,33 @@ impl Filter {
                 args.push(instant.clone().into());
                 format!("julianday(json_extract(r.content, '{path}')) {op} julianday(?)")
             }
+            Filter::Code { path, values } => {
+                args.extend(values.iter().cloned().map(Into::into));
+                format!(
+                    "(CASE json_type(r.content, '{path}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                       ELSE json_extract(r.content, '{path}') END) IN ({})",
+                    vec!["?"; values.len()].join(",")
+                )
+            }
+            Filter::Missing { path, missing } => {
+                let is = if *missing { "IS" } else { "IS NOT" };
+                format!("json_extract(r.content, '{path}') {is} NULL")
+            }
+            Filter::CanonicalOf { path, target, ids } => {
+                args.push(target.as_str().to_owned().into());
+                args.extend(ids.iter().cloned().map(Into::into));
+                format!(
+                    "EXISTS (SELECT 1 FROM resource c WHERE c.type = ? AND c.deleted = 0 AND c.id IN ({})
+                       AND (json_extract(r.content, '{path}') = json_extract(c.content, '$.url')
+                         OR json_extract(r.content, '{path}') LIKE json_extract(c.content, '$.url') || '|%'))",
+                    vec!["?"; ids.len()].join(",")
+                )
+            }
+            Filter::AnyOf(any) => {
+                let alts: Vec<String> = any.iter().map(|f| f.sql(args)).collect();
+                format!("({})", alts.join(" OR "))
+            }
+            Filter::Not(inner) => format!("COALESCE(({}), 0) = 0", inner.sql(args)),
         }
     }
 }

@@ -10,14 +10,15 @@
 use crate::access::{self, Area, Role};
 use crate::api::{self, ApiError, CreateOutcome};
 use crate::auth::{self, Principal};
+use crate::forms;
 use crate::routing::{self, MESSAGE_KIND_SYSTEM};
 use crate::seed::{ANCHOR_SYSTEM, EDUCATION_ID_SYSTEM, EXT_PROCEDURE_DATE};
 use crate::store::{self, Db, Filter, Query, Stamper, Stored};
 use carecycle_fhir::time::{FhirDateTime, format_instant, format_zoned};
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType};
+use carecycle_prom::Response;
 use carecycle_prom::red_flags;
 use carecycle_prom::scoring::{self, ScoreOutcome};
-use carecycle_prom::{Questionnaire, Response};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -111,6 +112,15 @@ pub enum Command {
         #[arg(long, default_value = "en")]
         language: String,
     },
+    /// Publish a Questionnaire or ValueSet (or a Bundle of them) from a JSON
+    /// file, and say whether the app can show each form and how it scores it.
+    PublishForm {
+        #[arg(long)]
+        file: std::path::PathBuf,
+    },
+    /// Every questionnaire with the app's verdict: usable (scored as what),
+    /// refused (why), and the extensions it does not run.
+    Forms,
     /// Add a family member who signs in with their own username.
     AddProxy {
         #[arg(long)]
@@ -449,6 +459,7 @@ fn execute(
             let q = store::read(tx, ResourceType::Questionnaire, &questionnaire)?
                 .filter(|q| !q.deleted)
                 .ok_or_else(|| ApiError::NotFound(format!("no Questionnaire/{questionnaire}")))?;
+            forms::assignable(tx, &q)?;
             let title = title
                 .or_else(|| q.content["title"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| questionnaire.clone());
@@ -598,6 +609,16 @@ fn execute(
                 format!("{username} did not see {}\n", area.code())
             })
         }
+        Command::PublishForm { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                ApiError::BadRequest(format!("cannot read {}: {e}", file.display()))
+            })?;
+            let document = serde_json::from_str(&text).map_err(|e| {
+                ApiError::BadRequest(format!("{} is not JSON: {e}", file.display()))
+            })?;
+            forms::publish(tx, s, p, document)
+        }
+        Command::Forms => forms::list(tx),
         Command::Inbox => inbox(tx, p),
         Command::Responses => responses(tx, p, false),
         Command::Flags => responses(tx, p, true),
@@ -796,22 +817,8 @@ fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<St
     for r in all {
         let canonical = r.content["questionnaire"].as_str().unwrap_or_default();
         let url = canonical.split('|').next().unwrap_or_default();
-        let q = store::search(
-            tx,
-            ResourceType::Questionnaire,
-            &Query {
-                count: 1,
-                filters: vec![Filter::Canonical {
-                    path: "$.url",
-                    values: vec![url.to_owned()],
-                }],
-                ..Default::default()
-            },
-        )?
-        .resources
-        .into_iter()
-        .next()
-        .and_then(|q| Questionnaire::parse(&q.content).ok());
+        let q = forms::by_url(tx, ResourceType::Questionnaire, url)?
+            .and_then(|q| forms::parse(tx, &q.content).ok());
         let Some(q) = q else { continue };
         let Ok(response) = Response::from_fhir(&q, &r.content) else {
             continue;

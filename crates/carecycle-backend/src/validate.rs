@@ -124,7 +124,7 @@ fn statuses(t: ResourceType) -> &'static [(&'static str, &'static [&'static str]
             ],
         )],
         DocumentReference => &[("status", &["current", "superseded", "entered-in-error"])],
-        Questionnaire => &[("status", &["draft", "active", "retired", "unknown"])],
+        Questionnaire | ValueSet => &[("status", &["draft", "active", "retired", "unknown"])],
         QuestionnaireResponse => &[(
             "status",
             &[
@@ -165,7 +165,7 @@ fn required(t: ResourceType) -> &'static [&'static str] {
         Task => &["status", "intent"],
         Communication => &["status"],
         DocumentReference => &["status", "content"],
-        Questionnaire => &["status"],
+        Questionnaire | ValueSet => &["status"],
         QuestionnaireResponse => &["status"],
         Observation => &["status", "code"],
         AuditEvent => &["type", "recorded", "agent", "source"],

@@ -5,59 +5,13 @@
 mod support;
 
 use carecycle_backend::seed::*;
-use carecycle_backend::{Seed, ServerOptions, start};
-use carecycle_fhir::time::SystemClock;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 use support::*;
-
-fn team(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_carecycle-backend"))
-        .arg("team")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let (success, out, err) = team(data, args);
-    assert!(success, "team {args:?} failed: {err}");
-    out
-}
-
-async fn server(dir: &Path) -> TestServer {
-    let server = start(ServerOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: Some(dir.to_owned()),
-        seed: Some(Seed::Demo),
-        clock: Arc::new(SystemClock),
-    })
-    .await
-    .unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    TestServer {
-        server,
-        clock: Arc::new(carecycle_fhir::time::FixedClock::new(jiff::Timestamp::now())),
-        http,
-    }
-}
 
 #[tokio::test]
 async fn messages_schedule_and_questionnaires_from_the_team_reach_the_patient() {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let s = TestServer::demo_in(dir.path()).await;
     let d = dir.path();
     let eleanor = s
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
@@ -243,7 +197,7 @@ async fn messages_schedule_and_questionnaires_from_the_team_reach_the_patient() 
 #[tokio::test]
 async fn moving_the_surgery_moves_every_future_date_anchored_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let s = TestServer::demo_in(dir.path()).await;
     let eleanor = s
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
         .await;
@@ -315,7 +269,7 @@ async fn moving_the_surgery_moves_every_future_date_anchored_to_it() {
 #[tokio::test]
 async fn family_access_and_red_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path()).await;
+    let s = TestServer::demo_in(dir.path()).await;
     let d = dir.path();
     let eleanor = s
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)

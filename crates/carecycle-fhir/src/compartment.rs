@@ -43,7 +43,7 @@ pub fn patient_of(resource_type: ResourceType, resource: &Value) -> Option<Strin
             .iter()
             .filter_map(|e| e.get("what")?.get("reference")?.as_str())
             .find_map(patient_id),
-        Practitioner | PractitionerRole | Organization | Questionnaire => None,
+        Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet => None,
     }
 }
 

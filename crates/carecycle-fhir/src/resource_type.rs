@@ -45,6 +45,7 @@ resource_types!(
     Communication,
     DocumentReference,
     Questionnaire,
+    ValueSet,
     QuestionnaireResponse,
     Observation,
     AuditEvent,
@@ -74,7 +75,9 @@ impl ResourceType {
             QuestionnaireResponse => &["subject", "author"],
             Observation => &["subject", "performer"],
             AuditEvent => &["patient"],
-            Practitioner | PractitionerRole | Organization | Questionnaire => return None,
+            Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet => {
+                return None;
+            }
         })
     }
 

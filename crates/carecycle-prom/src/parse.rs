@@ -147,6 +147,37 @@ fn not_implemented(url: &str) -> Option<&'static str> {
 pub const MAX_ITEMS: usize = 5_000;
 const MAX_DEPTH: usize = 32;
 
+/// The `answerValueSet` canonicals a Questionnaire (JSON) names but does not
+/// contain: what a reader must fetch (e.g. `ValueSet/$expand?url=`) before
+/// [`Questionnaire::parse_with_value_sets`] can read the form. Sorted, once each.
+pub fn external_value_sets(questionnaire: &Value) -> Vec<String> {
+    let contained: HashSet<&str> = questionnaire
+        .get("contained")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("url").and_then(Value::as_str))
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack: Vec<&Value> = questionnaire
+        .get("item")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().collect())
+        .unwrap_or_default();
+    while let Some(item) = stack.pop() {
+        if let Some(canonical) = item.get("answerValueSet").and_then(Value::as_str) {
+            let url = canonical.split('|').next().unwrap_or(canonical);
+            if !canonical.starts_with('#') && !contained.contains(url) {
+                out.insert(canonical.to_owned());
+            }
+        }
+        if let Some(children) = item.get("item").and_then(Value::as_array) {
+            stack.extend(children);
+        }
+    }
+    out.into_iter().collect()
+}
+
 impl Questionnaire {
     /// Parses JSON text.
     pub fn from_json(text: &str) -> Result<Questionnaire, ParseError> {
@@ -1088,9 +1119,24 @@ fn concept_option(
 ) -> Result<AnswerOption, ParseError> {
     let code = opt_string(obj, "code", path)?.ok_or_else(|| err(path, "code is required"))?;
     let display = opt_string(obj, "display", path)?;
+    // A value set translates a display by `designation` (with its language),
+    // or, like any string, by the translation extension on `_display`.
+    let mut label_translations = translations(obj.get("_display"), &format!("{path}._display"))?;
+    if let Some(designations) = obj.get("designation") {
+        for d in array(designations, &format!("{path}.designation"))? {
+            if let (Some(language), Some(value)) = (
+                d.get("language").and_then(Value::as_str),
+                d.get("value").and_then(Value::as_str),
+            ) {
+                label_translations
+                    .entry(language.to_owned())
+                    .or_insert_with(|| value.to_owned());
+            }
+        }
+    }
     Ok(AnswerOption {
         label: display.clone().unwrap_or_else(|| code.clone()),
-        label_translations: HashMap::new(),
+        label_translations,
         value: AnswerValue::Coding(Code {
             system,
             code: Some(code),

@@ -524,7 +524,19 @@ fn external_value_sets_can_be_supplied() {
     let mut v = kitchen_sink();
     v["item"][0]["item"][0]["answerValueSet"] = json!("http://example.org/vs/yn");
     let vs = json!({"resourceType": "ValueSet", "url": "http://example.org/vs/yn",
-        "expansion": {"contains": [{"system": "urn:test", "code": "y", "display": "Yes"}, {"system": "urn:test", "code": "n", "display": "No"}]}});
+        "expansion": {"contains": [{"system": "urn:test", "code": "y", "display": "Yes",
+            "designation": [{"language": "es", "value": "Sí"}]}, {"system": "urn:test", "code": "n", "display": "No"}]}});
+    // What the reader must fetch: the nested item's canonical, not contained ones.
+    assert_eq!(
+        carecycle_prom::parse::external_value_sets(&v),
+        ["http://example.org/vs/yn"]
+    );
     let q = Questionnaire::parse_with_value_sets(&v, &[vs]).unwrap();
-    assert_eq!(q.item("smoker").unwrap().options.len(), 2);
+    let options = &q.item("smoker").unwrap().options;
+    assert_eq!(options.len(), 2);
+    // A designation in a language translates the answer, as `_display` would.
+    assert_eq!(options[0].label_translations["es"], "Sí");
+    // Without it the form is refused, naming the item and the value set.
+    let e = Questionnaire::parse(&v).unwrap_err();
+    assert!(e.reason.contains("http://example.org/vs/yn"), "{e}");
 }

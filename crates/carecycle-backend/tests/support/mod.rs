@@ -51,6 +51,28 @@ impl TestServer {
         }
     }
 
+    /// The demo on a data directory, on the real clock, so the team's command
+    /// line (`team`) can work beside it as it does in production.
+    pub async fn demo_in(dir: &std::path::Path) -> TestServer {
+        let server = start(ServerOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: Some(dir.to_owned()),
+            seed: Some(Seed::Demo),
+            clock: Arc::new(carecycle_fhir::time::SystemClock),
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestServer {
+            server,
+            clock: Arc::new(FixedClock::new(jiff::Timestamp::now())),
+            http,
+        }
+    }
+
     pub fn base(&self) -> String {
         self.server.fhir_base()
     }
@@ -231,4 +253,27 @@ pub fn entries(bundle: &Value) -> Vec<Value> {
         .as_array()
         .map(|a| a.iter().map(|e| e["resource"].clone()).collect())
         .unwrap_or_default()
+}
+
+/// Runs the team's command line on a data directory: (succeeded, stdout, stderr).
+pub fn team(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carecycle-backend"))
+        .arg("team")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`team`], asserting it succeeded; its output.
+pub fn ok(data: &std::path::Path, args: &[&str]) -> String {
+    let (success, out, err) = team(data, args);
+    assert!(success, "team {args:?} failed: {err}");
+    out
 }
