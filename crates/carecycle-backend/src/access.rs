@@ -259,6 +259,8 @@ mod tests {
         let q =
             json!({"code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "questionnaire"}]}});
         assert_eq!(area_of(T::Task, &q), Some(Area::Questionnaires));
+        let sdc = json!({"code": carecycle_fhir::sdc::task_code()});
+        assert_eq!(area_of(T::Task, &sdc), Some(Area::Questionnaires));
         let by_focus = json!({"focus": {"reference": "Questionnaire/phq-9"}});
         assert_eq!(area_of(T::Task, &by_focus), Some(Area::Questionnaires));
         let reply = json!({"code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "reply"}]}});

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::access::{self, Role};
 use crate::audit::{self, Interaction};
 use crate::auth::Principal;
+use crate::extract;
 use crate::policy::{self, Op};
 use crate::routing;
 use crate::search::{self, SearchRequest, split_token};
@@ -461,6 +462,7 @@ pub(crate) fn create_in(
     )?;
     let stored = store::write(tx, stamper, t, &id, content, None)?;
     audit_one(tx, stamper, principal, Interaction::Create, &stored)?;
+    extract::after_write(tx, stamper, &stored)?;
     if t == ResourceType::Communication {
         match principal.role {
             Role::Patient { .. } | Role::Proxy { .. } => {
@@ -533,6 +535,7 @@ pub(crate) fn update_in(
     }
     let stored = store::write(tx, stamper, t, id, content, expected)?;
     audit_one(tx, stamper, principal, Interaction::Update, &stored)?;
+    extract::after_write(tx, stamper, &stored)?;
     Ok((stored, created))
 }
 

@@ -9,6 +9,7 @@ use crate::api::{self, ApiError};
 use crate::auth::Principal;
 use crate::store::{self, Filter, Query, Stamper, Stored};
 use carecycle_fhir::ResourceType;
+use carecycle_fhir::sdc::{self, FormRef};
 use carecycle_prom::parse::external_value_sets;
 use carecycle_prom::scoring::{self, Recognition};
 use carecycle_prom::{ParseError, Questionnaire};
@@ -66,7 +67,7 @@ pub fn verdict(tx: &Transaction<'_>, q: &Stored) -> Result<String, ApiError> {
     match parse(tx, &q.content) {
         Err(e) => {
             out.push_str(&format!("    REFUSED by the app: {e}\n"));
-            let open = open_assignments(tx, &q.id)?;
+            let open = open_assignments(tx, q)?;
             if open > 0 {
                 out.push_str(&format!(
                     "    {open} open assignment(s): those patients are told the form cannot be shown\n"
@@ -103,17 +104,38 @@ fn how(r: Recognition) -> &'static str {
     }
 }
 
+/// Whether a questionnaire Task asks for this form: by its canonical URL
+/// (SDC) or, written the old way, by its id.
+fn assigns(task: &Value, form: &Stored) -> bool {
+    match sdc::questionnaire_of(task) {
+        Some(FormRef::Canonical(c)) => {
+            Some(c.split('|').next().unwrap_or(c)) == form.content["url"].as_str()
+        }
+        Some(FormRef::Id(id)) => id == form.id,
+        None => false,
+    }
+}
+
 /// Questionnaire tasks for this form that are not done yet.
-fn open_assignments(tx: &Transaction<'_>, questionnaire: &str) -> Result<usize, ApiError> {
+fn open_assignments(tx: &Transaction<'_>, form: &Stored) -> Result<usize, ApiError> {
+    let code = |system: &str, code: &str| Filter::Token {
+        path: "$.code",
+        system: Some(system.into()),
+        code: code.into(),
+    };
     let tasks = store::search(
         tx,
         ResourceType::Task,
         &Query {
             count: 10_000,
-            filters: vec![Filter::Reference {
-                path: "$.focus",
-                values: vec![format!("Questionnaire/{questionnaire}")],
-            }],
+            filters: vec![Filter::AnyOf(vec![
+                code(sdc::SDC_TEMP_SYSTEM, "complete-questionnaire"),
+                code(carecycle_fhir::TASK_KIND_SYSTEM, "questionnaire"),
+                Filter::Reference {
+                    path: "$.focus",
+                    values: vec![format!("Questionnaire/{}", form.id)],
+                },
+            ])],
             ..Default::default()
         },
     )?;
@@ -121,10 +143,11 @@ fn open_assignments(tx: &Transaction<'_>, questionnaire: &str) -> Result<usize, 
         .resources
         .iter()
         .filter(|t| {
-            !matches!(
-                t.content["status"].as_str(),
-                Some("completed" | "cancelled")
-            )
+            assigns(&t.content, form)
+                && !matches!(
+                    t.content["status"].as_str(),
+                    Some("completed" | "cancelled")
+                )
         })
         .count())
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bundles;
+pub mod extract;
 pub mod forms;
 pub mod generate;
 pub mod guard;

@@ -10,7 +10,7 @@ use crate::auth::{put_team_user, put_user};
 use crate::routing::{self, ReplyPolicy};
 use crate::store::{self, Stamper};
 use carecycle_fhir::time::format_zoned;
-use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM};
+use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM, sdc};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{ToSpan, Zoned};
@@ -72,6 +72,27 @@ fn put(
 ) -> Result<(), ApiError> {
     let tx = conn.transaction().map_err(ApiError::from_sql)?;
     store::write(&tx, stamper, t, id, content, None)?;
+    tx.commit().map_err(ApiError::from_sql)?;
+    Ok(())
+}
+
+/// Stores a questionnaire response with its scores extracted, as the API does.
+fn put_response(
+    conn: &mut Connection,
+    stamper: &Stamper,
+    id: &str,
+    content: Value,
+) -> Result<(), ApiError> {
+    let tx = conn.transaction().map_err(ApiError::from_sql)?;
+    let stored = store::write(
+        &tx,
+        stamper,
+        ResourceType::QuestionnaireResponse,
+        id,
+        content,
+        None,
+    )?;
+    crate::extract::after_write(&tx, stamper, &stored)?;
     tx.commit().map_err(ApiError::from_sql)?;
     Ok(())
 }
@@ -356,45 +377,31 @@ fn seed_assignments(
         let url = format!("{}{qid}", carecycle_prom::scoring::QUESTIONNAIRE_BASE);
         let task_id = new_id();
         // A baseline already answered has its response (so results start from it).
-        let output = if status == "completed" {
+        let mut task = json!({
+                "resourceType": "Task",
+                "meta": anchor_tag(),
+                "status": status,
+                "intent": "order",
+                "code": sdc::task_code(),
+                "description": title,
+                "for": {"reference": pref},
+                "owner": {"reference": pref},
+                "requester": {"reference": "PractitionerRole/role-pr-raman", "display": "Priya Raman, RN (Nurse navigator)"},
+                "basedOn": [{"reference": format!("CarePlan/{}", phase_ids[phase])}],
+                "authoredOn": a.at(start, 0, 0),
+                "restriction": {"period": {"start": a.at(start, 0, 0), "end": a.at(end, 23, 59)}},
+                "input": sdc::questionnaire_input(&url)
+        });
+        if status == "completed" {
             let response_id = new_id();
             let mut qr = baseline_response(qid, &a.at(start + 5, 10, 30))?;
             qr["id"] = json!(response_id);
             qr["subject"] = json!({"reference": pref});
             qr["author"] = json!({"reference": pref});
-            put(
-                conn,
-                s,
-                ResourceType::QuestionnaireResponse,
-                &response_id,
-                qr,
-            )?;
-            json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}])
-        } else {
-            json!([])
-        };
-        put(
-            conn,
-            s,
-            ResourceType::Task,
-            &task_id,
-            json!({
-                "output": output,
-                "resourceType": "Task",
-                "meta": anchor_tag(),
-                "status": status,
-                "intent": "order",
-                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "questionnaire", "display": "Questionnaire to fill in"}]},
-                "description": title,
-                "focus": {"reference": format!("Questionnaire/{qid}")},
-                "for": {"reference": pref},
-                "owner": {"reference": pref},
-                "requester": {"reference": "PractitionerRole/role-pr-raman", "display": "Priya Raman, RN (Nurse navigator)"},
-                "basedOn": [{"reference": format!("CarePlan/{}", phase_ids[phase])}],
-                "restriction": {"period": {"start": a.at(start, 0, 0), "end": a.at(end, 23, 59)}},
-                "input": [{"type": {"text": "questionnaire"}, "valueCanonical": url}]
-            }),
-        )?;
+            put_response(conn, s, &response_id, qr)?;
+            task["output"] = sdc::response_output(&response_id);
+        }
+        put(conn, s, ResourceType::Task, &task_id, task)?;
     }
     Ok(())
 }

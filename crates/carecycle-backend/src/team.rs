@@ -15,10 +15,11 @@ use crate::routing::{self, MESSAGE_KIND_SYSTEM};
 use crate::seed::{ANCHOR_SYSTEM, EDUCATION_ID_SYSTEM, EXT_PROCEDURE_DATE};
 use crate::store::{self, Db, Filter, Query, Stamper, Stored};
 use carecycle_fhir::time::{FhirDateTime, format_instant, format_zoned};
-use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType};
+use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, sdc};
 use carecycle_prom::Response;
+use carecycle_prom::extract;
 use carecycle_prom::red_flags;
-use carecycle_prom::scoring::{self, ScoreOutcome};
+use carecycle_prom::scoring;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -463,18 +464,22 @@ fn execute(
             let title = title
                 .or_else(|| q.content["title"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| questionnaire.clone());
-            let mut task = json!({
+            // SDC names the form by its canonical URL (rule sdc-t1: no focus).
+            let url = q.content["url"].as_str().ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Questionnaire/{questionnaire} has no canonical url: give it one before assigning it"
+                ))
+            })?;
+            let task = json!({
                 "resourceType": "Task", "status": "requested", "intent": "order",
-                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "questionnaire", "display": "Questionnaire to fill in"}]},
-                "description": title, "focus": {"reference": format!("Questionnaire/{questionnaire}")},
+                "code": sdc::task_code(),
+                "description": title,
                 "for": pref(&patient), "owner": pref(&patient),
                 "requester": {"reference": format!("Practitioner/{}", practitioner(p))},
                 "authoredOn": format_instant(s.clock().now()),
-                "restriction": {"period": {"start": from, "end": to}}
+                "restriction": {"period": {"start": from, "end": to}},
+                "input": sdc::questionnaire_input(url)
             });
-            if let Some(url) = q.content["url"].as_str() {
-                task["input"] = json!([{"type": {"text": "questionnaire"}, "valueCanonical": url}]);
-            }
             let stored = create(tx, s, p, ResourceType::Task, task)?;
             Ok(format!("assigned Task/{}\n", stored.id))
         }
@@ -800,6 +805,33 @@ fn inbox(tx: &Transaction<'_>, p: &Principal) -> Result<String, ApiError> {
     Ok(out)
 }
 
+/// The scores the server extracted from a response (its Observations), as
+/// "name value (band)"; what the EHR sees is what the team reads.
+fn extracted_scores(tx: &Transaction<'_>, response_id: &str) -> Result<Vec<String>, ApiError> {
+    let observations = store::search(
+        tx,
+        ResourceType::Observation,
+        &Query {
+            count: 100,
+            filters: vec![Filter::Reference {
+                path: "$.derivedFrom",
+                values: vec![format!("QuestionnaireResponse/{response_id}")],
+            }],
+            ..Default::default()
+        },
+    )?
+    .resources;
+    Ok(observations
+        .iter()
+        .filter_map(|o| {
+            let score = extract::read(&o.content)?;
+            let name = o.content["code"]["text"].as_str().unwrap_or(&score.scale);
+            let band = score.band.map(|b| format!(" ({b})")).unwrap_or_default();
+            Some(format!("{name} {}{band}", score.value))
+        })
+        .collect())
+}
+
 fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<String, ApiError> {
     let all = store::search(
         tx,
@@ -829,21 +861,7 @@ fn responses(tx: &Transaction<'_>, p: &Principal, only_flags: bool) -> Result<St
         if only_flags && flags.is_empty() {
             continue;
         }
-        let summary: Vec<String> = scores
-            .iter()
-            .filter_map(|s| match s {
-                ScoreOutcome::Scored(s) => Some(format!(
-                    "{} {}{}",
-                    s.scale_name,
-                    s.value,
-                    s.band
-                        .as_ref()
-                        .map(|b| format!(" ({})", b.label))
-                        .unwrap_or_default()
-                )),
-                _ => None,
-            })
-            .collect();
+        let summary = extracted_scores(tx, &r.id)?;
         out.push_str(&format!(
             "QuestionnaireResponse/{}  patient {}  {}  {}  {}\n",
             r.id,

@@ -277,16 +277,14 @@ async fn search_parameters_the_app_needs() {
         .len(),
         0
     );
-    let (_, with_q) = c
-        .get("Task?focus=Questionnaire/phq-9&_include=Task:focus")
-        .await;
+    let (_, with_focus) = c.get("Task?code=reply&_include=Task:focus").await;
     assert!(
-        with_q["entry"]
+        with_focus["entry"]
             .as_array()
             .unwrap()
             .iter()
             .any(|e| e["search"]["mode"] == "include"
-                && e["resource"]["resourceType"] == "Questionnaire")
+                && e["resource"]["resourceType"] == "Communication")
     );
     let newest = c.search("Communication?_sort=-_lastUpdated").await;
     assert_eq!(newest[0]["payload"][0]["contentString"], "reply");

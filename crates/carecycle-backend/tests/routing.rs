@@ -185,9 +185,19 @@ async fn the_seed_has_an_answered_thread_and_one_waiting() {
     assert_eq!(eleanor.search("Questionnaire").await.len(), 4);
     assert_eq!(
         eleanor
-            .search("Task?code=questionnaire&_count=100")
+            .search("Task?code=http://hl7.org/fhir/uv/sdc/CodeSystem/temp|complete-questionnaire&_count=100")
             .await
             .len(),
         9
     );
+    // The baselines already answered come with their extracted scores.
+    let observations = eleanor.search("Observation?_count=100").await;
+    assert!(!observations.is_empty());
+    assert!(observations.iter().all(|o| {
+        o["derivedFrom"][0]["reference"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("QuestionnaireResponse/"))
+            && o["subject"]["reference"]
+                == format!("Patient/{}", eleanor.patient.as_deref().unwrap_or_default())
+    }));
 }

@@ -314,9 +314,11 @@ async fn includes_and_revincludes_follow_the_named_parameter() {
         .await;
     let p = eleanor.patient.clone().unwrap();
     // `_include` with a target type keeps only that type.
+    // (Reply Tasks focus on their thread's first message; questionnaire
+    // Tasks are SDC Tasks, which have no focus.)
     let typed = bundle(
         &eleanor,
-        "Task?_include=Task:focus:Questionnaire&_count=500",
+        "Task?_include=Task:focus:Communication&_count=500",
     )
     .await;
     let included = entries_in(&typed, "include");
@@ -324,21 +326,29 @@ async fn includes_and_revincludes_follow_the_named_parameter() {
     assert!(
         included
             .iter()
-            .all(|r| r["resourceType"] == "Questionnaire")
+            .all(|r| r["resourceType"] == "Communication")
     );
 
-    // `_revinclude`: the Tasks whose focus is a matched Questionnaire.
-    let phq = bundle(&eleanor, "Questionnaire?_id=phq-9&_revinclude=Task:focus").await;
-    assert_eq!(ids(&entries_in(&phq, "match")), ["Questionnaire/phq-9"]);
-    let tasks = entries_in(&phq, "include");
-    assert!(!tasks.is_empty(), "{phq}");
+    // `_revinclude`: the Tasks whose focus is a matched Communication.
+    let root = included[0]["id"].as_str().unwrap().to_owned();
+    let thread = bundle(
+        &eleanor,
+        &format!("Communication?_id={root}&_revinclude=Task:focus"),
+    )
+    .await;
+    assert_eq!(
+        ids(&entries_in(&thread, "match")),
+        [format!("Communication/{root}")]
+    );
+    let tasks = entries_in(&thread, "include");
+    assert!(!tasks.is_empty(), "{thread}");
     for t in &tasks {
         assert_eq!(t["resourceType"], "Task");
-        assert_eq!(t["focus"]["reference"], "Questionnaire/phq-9");
+        assert_eq!(t["focus"]["reference"], format!("Communication/{root}"));
         assert_eq!(t["for"]["reference"], format!("Patient/{p}"));
     }
     let direct = eleanor
-        .search("Task?focus=Questionnaire/phq-9&_count=500")
+        .search(&format!("Task?focus=Communication/{root}&_count=500"))
         .await;
     assert_eq!(tasks.len(), direct.len());
 

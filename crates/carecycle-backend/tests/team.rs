@@ -129,7 +129,25 @@ async fn messages_schedule_and_questionnaires_from_the_team_reach_the_patient() 
             "2027-01-14",
         ],
     );
-    assert!(eleanor.search("Task?focus=Questionnaire/gad-7").await.len() == 1);
+    // An SDC Task: the form as its `questionnaire` input, no focus (sdc-t1).
+    let assigned: Vec<Value> = eleanor
+        .search("Task?code=complete-questionnaire&status=requested&_count=100")
+        .await
+        .into_iter()
+        .filter(|t| {
+            t["input"][0]["valueCanonical"] == "https://carecycle.dev/fhir/Questionnaire/gad-7"
+        })
+        .collect();
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(
+        assigned[0]["code"]["coding"][0]["system"],
+        "http://hl7.org/fhir/uv/sdc/CodeSystem/temp"
+    );
+    assert_eq!(
+        assigned[0]["input"][0]["type"]["coding"][0]["code"],
+        "questionnaire"
+    );
+    assert!(assigned[0].get("focus").is_none());
     let doc = dir.path().join("doc.md");
     std::fs::write(
         &doc,
@@ -333,12 +351,42 @@ async fn family_access_and_red_flags() {
     items.push(json!({"linkId": "/44260-8", "answer": coding("LA6570-1")}));
     let qr = json!({"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": "https://carecycle.dev/fhir/Questionnaire/phq-9|1.0.0",
         "subject": {"reference": format!("Patient/{p}")}, "authored": "2026-11-23T10:00:00Z", "item": items});
-    assert_eq!(eleanor.post("QuestionnaireResponse", &qr).await.0, 201);
+    let (status, posted) = eleanor.post("QuestionnaireResponse", &qr).await;
+    assert_eq!(status, 201);
+    let qr_id = posted["id"].as_str().unwrap();
+    // Extracted in the same write: one Observation per score, which the
+    // patient reads and the team's list shows (not recomputed).
+    let extracted = |observations: Vec<Value>| -> Vec<Value> {
+        observations
+            .into_iter()
+            .filter(|o| {
+                o["derivedFrom"][0]["reference"] == format!("QuestionnaireResponse/{qr_id}")
+            })
+            .collect()
+    };
+    let obs = extracted(eleanor.search("Observation?_count=500").await);
+    assert_eq!(obs.len(), 1, "{obs:?}");
+    assert_eq!(obs[0]["code"]["coding"][0]["code"], "44261-6");
+    assert_eq!(obs[0]["valueQuantity"]["value"], 10.0);
+    assert_eq!(obs[0]["identifier"][0]["value"], format!("{qr_id}/phq-9"));
     let responses = ok(d, &["--as", KNEE_TEAM_USERNAME, "responses"]);
     assert!(
         responses.contains("Depression symptoms (PHQ-9) 10 (Moderate)"),
         "{responses}"
     );
+    // Amending the response updates its Observation, never adds one.
+    let team = s.sign_in(KNEE_TEAM_USERNAME, KNEE_TEAM_PASSWORD).await;
+    let mut amended = posted.clone();
+    amended["status"] = json!("amended");
+    amended["item"][0]["answer"] = coding("LA6571-9");
+    let (status, _) = team
+        .put(&format!("QuestionnaireResponse/{qr_id}"), &amended)
+        .await;
+    assert_eq!(status, 200);
+    let obs = extracted(eleanor.search("Observation?_count=500").await);
+    assert_eq!(obs.len(), 1, "{obs:?}");
+    assert_eq!(obs[0]["valueQuantity"]["value"], 12.0);
+    assert_eq!(obs[0]["status"], "amended");
     let flags = ok(d, &["--as", KNEE_TEAM_USERNAME, "flags"]);
     assert!(flags.contains("RED FLAG (Now): PHQ-9 item 9"), "{flags}");
     assert!(

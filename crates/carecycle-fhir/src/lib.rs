@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod reference;
 pub mod resource_type;
 pub mod resources;
+pub mod sdc;
 pub mod time;
 
 pub use bundle::{Bundle, BundleEntry, BundleLink, EntryRequest, EntryResponse, EntrySearch};
@@ -62,8 +63,12 @@ fn coding_codes(concept: &serde_json::Value) -> impl Iterator<Item = &serde_json
     concept["coding"].as_array().into_iter().flatten()
 }
 
-/// The CareCycle kind of a Task (JSON), from its `code`.
+/// The CareCycle kind of a Task (JSON), from its `code`. An SDC
+/// `complete-questionnaire` Task is of kind `questionnaire` (see [`sdc`]).
 pub fn task_kind(task: &serde_json::Value) -> Option<&str> {
+    if sdc::is_sdc_questionnaire_task(task) {
+        return Some("questionnaire");
+    }
     coding_codes(&task["code"])
         .find(|c| c["system"] == TASK_KIND_SYSTEM)
         .and_then(|c| c["code"].as_str())

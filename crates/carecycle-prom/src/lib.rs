@@ -16,7 +16,10 @@
 //!   `calculatedExpression`, `enableWhenExpression`, `initialExpression` and
 //!   `answerExpression` run on it after every change.
 //! - [`red_flags`]: configurable rules → urgent guidance and a team flag.
+//! - [`extract`]: a completed response's scores as R4 Observations (SDC
+//!   observation-based extraction), and those Observations read back.
 
+pub mod extract;
 pub mod fhirpath;
 pub mod library;
 pub mod model;

@@ -1702,7 +1702,100 @@ pub fn assess(q: &Questionnaire, response: &Response) -> Assessment {
     }
 }
 
-const SCREEN_BANDS_DEPRESSION: &[(f64, &str, &str)] = &[
+/// Bands of a scale: (highest value in the band, label, meaning), lowest first.
+type UpTo = &'static [(f64, &'static str, &'static str)];
+
+/// How a value of a scale reads in words.
+#[derive(Debug)]
+enum Banding {
+    /// (highest value in the band, label, meaning), lowest band first.
+    UpTo(UpTo),
+    /// (lowest value in the band, label, meaning), highest band first.
+    From(&'static [(f64, &'static str, &'static str)]),
+    /// "N out of 100", with what the scale measures.
+    OutOf100(&'static str),
+    /// A descriptive profile, which the label names (see [`eq5d5l`]).
+    Profile(&'static str),
+}
+
+impl Banding {
+    fn band(&self, value: f64) -> Band {
+        let pick = |found: Option<&(f64, &str, &str)>| {
+            let (_, label, meaning) = found.copied().unwrap_or((0.0, "", ""));
+            Band {
+                label: label.to_owned(),
+                meaning: meaning.to_owned(),
+            }
+        };
+        match self {
+            Banding::UpTo(bands) => band_for(value, bands),
+            Banding::From(bands) => pick(
+                bands
+                    .iter()
+                    .find(|(lowest, _, _)| value >= *lowest)
+                    .or(bands.last()),
+            ),
+            Banding::OutOf100(meaning) => Band {
+                label: format!("{value:.0} out of 100"),
+                meaning: (*meaning).to_owned(),
+            },
+            Banding::Profile(meaning) => Band {
+                label: "Health profile".to_owned(),
+                meaning: (*meaning).to_owned(),
+            },
+        }
+    }
+}
+
+/// One scale the engine scores: everything about it but a value.
+#[derive(Debug)]
+struct ScaleDef {
+    /// Stable id (`phq-9`, `promis-global-physical`).
+    id: &'static str,
+    instrument: Instrument,
+    name: &'static str,
+    min: f64,
+    max: f64,
+    unit: &'static str,
+    direction: Direction,
+    mcid: Option<f64>,
+    /// LOINC code for an Observation of this score, where LOINC has one.
+    loinc: Option<&'static str>,
+    banding: Banding,
+    /// The scoring rule, with its published source.
+    rule: &'static str,
+}
+
+impl ScaleDef {
+    /// This scale's score for `value`, with its band.
+    fn score(&self, value: f64) -> Score {
+        let instrument = def_of(self.instrument);
+        Score {
+            instrument: instrument.map(|d| d.id).unwrap_or_default().to_owned(),
+            instrument_name: instrument.map(|d| d.name).unwrap_or_default().to_owned(),
+            scale: self.id.to_owned(),
+            scale_name: self.name.to_owned(),
+            value,
+            min: self.min,
+            max: self.max,
+            unit: self.unit.to_owned(),
+            raw: None,
+            standard_error: None,
+            direction: self.direction,
+            band: Some(self.banding.band(value)),
+            mcid: self.mcid,
+            loinc: self.loinc.map(str::to_owned),
+            profile: None,
+            rule: self.rule.to_owned(),
+        }
+    }
+
+    fn not_scorable(&self, reason: &str) -> ScoreOutcome {
+        not_scorable(self.id, self.name, reason)
+    }
+}
+
+const SCREEN_BANDS_DEPRESSION: UpTo = &[
     (2.0, "Negative screen", "Few signs of depression."),
     (
         6.0,
@@ -1710,7 +1803,7 @@ const SCREEN_BANDS_DEPRESSION: &[(f64, &str, &str)] = &[
         "Possible depression; your care team will follow up with a fuller questionnaire.",
     ),
 ];
-const SCREEN_BANDS_ANXIETY: &[(f64, &str, &str)] = &[
+const SCREEN_BANDS_ANXIETY: UpTo = &[
     (2.0, "Negative screen", "Few signs of anxiety."),
     (
         6.0,
@@ -1719,116 +1812,383 @@ const SCREEN_BANDS_ANXIETY: &[(f64, &str, &str)] = &[
     ),
 ];
 
-fn outcomes(r: &Def, scores: &[Option<f64>]) -> Vec<ScoreOutcome> {
-    let base = |scale: &str, scale_name: &str| Score {
-        instrument: r.id.to_owned(),
-        instrument_name: r.name.to_owned(),
-        scale: scale.to_owned(),
-        scale_name: scale_name.to_owned(),
-        value: 0.0,
+/// A sum of items scored in points, higher is worse (the PHQ and GAD scales).
+const fn points(
+    id: &'static str,
+    instrument: Instrument,
+    name: &'static str,
+    max: f64,
+    bands: UpTo,
+    rule: &'static str,
+) -> ScaleDef {
+    ScaleDef {
+        id,
+        instrument,
+        name,
         min: 0.0,
-        max: 0.0,
-        unit: "points".to_owned(),
-        raw: None,
-        standard_error: None,
+        max,
+        unit: "points",
         direction: Direction::HigherIsWorse,
-        band: None,
         mcid: None,
         loinc: None,
-        profile: None,
-        rule: String::new(),
+        banding: Banding::UpTo(bands),
+        rule,
+    }
+}
+
+const PHQ9_SCALE: ScaleDef = ScaleDef {
+    mcid: Some(5.0),
+    loinc: Some("44261-6"),
+    ..points(
+        "phq-9",
+        Instrument::Phq9,
+        "Depression symptoms (PHQ-9)",
+        27.0,
+        &[
+            (4.0, "None or minimal", "Few or no symptoms of depression."),
+            (9.0, "Mild", "Mild symptoms of depression."),
+            (
+                14.0,
+                "Moderate",
+                "Moderate symptoms of depression; your care team will talk them through with you.",
+            ),
+            (
+                19.0,
+                "Moderately severe",
+                "Moderately severe symptoms of depression; your care team will follow up.",
+            ),
+            (
+                27.0,
+                "Severe",
+                "Severe symptoms of depression; your care team will follow up soon.",
+            ),
+        ],
+        "Items 1–9 summed (0–27); item 10 is not scored. Scored only when all nine are answered: \
+         no proration (Kroenke K, Spitzer RL, Williams JBW. J Gen Intern Med 2001;16:606–613). \
+         MCID 5 points (Löwe B et al. Med Care 2004;42:1194–1201).",
+    )
+};
+
+const GAD7_SCALE: ScaleDef = ScaleDef {
+    mcid: Some(4.0),
+    loinc: Some("70274-6"),
+    ..points(
+        "gad-7",
+        Instrument::Gad7,
+        "Anxiety symptoms (GAD-7)",
+        21.0,
+        &[
+            (4.0, "Minimal", "Few or no symptoms of anxiety."),
+            (9.0, "Mild", "Mild symptoms of anxiety."),
+            (
+                14.0,
+                "Moderate",
+                "Moderate symptoms of anxiety; your care team will talk them through with you.",
+            ),
+            (
+                21.0,
+                "Severe",
+                "Severe symptoms of anxiety; your care team will follow up soon.",
+            ),
+        ],
+        "Items 1–7 summed (0–21), scored only when all seven are answered \
+         (Spitzer RL et al. Arch Intern Med 2006;166:1092–1097). \
+         MCID 4 points (Toussaint A et al. J Affect Disord 2020;265:395–401).",
+    )
+};
+
+const PHQ2_SCALE: ScaleDef = ScaleDef {
+    loinc: Some("55758-7"),
+    ..points(
+        "phq-2",
+        Instrument::Phq2,
+        "Depression screen (PHQ-2)",
+        6.0,
+        SCREEN_BANDS_DEPRESSION,
+        "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
+         is a positive screen for depression: the full PHQ-9 should follow (Kroenke K, Spitzer RL, \
+         Williams JBW. Med Care 2003;41:1284–1292).",
+    )
+};
+
+const GAD2_SCALE: ScaleDef = points(
+    "gad-2",
+    Instrument::Gad2,
+    "Anxiety screen (GAD-2)",
+    6.0,
+    SCREEN_BANDS_ANXIETY,
+    "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
+     is a positive screen for anxiety: the full GAD-7 should follow (Kroenke K, Spitzer RL, \
+     Williams JBW, Monahan PO, Löwe B. Ann Intern Med 2007;146:317–325).",
+);
+
+macro_rules! phq4_source {
+    () => {
+        "Kroenke K, Spitzer RL, Williams JBW, Löwe B. An ultra-brief screening scale for \
+         anxiety and depression: the PHQ-4. Psychosomatics 2009;50:613–621"
     };
+}
+
+const PHQ4_SCALE: ScaleDef = points(
+    "phq-4",
+    Instrument::Phq4,
+    "Anxiety and depression (PHQ-4)",
+    12.0,
+    &[
+        (
+            2.0,
+            "Normal",
+            "Few or no symptoms of anxiety or depression.",
+        ),
+        (5.0, "Mild", "Mild symptoms of anxiety or depression."),
+        (
+            8.0,
+            "Moderate",
+            "Moderate symptoms; your care team will talk them through with you.",
+        ),
+        (
+            12.0,
+            "Severe",
+            "Severe symptoms; your care team will follow up soon.",
+        ),
+    ],
+    concat!(
+        "Items 1–4 summed (0–12), scored only when all four are answered; bands 0–2 normal, \
+         3–5 mild, 6–8 moderate, 9–12 severe (",
+        phq4_source!(),
+        ")."
+    ),
+);
+
+const PHQ4_ANXIETY_SCALE: ScaleDef = points(
+    "phq-4-anxiety",
+    Instrument::Phq4,
+    "Anxiety screen (PHQ-4 items 1–2)",
+    6.0,
+    SCREEN_BANDS_ANXIETY,
+    concat!(
+        "Anxiety subscale: items 1–2 (the GAD-2) summed (0–6); 3 or more is a positive screen (",
+        phq4_source!(),
+        ")."
+    ),
+);
+
+const PHQ4_DEPRESSION_SCALE: ScaleDef = points(
+    "phq-4-depression",
+    Instrument::Phq4,
+    "Depression screen (PHQ-4 items 3–4)",
+    6.0,
+    SCREEN_BANDS_DEPRESSION,
+    concat!(
+        "Depression subscale: items 3–4 (the PHQ-2) summed (0–6); 3 or more is a positive screen (",
+        phq4_source!(),
+        ")."
+    ),
+);
+
+const PROMIS_RULE: &str = "Sum of the four items, all required (no missing items allowed), converted with the \
+    PROMIS Global Health v1.2 scoring tables (HealthMeasures scoring manual). Global07 \
+    pain recoded 0→5, 1–3→4, 4–6→3, 7–9→2, 10→1. T-score 50 is the average of the US general \
+    population and 10 is one standard deviation. Bands: Hays RD et al. J Gen Intern Med \
+    2015;30:1511–1516. No MCID is published for these summary scores.";
+
+/// PROMIS Global Health bands from the T-score cut points (Hays 2015), highest first.
+macro_rules! promis_bands {
+    ($excellent:expr, $very_good:expr, $good:expr, $fair:expr) => {
+        &[
+            ($excellent, "Excellent", "Much better than average."),
+            ($very_good, "Very good", "Better than average."),
+            ($good, "Good", "About average."),
+            ($fair, "Fair", "Below average."),
+            (
+                f64::NEG_INFINITY,
+                "Poor",
+                "Well below average; your care team will talk this through with you.",
+            ),
+        ]
+    };
+}
+
+const fn t_score(
+    id: &'static str,
+    name: &'static str,
+    table: &[(f64, f64); 17],
+    bands: &'static [(f64, &'static str, &'static str)],
+    loinc: &'static str,
+) -> ScaleDef {
+    ScaleDef {
+        id,
+        instrument: Instrument::PromisGlobal10,
+        name,
+        min: table[0].0,
+        max: table[16].0,
+        unit: "T-score points",
+        direction: Direction::HigherIsBetter,
+        mcid: None,
+        loinc: Some(loinc),
+        banding: Banding::From(bands),
+        rule: PROMIS_RULE,
+    }
+}
+
+const PROMIS_PHYSICAL_SCALE: ScaleDef = t_score(
+    "promis-global-physical",
+    "Physical health (PROMIS Global)",
+    &GPH_T,
+    promis_bands!(58.0, 50.0, 42.0, 35.0),
+    "71971-6",
+);
+
+const PROMIS_MENTAL_SCALE: ScaleDef = t_score(
+    "promis-global-mental",
+    "Mental health (PROMIS Global)",
+    &GMH_T,
+    promis_bands!(56.0, 48.0, 40.0, 29.0),
+    "71969-0",
+);
+
+const ODI_SCALE: ScaleDef = ScaleDef {
+    id: "odi",
+    instrument: Instrument::Odi,
+    name: "Back-related disability (ODI)",
+    min: 0.0,
+    max: 100.0,
+    unit: "%",
+    direction: Direction::HigherIsWorse,
+    mcid: Some(10.0),
+    loinc: None,
+    banding: Banding::UpTo(&[
+        (
+            20.0,
+            "Minimal disability",
+            "You can cope with most everyday activities.",
+        ),
+        (
+            40.0,
+            "Moderate disability",
+            "Pain makes sitting, lifting and standing harder.",
+        ),
+        (
+            60.0,
+            "Severe disability",
+            "Pain is a main problem in daily life.",
+        ),
+        (
+            80.0,
+            "Very severe disability",
+            "Back pain affects every part of daily life.",
+        ),
+        (100.0, "Bed-bound", "You are mostly confined to bed."),
+    ]),
+    rule: "Sum of section scores ÷ (5 × sections answered) × 100, per Fairbank JCT, Pynsent PB. \
+           Spine 2000;25:2940–2952; unanswered sections leave the denominator (at least 8 of 10 answered, \
+           CareCycle's limit). Bands from Fairbank 1980. MCID 10 points (Ostelo RW et al. Spine 2008;33:90–94).",
+};
+
+const PAIN_NRS_SCALE: ScaleDef = ScaleDef {
+    mcid: Some(2.0),
+    loinc: Some("72514-3"),
+    ..points(
+        "pain-nrs",
+        Instrument::PainNrs,
+        "Pain (0–10)",
+        10.0,
+        &[
+            (0.0, "No pain", "You reported no pain."),
+            (3.0, "Mild pain", "Mild pain."),
+            (6.0, "Moderate pain", "Moderate pain."),
+            (
+                10.0,
+                "Severe pain",
+                "Severe pain; tell your care team if it is not controlled.",
+            ),
+        ],
+        "The single 0–10 rating as given. MCID 2 points (Farrar JT et al. Pain 2001;94:149–158). \
+         Bands 1–3 mild, 4–6 moderate, 7–10 severe (Serlin RC et al. Pain 1995;61:277–284).",
+    )
+};
+
+const EQ5D_PROFILE_SCALE: ScaleDef = ScaleDef {
+    id: "eq-5d-5l-profile",
+    instrument: Instrument::Eq5d5l,
+    name: "Health profile (EQ-5D-5L)",
+    min: 5.0,
+    max: 25.0,
+    unit: "level sum",
+    direction: Direction::HigherIsWorse,
+    mcid: None,
+    loinc: None,
+    banding: Banding::Profile(
+        "One digit per area (mobility, self-care, usual activities, pain, anxiety): 1 means no problems, 5 means extreme problems.",
+    ),
+    rule: "EQ-5D-5L descriptive system reported as its five-digit profile (EuroQol user guide). \
+           The index value needs a country value set, which CareCycle does not ship: no index is computed.",
+};
+
+const EQ_VAS_SCALE: ScaleDef = ScaleDef {
+    id: "eq-vas",
+    instrument: Instrument::Eq5d5l,
+    name: "Health today (EQ VAS)",
+    min: 0.0,
+    max: 100.0,
+    unit: "points",
+    direction: Direction::HigherIsBetter,
+    mcid: None,
+    loinc: None,
+    banding: Banding::OutOf100(
+        "How good or bad you rated your health today (100 is the best you can imagine).",
+    ),
+    rule: "EQ VAS as marked, 0–100 (EuroQol user guide).",
+};
+
+/// Every scale the engine scores.
+const SCALES: &[&ScaleDef] = &[
+    &PHQ9_SCALE,
+    &GAD7_SCALE,
+    &PHQ2_SCALE,
+    &GAD2_SCALE,
+    &PHQ4_SCALE,
+    &PHQ4_ANXIETY_SCALE,
+    &PHQ4_DEPRESSION_SCALE,
+    &PROMIS_PHYSICAL_SCALE,
+    &PROMIS_MENTAL_SCALE,
+    &ODI_SCALE,
+    &PAIN_NRS_SCALE,
+    &EQ5D_PROFILE_SCALE,
+    &EQ_VAS_SCALE,
+];
+
+/// The score of a scale the engine knows, from its value alone (a score
+/// recorded elsewhere, e.g. an Observation the server extracted): its name,
+/// range, direction, MCID, LOINC code, rule and the band of that value, as
+/// the engine gives them. `None` for a scale id the engine does not score
+/// (a form's own total). The raw sum, standard error and EQ-5D-5L profile
+/// are not in a value, so they are left out.
+pub fn scale_score(scale_id: &str, value: f64) -> Option<Score> {
+    SCALES
+        .iter()
+        .find(|s| s.id == scale_id)
+        .map(|s| s.score(value))
+}
+
+fn outcomes(r: &Def, scores: &[Option<f64>]) -> Vec<ScoreOutcome> {
     match r.instrument {
-        Instrument::Phq9 => vec![sum_all(
-            scores,
-            Score {
-                max: 27.0,
-                mcid: Some(5.0),
-                loinc: Some("44261-6".into()),
-                rule: "Items 1–9 summed (0–27); item 10 is not scored. Scored only when all nine are answered: \
-                       no proration (Kroenke K, Spitzer RL, Williams JBW. J Gen Intern Med 2001;16:606–613). \
-                       MCID 5 points (Löwe B et al. Med Care 2004;42:1194–1201)."
-                    .into(),
-                ..base("phq-9", "Depression symptoms (PHQ-9)")
-            },
-            &[
-                (4.0, "None or minimal", "Few or no symptoms of depression."),
-                (9.0, "Mild", "Mild symptoms of depression."),
-                (14.0, "Moderate", "Moderate symptoms of depression; your care team will talk them through with you."),
-                (19.0, "Moderately severe", "Moderately severe symptoms of depression; your care team will follow up."),
-                (27.0, "Severe", "Severe symptoms of depression; your care team will follow up soon."),
-            ],
-        )],
-        Instrument::Gad7 => vec![sum_all(
-            scores,
-            Score {
-                max: 21.0,
-                mcid: Some(4.0),
-                loinc: Some("70274-6".into()),
-                rule: "Items 1–7 summed (0–21), scored only when all seven are answered \
-                       (Spitzer RL et al. Arch Intern Med 2006;166:1092–1097). \
-                       MCID 4 points (Toussaint A et al. J Affect Disord 2020;265:395–401)."
-                    .into(),
-                ..base("gad-7", "Anxiety symptoms (GAD-7)")
-            },
-            &[
-                (4.0, "Minimal", "Few or no symptoms of anxiety."),
-                (9.0, "Mild", "Mild symptoms of anxiety."),
-                (14.0, "Moderate", "Moderate symptoms of anxiety; your care team will talk them through with you."),
-                (21.0, "Severe", "Severe symptoms of anxiety; your care team will follow up soon."),
-            ],
-        )],
-        Instrument::Phq2 => vec![sum_all(
-            scores,
-            Score {
-                max: 6.0,
-                loinc: Some("55758-7".into()),
-                rule: "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
-                       is a positive screen for depression: the full PHQ-9 should follow (Kroenke K, Spitzer RL, \
-                       Williams JBW. Med Care 2003;41:1284–1292)."
-                    .into(),
-                ..base("phq-2", "Depression screen (PHQ-2)")
-            },
-            SCREEN_BANDS_DEPRESSION,
-        )],
-        Instrument::Gad2 => vec![sum_all(
-            scores,
-            Score {
-                max: 6.0,
-                rule: "Items 1 and 2 summed (0–6), scored only when both are answered. A score of 3 or more \
-                       is a positive screen for anxiety: the full GAD-7 should follow (Kroenke K, Spitzer RL, \
-                       Williams JBW, Monahan PO, Löwe B. Ann Intern Med 2007;146:317–325)."
-                    .into(),
-                ..base("gad-2", "Anxiety screen (GAD-2)")
-            },
-            SCREEN_BANDS_ANXIETY,
-        )],
-        Instrument::Phq4 => phq4(scores, base),
-        Instrument::PromisGlobal10 => promis_global(scores, base),
-        Instrument::Odi => vec![odi(scores, base)],
+        Instrument::Phq9 => vec![sum_all(scores, &PHQ9_SCALE)],
+        Instrument::Gad7 => vec![sum_all(scores, &GAD7_SCALE)],
+        Instrument::Phq2 => vec![sum_all(scores, &PHQ2_SCALE)],
+        Instrument::Gad2 => vec![sum_all(scores, &GAD2_SCALE)],
+        Instrument::Phq4 => vec![
+            sum_all(scores, &PHQ4_SCALE),
+            sum_all(scores.get(0..2).unwrap_or(&[]), &PHQ4_ANXIETY_SCALE),
+            sum_all(scores.get(2..4).unwrap_or(&[]), &PHQ4_DEPRESSION_SCALE),
+        ],
+        Instrument::PromisGlobal10 => promis_global(scores),
+        Instrument::Odi => vec![odi(scores)],
         Instrument::PainNrs => vec![match scores.first().copied().flatten() {
-            None => not_scorable("pain-nrs", "Pain rating", "The pain rating was not answered."),
-            Some(v) => scored(Score {
-                value: v,
-                max: 10.0,
-                mcid: Some(2.0),
-                loinc: Some("72514-3".into()),
-                band: Some(band_for(
-                    v,
-                    &[
-                        (0.0, "No pain", "You reported no pain."),
-                        (3.0, "Mild pain", "Mild pain."),
-                        (6.0, "Moderate pain", "Moderate pain."),
-                        (10.0, "Severe pain", "Severe pain; tell your care team if it is not controlled."),
-                    ],
-                )),
-                rule: "The single 0–10 rating as given. MCID 2 points (Farrar JT et al. Pain 2001;94:149–158). \
-                       Bands 1–3 mild, 4–6 moderate, 7–10 severe (Serlin RC et al. Pain 1995;61:277–284)."
-                    .into(),
-                ..base("pain-nrs", "Pain (0–10)")
-            }),
+            None => PAIN_NRS_SCALE.not_scorable("The pain rating was not answered."),
+            Some(v) => scored(PAIN_NRS_SCALE.score(v)),
         }],
-        Instrument::Eq5d5l => eq5d5l(scores, base),
+        Instrument::Eq5d5l => eq5d5l(scores),
         Instrument::KoosJr | Instrument::HoosJr | Instrument::KoosPs | Instrument::HoosPs => {
             vec![ScoreOutcome::Unsupported {
                 instrument: r.id.to_owned(),
@@ -1869,87 +2229,18 @@ fn band_for(value: f64, bands: &[(f64, &str, &str)]) -> Band {
     }
 }
 
-fn sum_all(scores: &[Option<f64>], template: Score, bands: &[(f64, &str, &str)]) -> ScoreOutcome {
+fn sum_all(scores: &[Option<f64>], scale: &ScaleDef) -> ScoreOutcome {
     let missing = scores.iter().filter(|s| s.is_none()).count();
     if missing > 0 {
-        return not_scorable(
-            &template.scale,
-            &template.scale_name,
-            &format!(
-                "{missing} of {} questions are not answered; this score needs all of them.",
-                scores.len()
-            ),
-        );
+        return scale.not_scorable(&format!(
+            "{missing} of {} questions are not answered; this score needs all of them.",
+            scores.len()
+        ));
     }
-    let value: f64 = scores.iter().flatten().sum();
-    scored(Score {
-        value,
-        band: Some(band_for(value, bands)),
-        ..template
-    })
+    scored(scale.score(scores.iter().flatten().sum()))
 }
 
-fn phq4(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<ScoreOutcome> {
-    const SOURCE: &str = "Kroenke K, Spitzer RL, Williams JBW, Löwe B. An ultra-brief screening scale for \
-                          anxiety and depression: the PHQ-4. Psychosomatics 2009;50:613–621";
-    let anxiety = scores.get(0..2).unwrap_or(&[]);
-    let depression = scores.get(2..4).unwrap_or(&[]);
-    vec![
-        sum_all(
-            scores,
-            Score {
-                max: 12.0,
-                rule: format!(
-                    "Items 1–4 summed (0–12), scored only when all four are answered; bands 0–2 normal, \
-                     3–5 mild, 6–8 moderate, 9–12 severe ({SOURCE})."
-                ),
-                ..base("phq-4", "Anxiety and depression (PHQ-4)")
-            },
-            &[
-                (
-                    2.0,
-                    "Normal",
-                    "Few or no symptoms of anxiety or depression.",
-                ),
-                (5.0, "Mild", "Mild symptoms of anxiety or depression."),
-                (
-                    8.0,
-                    "Moderate",
-                    "Moderate symptoms; your care team will talk them through with you.",
-                ),
-                (
-                    12.0,
-                    "Severe",
-                    "Severe symptoms; your care team will follow up soon.",
-                ),
-            ],
-        ),
-        sum_all(
-            anxiety,
-            Score {
-                max: 6.0,
-                rule: format!(
-                    "Anxiety subscale: items 1–2 (the GAD-2) summed (0–6); 3 or more is a positive screen ({SOURCE})."
-                ),
-                ..base("phq-4-anxiety", "Anxiety screen (PHQ-4 items 1–2)")
-            },
-            SCREEN_BANDS_ANXIETY,
-        ),
-        sum_all(
-            depression,
-            Score {
-                max: 6.0,
-                rule: format!(
-                    "Depression subscale: items 3–4 (the PHQ-2) summed (0–6); 3 or more is a positive screen ({SOURCE})."
-                ),
-                ..base("phq-4-depression", "Depression screen (PHQ-4 items 3–4)")
-            },
-            SCREEN_BANDS_DEPRESSION,
-        ),
-    ]
-}
-
-fn promis_global(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<ScoreOutcome> {
+fn promis_global(scores: &[Option<f64>]) -> Vec<ScoreOutcome> {
     // Order in PROMIS_GLOBAL_ITEMS: 02, 03, 04, 05, 06, 07, 08, 10.
     let get = |i: usize| scores.get(i).copied().flatten();
     // Global07 (pain 0–10) is recoded before summing: 0→5, 1–3→4, 4–6→3, 7–9→2, 10→1.
@@ -1960,117 +2251,52 @@ fn promis_global(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> 
         7..=9 => 2.0,
         _ => 1.0,
     });
-    let rule = "Sum of the four items, all required (no missing items allowed), converted with the \
-                PROMIS Global Health v1.2 scoring tables (HealthMeasures scoring manual). Global07 \
-                pain recoded 0→5, 1–3→4, 4–6→3, 7–9→2, 10→1. T-score 50 is the average of the US general \
-                population and 10 is one standard deviation. Bands: Hays RD et al. J Gen Intern Med \
-                2015;30:1511–1516. No MCID is published for these summary scores.";
-    let scale = |id: &str,
-                 name: &str,
-                 parts: [Option<f64>; 4],
-                 table: &[(f64, f64); 17],
-                 cuts: [f64; 4],
-                 loinc: Option<&str>| {
+    let scale = |def: &ScaleDef, parts: [Option<f64>; 4], table: &[(f64, f64); 17]| {
         if parts.iter().any(Option::is_none) {
-            return not_scorable(id, name, "All four questions of this score need an answer.");
+            return def.not_scorable("All four questions of this score need an answer.");
         }
         let raw: f64 = parts.iter().flatten().sum();
         let idx = (raw as usize).saturating_sub(4).min(16);
         let (t, se) = table[idx];
-        let band = if t >= cuts[0] {
-            ("Excellent", "Much better than average.")
-        } else if t >= cuts[1] {
-            ("Very good", "Better than average.")
-        } else if t >= cuts[2] {
-            ("Good", "About average.")
-        } else if t >= cuts[3] {
-            ("Fair", "Below average.")
-        } else {
-            (
-                "Poor",
-                "Well below average; your care team will talk this through with you.",
-            )
-        };
         scored(Score {
-            value: t,
-            min: table[0].0,
-            max: table[16].0,
-            unit: "T-score points".into(),
             raw: Some(raw),
             standard_error: Some(se),
-            direction: Direction::HigherIsBetter,
-            band: Some(Band {
-                label: band.0.into(),
-                meaning: band.1.into(),
-            }),
-            loinc: loinc.map(str::to_owned),
-            rule: rule.into(),
-            ..base(id, name)
+            ..def.score(t)
         })
     };
     vec![
         scale(
-            "promis-global-physical",
-            "Physical health (PROMIS Global)",
+            &PROMIS_PHYSICAL_SCALE,
             [get(1), get(4), pain, get(6)],
             &GPH_T,
-            [58.0, 50.0, 42.0, 35.0],
-            Some("71971-6"),
         ),
         scale(
-            "promis-global-mental",
-            "Mental health (PROMIS Global)",
+            &PROMIS_MENTAL_SCALE,
             [get(0), get(2), get(3), get(7)],
             &GMH_T,
-            [56.0, 48.0, 40.0, 29.0],
-            Some("71969-0"),
         ),
     ]
 }
 
-fn odi(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> ScoreOutcome {
+fn odi(scores: &[Option<f64>]) -> ScoreOutcome {
     let answered: Vec<f64> = scores.iter().flatten().copied().collect();
     // Fairbank & Pynsent: an unanswered section is left out of the denominator.
     // Below eight answered sections CareCycle gives no score: our own
     // conservative limit, not a published rule.
     if answered.len() < 8 {
-        return not_scorable(
-            "odi",
-            "Back-related disability (ODI)",
-            &format!(
-                "Only {} of 10 sections are answered; at least 8 are needed.",
-                answered.len()
-            ),
-        );
+        return ODI_SCALE.not_scorable(&format!(
+            "Only {} of 10 sections are answered; at least 8 are needed.",
+            answered.len()
+        ));
     }
     let value = answered.iter().sum::<f64>() / (5.0 * answered.len() as f64) * 100.0;
-    scored(Score {
-        value,
-        max: 100.0,
-        unit: "%".into(),
-        mcid: Some(10.0),
-        band: Some(band_for(
-            value,
-            &[
-                (20.0, "Minimal disability", "You can cope with most everyday activities."),
-                (40.0, "Moderate disability", "Pain makes sitting, lifting and standing harder."),
-                (60.0, "Severe disability", "Pain is a main problem in daily life."),
-                (80.0, "Very severe disability", "Back pain affects every part of daily life."),
-                (100.0, "Bed-bound", "You are mostly confined to bed."),
-            ],
-        )),
-        rule: "Sum of section scores ÷ (5 × sections answered) × 100, per Fairbank JCT, Pynsent PB. \
-               Spine 2000;25:2940–2952; unanswered sections leave the denominator (at least 8 of 10 answered, \
-               CareCycle's limit). Bands from Fairbank 1980. MCID 10 points (Ostelo RW et al. Spine 2008;33:90–94)."
-            .into(),
-        ..base("odi", "Back-related disability (ODI)")
-    })
+    scored(ODI_SCALE.score(value))
 }
 
-fn eq5d5l(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<ScoreOutcome> {
+fn eq5d5l(scores: &[Option<f64>]) -> Vec<ScoreOutcome> {
     let mut out = Vec::new();
-    let dims = &scores[..5];
-    if dims.iter().all(Option::is_some) {
+    let dims = scores.get(..5).unwrap_or(&[]);
+    if dims.len() == 5 && dims.iter().all(Option::is_some) {
         let profile: String = dims
             .iter()
             .flatten()
@@ -2078,49 +2304,19 @@ fn eq5d5l(scores: &[Option<f64>], base: impl Fn(&str, &str) -> Score) -> Vec<Sco
             .collect();
         // The profile has no single number; its sum of levels (5–25) is given only
         // so it can be charted, and is labelled as such.
-        let level_sum: f64 = dims.iter().flatten().sum();
-        out.push(scored(Score {
-            value: level_sum,
-            min: 5.0,
-            max: 25.0,
-            unit: "level sum".into(),
-            profile: Some(profile.clone()),
-            band: Some(Band {
-                label: format!("Health profile {profile}"),
-                meaning: "One digit per area (mobility, self-care, usual activities, pain, anxiety): 1 means no problems, 5 means extreme problems.".into(),
-            }),
-            rule: "EQ-5D-5L descriptive system reported as its five-digit profile (EuroQol user guide). \
-                   The index value needs a country value set, which CareCycle does not ship: no index is computed."
-                .into(),
-            ..base("eq-5d-5l-profile", "Health profile (EQ-5D-5L)")
-        }));
+        let mut score = EQ5D_PROFILE_SCALE.score(dims.iter().flatten().sum());
+        if let Some(band) = score.band.as_mut() {
+            band.label = format!("Health profile {profile}");
+        }
+        score.profile = Some(profile);
+        out.push(scored(score));
     } else {
-        out.push(not_scorable(
-            "eq-5d-5l-profile",
-            "Health profile (EQ-5D-5L)",
-            "All five areas need an answer.",
-        ));
+        out.push(EQ5D_PROFILE_SCALE.not_scorable("All five areas need an answer."));
     }
-    match scores.get(5).copied().flatten() {
-        Some(vas) => out.push(scored(Score {
-            value: vas,
-            max: 100.0,
-            direction: Direction::HigherIsBetter,
-            band: Some(Band {
-                label: format!("{vas:.0} out of 100"),
-                meaning:
-                    "How good or bad you rated your health today (100 is the best you can imagine)."
-                        .into(),
-            }),
-            rule: "EQ VAS as marked, 0–100 (EuroQol user guide).".into(),
-            ..base("eq-vas", "Health today (EQ VAS)")
-        })),
-        None => out.push(not_scorable(
-            "eq-vas",
-            "Health today (EQ VAS)",
-            "The health scale was not answered.",
-        )),
-    }
+    out.push(match scores.get(5).copied().flatten() {
+        Some(vas) => scored(EQ_VAS_SCALE.score(vas)),
+        None => EQ_VAS_SCALE.not_scorable("The health scale was not answered."),
+    });
     out
 }
 
@@ -2230,4 +2426,49 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
                This form is no instrument CareCycle knows: no band is given."
             .into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The LOINC code each scale's Observation carries is one the
+    /// instrument's definition already names: a score code (loinc.org's
+    /// panels list them) or, for a single-item scale, that item's code.
+    #[test]
+    fn every_scale_loinc_is_a_code_its_instrument_names() {
+        for scale in SCALES {
+            let Some(code) = scale.loinc else { continue };
+            let def = def_of(scale.instrument);
+            let named = def.is_some_and(|d| {
+                d.score_codes.contains(&code) || d.items.iter().any(|i| i.loinc == Some(code))
+            });
+            assert!(named, "{}: {code}", scale.id);
+        }
+    }
+
+    #[test]
+    fn a_scale_reads_back_from_its_value_as_the_engine_scores_it() {
+        let s = scale_score("phq-9", 12.0);
+        assert_eq!(
+            s.as_ref().map(|s| s.scale_name.as_str()),
+            Some("Depression symptoms (PHQ-9)")
+        );
+        assert_eq!(
+            s.as_ref()
+                .and_then(|s| s.band.as_ref())
+                .map(|b| b.label.as_str()),
+            Some("Moderate")
+        );
+        assert_eq!(s.as_ref().and_then(|s| s.mcid), Some(5.0));
+        let t = scale_score("promis-global-mental", 28.4);
+        assert_eq!(
+            t.as_ref()
+                .and_then(|s| s.band.as_ref())
+                .map(|b| b.label.as_str()),
+            Some("Poor")
+        );
+        assert_eq!(t.map(|s| s.direction), Some(Direction::HigherIsBetter));
+        assert!(scale_score("total", 3.0).is_none());
+    }
 }
