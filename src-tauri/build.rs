@@ -37,6 +37,12 @@ fn main() {
             "notification_settings",
             "set_notification_detail",
             "set_language",
+            "lock_state",
+            "unlock",
+            "set_passcode",
+            "still_here",
+            "lock_now",
+            "set_lock_minutes",
         ]),
     ))
     .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

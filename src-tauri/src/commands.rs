@@ -6,6 +6,7 @@ use carecycle_core::contract::{
     SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
     TimelineView, TodayView,
 };
+use carecycle_core::lock::{LockView, PasscodeProblem, UnlockAnswer};
 use carecycle_core::urgent::UrgentGuidance;
 use carecycle_core::{CareCycle, CommandError};
 use std::sync::Arc;
@@ -214,9 +215,6 @@ pub async fn export_ics<R: tauri::Runtime>(
     appointment_id: String,
 ) -> Result<String, CommandError> {
     use tauri::Manager;
-    let ics = core
-        .appointment_ics(&profile_id, appointment_id.clone())
-        .await?;
     let dir = std::env::var_os("CARECYCLE_DOWNLOAD_DIR")
         .map(std::path::PathBuf::from)
         .or_else(|| app.path().download_dir().ok())
@@ -225,12 +223,9 @@ pub async fn export_ics<R: tauri::Runtime>(
                 "there is no Downloads folder to save to".into(),
             )
         })?;
-    let name = format!(
-        "appointment-{}.ics",
-        appointment_id.trim_start_matches("Appointment/")
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, ics).map_err(carecycle_core::CoreError::from)?;
+    let path = core
+        .save_appointment_ics(&profile_id, appointment_id, dir)
+        .await?;
     Ok(path.display().to_string())
 }
 
@@ -282,4 +277,49 @@ pub async fn mark_thread_read(
     thread: String,
 ) -> Result<u32, CommandError> {
     Ok(core.mark_thread_read(&profile_id, thread).await?)
+}
+
+/// The app lock of one record, as the lock screen shows it.
+#[tauri::command]
+pub fn lock_state(core: Core<'_>, profile_id: String) -> Result<LockView, CommandError> {
+    Ok(core.lock_view(&profile_id)?)
+}
+
+/// Tries the record's app passcode (slower after wrong tries; see the core's `lock`).
+#[tauri::command]
+pub fn unlock(
+    core: Core<'_>,
+    profile_id: String,
+    passcode: String,
+) -> Result<UnlockAnswer, CommandError> {
+    Ok(core.unlock(&profile_id, &passcode)?)
+}
+
+/// Sets the app passcode of an open record; says what is wrong with it instead (null: set).
+#[tauri::command]
+pub fn set_passcode(
+    core: Core<'_>,
+    profile_id: String,
+    passcode: String,
+) -> Result<Option<PasscodeProblem>, CommandError> {
+    Ok(core.set_passcode(&profile_id, &passcode)?)
+}
+
+/// The person is using the app (the UI says so at most every few seconds).
+#[tauri::command]
+pub fn still_here(core: Core<'_>) {
+    core.still_here();
+}
+
+/// Locks the app now (the patient steps away).
+#[tauri::command]
+pub fn lock_now<R: tauri::Runtime>(app: tauri::AppHandle<R>, core: Core<'_>) {
+    core.lock_now();
+    crate::announce_lock(&app);
+}
+
+/// Keeps how many minutes without input lock the app (1–30).
+#[tauri::command]
+pub fn set_lock_minutes(core: Core<'_>, minutes: u32) -> Result<(), CommandError> {
+    Ok(core.set_lock_minutes(minutes)?)
 }

@@ -3,12 +3,14 @@
 //! UI listens to and answers by re-reading what it shows.
 
 pub mod commands;
+pub mod navigation;
 pub mod notifier;
 
 use carecycle_core::contract::ServerChoice;
+use carecycle_core::lock::LockOptions;
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::SystemBrowser;
-use carecycle_core::{CareCycle, ChangeEvent, CoreConfig, SystemClock};
+use carecycle_core::{CareCycle, ChangeEvent, CommandError, CoreConfig, CoreError, SystemClock};
 use notifier::Notifier;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,6 +20,111 @@ use tauri::{Emitter, Manager, Runtime};
 
 /// Event sent to the UI when a profile's record changed.
 pub const RECORD_CHANGED: &str = "record-changed";
+
+/// Event sent to the UI when the app locked: show the lock screen.
+pub const APP_LOCKED: &str = "app-locked";
+
+/// Commands that show nothing of a record, answered while the app is locked:
+/// the lock screen's own, the first screen's, and fixed lists. Every other
+/// command is refused with `locked` unless the record it names (or, for those
+/// naming none, some record) is open.
+pub const OPEN_WHILE_LOCKED: &[&str] = &[
+    "app_overview",
+    "sign_in",
+    "set_language",
+    "lock_state",
+    "unlock",
+    "still_here",
+    "lock_now",
+    "check_urgent",
+    "message_kinds",
+];
+
+/// Why `command` (naming `profile_id`, if any) may not run now, or None when it may.
+/// Past the wrong-passcode limit, signing out of the locked record is allowed:
+/// that is what the lock screen offers.
+pub fn lock_refusal(
+    core: &CareCycle,
+    command: &str,
+    profile_id: Option<&str>,
+) -> Option<CommandError> {
+    if OPEN_WHILE_LOCKED.contains(&command) {
+        return None;
+    }
+    let open = match profile_id {
+        Some(profile) => {
+            !core.is_locked(profile)
+                || (command == "sign_out"
+                    && core.lock_view(profile).is_ok_and(|v| v.offer_sign_out))
+        }
+        None => core.in_use(),
+    };
+    (!open).then(|| CoreError::Locked.into())
+}
+
+/// The one place every command passes through: refused while locked (see
+/// [`lock_refusal`]), so a script in the page cannot read what the lock
+/// screen covers.
+fn refusal_of<R: Runtime>(invoke: &tauri::ipc::Invoke<R>) -> Option<CommandError> {
+    let core = invoke.message.webview_ref().try_state::<Arc<CareCycle>>()?;
+    let profile = match invoke.message.payload() {
+        tauri::ipc::InvokeBody::Json(args) => args.get("profileId").and_then(|v| v.as_str()),
+        _ => None,
+    };
+    lock_refusal(&core, invoke.message.command(), profile)
+}
+
+/// Tells the UI the app locked.
+pub fn announce_lock<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let _ = app.emit(APP_LOCKED, ());
+}
+
+/// Locks the app once the timeout has passed (checked every second, by the
+/// wall clock, so a sleeping computer locks as it wakes), and when the window
+/// comes back after being away too long.
+pub fn watch_lock<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) {
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if core.lock_tick() {
+                announce_lock(&handle);
+            }
+        }
+    });
+}
+
+/// Window focus: away (hidden, minimised, another window in front) or back.
+fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &tauri::WindowEvent) {
+    if let tauri::WindowEvent::Focused(front) = event
+        && let Some(core) = window.try_state::<Arc<CareCycle>>()
+        && core.window_visible(*front)
+    {
+        announce_lock(window.app_handle());
+    }
+}
+
+/// The lock's settings: the patient's, except in debug builds (tests), where
+/// `CARECYCLE_LOCK_SECONDS` sets the timeout and `CARECYCLE_UNLOCK_WAIT_MS`
+/// the first wait after wrong passcodes. Release builds ignore both.
+fn lock_options() -> LockOptions {
+    let mut options = LockOptions::standard();
+    if cfg!(debug_assertions) {
+        let number = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+        };
+        if let Some(seconds) = number("CARECYCLE_LOCK_SECONDS") {
+            options = options.with_timeout_secs(seconds);
+        }
+        if let Some(ms) = number("CARECYCLE_UNLOCK_WAIT_MS") {
+            options = options.with_first_wait_ms(ms);
+        }
+    }
+    options
+}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,7 +157,7 @@ fn platform_vault() -> Result<Vault, String> {
 /// Adds CareCycle's commands to a builder (the real runtime in `run`, the mock
 /// runtime in tests).
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
+    let commands: Box<tauri::ipc::InvokeHandler<R>> = Box::new(tauri::generate_handler![
         commands::app_overview,
         commands::sign_in,
         commands::sign_out,
@@ -81,8 +188,23 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::message_kinds,
         commands::notification_settings,
         commands::set_notification_detail,
-        commands::set_language
-    ])
+        commands::set_language,
+        commands::lock_state,
+        commands::unlock,
+        commands::set_passcode,
+        commands::still_here,
+        commands::lock_now,
+        commands::set_lock_minutes
+    ]);
+    builder
+        .invoke_handler(move |invoke| match refusal_of(&invoke) {
+            Some(refusal) => {
+                invoke.resolver.reject(refusal);
+                true
+            }
+            None => commands(invoke),
+        })
+        .on_window_event(on_window_event)
 }
 
 /// Makes the core available to commands, forwards its change events to the
@@ -185,6 +307,8 @@ pub fn run() {
         .init();
     let context = tauri::generate_context!();
     let result = with_commands(tauri::Builder::default())
+        .plugin(navigation::guard())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let vault = platform_vault();
             if let Err(why) = &vault {
@@ -199,8 +323,10 @@ pub fn run() {
                     &std::env::var("CARECYCLE_SERVERS").unwrap_or_default(),
                 ),
             })?;
+            core.enforce_lock(lock_options());
             let core = Arc::new(core);
             attach_core(app.handle(), core.clone());
+            watch_lock(app.handle(), core.clone());
             sync_in_background(core, background_sync_every());
             Ok(())
         })

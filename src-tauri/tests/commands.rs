@@ -150,3 +150,70 @@ fn commands_answer_through_the_real_capabilities() {
         assert_eq!(err["code"], "notSignedIn", "{cmd}");
     }
 }
+
+/// While the app is locked, the one gate every command passes refuses each
+/// command that could show a record with `locked` — so a script in the page
+/// cannot read what the lock screen covers — and answers the lock screen's own.
+#[test]
+fn a_locked_app_refuses_every_command_that_shows_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = CareCycle::new(CoreConfig {
+        data_dir: dir.path().to_owned(),
+        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
+        clock: Arc::new(SystemClock),
+        browser: Arc::new(SystemBrowser),
+        server_choices: vec![],
+    })
+    .unwrap();
+    core.enforce_lock(carecycle_core::lock::LockOptions::standard());
+    let app = with_commands(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    attach_core(app.handle(), Arc::new(core));
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+
+    let p = json!({"profileId": "p-1"});
+    for (cmd, args) in [
+        ("today", p.clone()),
+        ("messages", p.clone()),
+        ("sync_now", p.clone()),
+        ("search", json!({"profileId": "p-1", "text": "knee"})),
+        ("results", p.clone()),
+        ("timeline", p.clone()),
+        ("record_access", p.clone()),
+        ("notification_settings", p.clone()),
+        ("sign_out", p.clone()),
+        (
+            "set_passcode",
+            json!({"profileId": "p-1", "passcode": "482916"}),
+        ),
+        ("set_lock_minutes", json!({"minutes": 30})),
+    ] {
+        let err = invoke(&webview, cmd, args).unwrap_err();
+        assert_eq!(err["code"], "locked", "{cmd}");
+    }
+    // The lock screen's own commands answer, with nothing of the record.
+    let view = invoke(&webview, "lock_state", p.clone()).unwrap();
+    assert_eq!(view["locked"], true);
+    assert_eq!(view["hasPasscode"], false);
+    assert_eq!(view["timeoutSeconds"], 300);
+    let answer = invoke(
+        &webview,
+        "unlock",
+        json!({"profileId": "p-1", "passcode": "482916"}),
+    )
+    .unwrap();
+    assert_eq!(answer["outcome"], "noPasscode");
+    assert_eq!(invoke(&webview, "still_here", json!({})), Ok(Value::Null));
+    assert_eq!(invoke(&webview, "lock_now", json!({})), Ok(Value::Null));
+    assert!(invoke(&webview, "app_overview", json!({})).is_ok());
+    // Every command the app declares is either gated or knowingly open.
+    for open in carecycle_app_lib::OPEN_WHILE_LOCKED {
+        assert!(
+            include_str!("../build.rs").contains(&format!("\"{open}\"")),
+            "{open} is one of the app's commands"
+        );
+    }
+}

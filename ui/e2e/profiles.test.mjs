@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './support/processes.mjs';
-import { PATIENT, screenshots, signedInApp, texts } from './support/app.mjs';
+import { PATIENT, passLock, screenshots, signedInApp, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 const SECOND = { user: 'dana', password: 'breast-demo-2026' };
@@ -33,6 +33,8 @@ test('a person with two records adds the second and switches between them', asyn
   writeFileSync(accounts, `${SECOND.user}\n${SECOND.password}`);
   await s.click(await s.find('[data-testid="add-profile"]'));
   await s.click(await s.find('[data-testid="sign-in-choice"]'));
+  // Each record has its own app passcode, chosen at its first sign-in.
+  await passLock(s);
   const second = await s.waitFor(async () => {
     const n = await name(s).catch(() => null);
     return n && n !== first && n;

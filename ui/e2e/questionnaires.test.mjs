@@ -125,8 +125,9 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
   // Every response to the task's questionnaire written since the test began
   // (R4 links a response to its Task from the Task's output, checked below).
   const responsesFor = async (task) => {
-    const { focus } = await fhir.get(`Task/${task}`);
-    const { url } = await fhir.get(focus.reference);
+    // An SDC Task names its form by canonical URL, as its `questionnaire` input.
+    const { input } = await fhir.get(`Task/${task}`);
+    const url = input?.find((i) => i.type?.coding?.some((c) => c.code === 'questionnaire'))?.valueCanonical?.split('|')[0];
     return entries(await fhir.get(`QuestionnaireResponse?patient=${fhir.patient}&_count=200`)).filter(
       (r) => r.questionnaire?.split('|')[0] === url && r.meta.lastUpdated >= started,
     );

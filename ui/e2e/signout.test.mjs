@@ -43,6 +43,7 @@ test('signing out sends what is waiting, then removes the record from the device
   assert.ok(id, 'the record is listed on the device');
   assert.ok(files(dataDir).some((f) => f.includes(id)), 'its encrypted database is on disk');
   assert.ok(keyringUsers().some((u) => u.startsWith(`${id}/`)), 'its keys are in the keyring');
+  assert.ok(keyringUsers().includes(`${id}/passcode`), 'its app passcode (a hash) is in the keyring');
 
   // A message written while the back end is away is waiting to be sent.
   await backend.stop();

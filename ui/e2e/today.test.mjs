@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session } from './support/webdriver.mjs';
 import { APP, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './support/processes.mjs';
-import { SIZES, save, texts } from './support/app.mjs';
+import { SIZES, passLock, save, screenshots, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 
@@ -67,6 +67,11 @@ test('a patient signs in through SMART and sees Today from the synced store', as
   assert.deepEqual(await axeViolations(s), [], 'first screen has no accessibility violations');
   save('connect-desktop.png', await s.screenshot());
   await s.click(choice);
+  // The first sign-in asks for the app passcode before the record shows.
+  await s.find('[data-testid="passcode-new"]');
+  assert.deepEqual(await axeViolations(s), [], 'choosing the passcode has no accessibility violations');
+  await screenshots(s, 'passcode-choose');
+  await passLock(s);
 
   const patientName = await s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], {
     what: 'the Today screen after sign-in',

@@ -251,7 +251,10 @@ const NOT_CHECKLIST: [&str; 2] = ["reply", "questionnaire"];
 
 fn is_checklist(t: &Task) -> bool {
     !t.code.as_ref().is_some_and(|c| {
-        NOT_CHECKLIST
+        c.has(
+            carecycle_fhir::sdc::SDC_TEMP_SYSTEM,
+            "complete-questionnaire",
+        ) || NOT_CHECKLIST
             .iter()
             .any(|kind| c.has(TASK_KIND_SYSTEM, kind))
     })
@@ -460,6 +463,21 @@ pub fn timeline(record: &Record, now: Timestamp) -> crate::contract::TimelineVie
     }
 }
 
+/// A name for an appointment's calendar file: `appointment-2026-11-24`, from
+/// its date (in UTC, as the file's times are), never from its server id.
+pub fn appointment_file_stem(record: &Record, id: &str) -> Option<String> {
+    let id = id.trim_start_matches("Appointment/");
+    let a = record
+        .appointments
+        .iter()
+        .find(|a| a.id.as_deref() == Some(id))?;
+    let start = FhirDateTime::parse(a.start.as_deref()?).ok()?;
+    Some(format!(
+        "appointment-{}",
+        start.start_instant(&TimeZone::UTC).strftime("%Y-%m-%d")
+    ))
+}
+
 /// One appointment as an iCalendar (RFC 5545) file, to add to a calendar.
 pub fn appointment_ics(record: &Record, id: &str, now: Timestamp) -> Option<String> {
     let id = id.trim_start_matches("Appointment/");
@@ -622,6 +640,9 @@ mod tests {
                 Task::from_value(json!({"resourceType": "Task", "id": "t4", "status": "requested", "intent": "order",
                     "code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "questionnaire"}]},
                     "description": "PHQ-9", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
+                Task::from_value(json!({"resourceType": "Task", "id": "t5", "status": "requested", "intent": "order",
+                    "code": carecycle_fhir::sdc::task_code(),
+                    "description": "GAD-7", "restriction": {"period": {"end": "2026-11-24"}}})).unwrap(),
             ],
             care_teams: vec![CareTeam::from_value(json!({"resourceType": "CareTeam", "status": "active", "participant": [
                 {"role": [{"text": "Surgeon"}], "member": {"reference": "Practitioner/s", "display": "Dr. S"}},
@@ -654,6 +675,10 @@ mod tests {
         );
         assert!(ics.ends_with("END:VCALENDAR\r\n"));
         assert!(appointment_ics(&r, "Appointment/nope", now).is_none());
+        assert_eq!(
+            appointment_file_stem(&r, "Appointment/pt").as_deref(),
+            Some("appointment-2026-11-24")
+        );
     }
 
     #[test]

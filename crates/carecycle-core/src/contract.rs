@@ -228,6 +228,20 @@ pub struct DueQuestionnaire {
     pub in_progress: bool,
     /// The window is open (due or overdue): the patient may answer now.
     pub answerable: bool,
+    /// Why the form cannot be opened on this device, if it cannot.
+    pub unavailable: Option<FormUnavailable>,
+}
+
+/// Why an assigned form cannot be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum FormUnavailable {
+    /// The form (or an answer list it names) has not reached this device
+    /// yet: syncing will bring it.
+    NotYetOnDevice,
+    /// The app refuses the form (e.g. an extension that changes its meaning
+    /// and that the app does not understand); the care team sees why.
+    CannotBeShown,
 }
 
 /// One score of one scale at one time.
@@ -500,6 +514,7 @@ pub fn typescript_contract() -> String {
         SyncStatus::decl(&cfg),
         SearchHit::decl(&cfg),
         DueQuestionnaire::decl(&cfg),
+        FormUnavailable::decl(&cfg),
         ResultPoint::decl(&cfg),
         ResultSeries::decl(&cfg),
         FormOption::decl(&cfg),
@@ -518,6 +533,10 @@ pub fn typescript_contract() -> String {
         RecordAccess::decl(&cfg),
         MessageKindOption::decl(&cfg),
         NotificationSettings::decl(&cfg),
+        crate::lock::LockView::decl(&cfg),
+        crate::lock::UnlockOutcome::decl(&cfg),
+        crate::lock::UnlockAnswer::decl(&cfg),
+        crate::lock::PasscodeProblem::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).\n\

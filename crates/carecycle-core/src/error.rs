@@ -30,6 +30,8 @@ pub enum ErrorCode {
     NotFound,
     /// The local database cannot be opened (wrong key or damaged).
     StoreUnavailable,
+    /// The app is locked: unlock it to see the record.
+    Locked,
     /// Something that should not happen; details are in the log.
     Internal,
 }
@@ -70,6 +72,8 @@ pub enum CoreError {
     Store(#[from] rusqlite::Error),
     #[error("data error: {0}")]
     Data(String),
+    #[error("CareCycle is locked")]
+    Locked,
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -87,6 +91,7 @@ impl CoreError {
             CoreError::NotAFhirServer(_) => ErrorCode::NotAFhirServer,
             CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
             CoreError::StoreLocked(_) => ErrorCode::StoreUnavailable,
+            CoreError::Locked => ErrorCode::Locked,
             CoreError::Store(_) | CoreError::Data(_) | CoreError::Io(_) => ErrorCode::Internal,
         }
     }

@@ -74,6 +74,11 @@ impl FhirSession {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<reqwest::Response> {
+        // Whatever handed us this URL (a next link, a server setting), the
+        // token goes over TLS or stays on this computer.
+        let parsed = url::Url::parse(url)
+            .map_err(|_| CoreError::Data("the server gave an address that is not a URL".into()))?;
+        smart::check_transport(&parsed)?;
         let mut tokens = self.current_tokens().await?;
         if tokens.expires_within(self.clock.now(), jiff::SignedDuration::from_secs(30))
             && tokens.refresh_token.is_some()

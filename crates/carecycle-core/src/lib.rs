@@ -7,6 +7,8 @@ pub mod contract;
 pub mod education;
 pub mod error;
 pub mod fhir_http;
+pub mod files;
+pub mod lock;
 pub mod messages;
 pub mod notices;
 pub mod outbox;
@@ -84,12 +86,22 @@ pub struct CareCycle {
     profiles: ProfileList,
     open: tokio::sync::Mutex<HashMap<String, Arc<OpenProfile>>>,
     events: tokio::sync::broadcast::Sender<ChangeEvent>,
+    /// The app lock (see [`lock`]); enforced only when the host asks.
+    lock: Mutex<lock::LockState>,
 }
 
 impl CareCycle {
     pub fn new(config: CoreConfig) -> Result<CareCycle> {
         std::fs::create_dir_all(config.data_dir.join("profiles"))?;
+        let lock = lock::LockState {
+            policy: lock::LockPolicy::new(
+                jiff::SignedDuration::from_mins(i64::from(lock::DEFAULT_MINUTES)),
+                config.clock.now(),
+            ),
+            options: None,
+        };
         Ok(CareCycle {
+            lock: Mutex::new(lock),
             profiles: ProfileList::new(&config.data_dir),
             data_dir: config.data_dir,
             vault: config.vault,
@@ -146,8 +158,12 @@ impl CareCycle {
     pub async fn overview(&self) -> Result<AppOverview> {
         let mut profiles = Vec::new();
         for entry in self.profiles.load()? {
-            // A profile whose store cannot be opened still shows, without a name.
+            // A profile whose store cannot be opened still shows, without a
+            // name; so does a locked one (the lock screen shows no name), and
+            // without its unit's name either, which can tell the condition.
+            let locked = self.is_locked(&entry.id);
             let patient_name = match self.profile(&entry.id).await {
+                Ok(_) if locked => None,
                 Ok(open) => with_store(&open.store, |s| {
                     Ok(care_cycle::Record::load(s)
                         .ok()
@@ -159,7 +175,11 @@ impl CareCycle {
             };
             profiles.push(ProfileSummary {
                 id: entry.id,
-                server_label: entry.server_label,
+                server_label: if locked {
+                    String::new()
+                } else {
+                    entry.server_label
+                },
                 fhir_base_url: entry.fhir_base_url,
                 patient_name,
             });
@@ -255,7 +275,11 @@ impl CareCycle {
         let profile_id = self
             .create_profile(&vault, &base_text, &label, &patient, &tokens)
             .await?;
+        // Signing in at the server proves the person: the record opens
+        // (again after the first sync, however long that took).
+        self.unlock_verified(&profile_id)?;
         self.sync(&profile_id).await?;
+        self.unlock_verified(&profile_id)?;
         self.announce_new_profile(profile_id).await
     }
 
@@ -602,6 +626,8 @@ impl CareCycle {
         self.open.lock().await.remove(profile_id);
         vault.delete(profile_id, SecretKind::Tokens)?;
         vault.delete(profile_id, SecretKind::DatabaseKey)?;
+        vault.delete(profile_id, SecretKind::Passcode)?;
+        self.lock_forget(profile_id);
         let db = ProfileList::database_path(&self.data_dir, profile_id);
         for suffix in ["", "-wal", "-shm"] {
             let path = PathBuf::from(format!("{}{suffix}", db.display()));
@@ -681,12 +707,14 @@ impl CareCycle {
     }
 
     /// What to notify the patient of since the last time (each thing once;
-    /// see [`notices`]). Call after a sync.
+    /// see [`notices`]). Call after a sync. While the record is locked they
+    /// carry no detail, whatever the patient chose.
     pub async fn take_notices(&self, profile_id: &str) -> Result<Vec<notices::Notice>> {
         let now = self.clock.now();
+        let locked = self.is_locked(profile_id);
         self.in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-            notices::take_new(s, &patient, now)
+            notices::take_new(s, &patient, now, locked)
         })
         .await
     }
@@ -767,17 +795,24 @@ impl CareCycle {
     }
 
     /// An appointment as an .ics calendar file (RFC 5545).
-    pub async fn appointment_ics(
+    /// Saves an appointment as an iCalendar file in `dir`, named by its date
+    /// (never by anything the server sent, never over another file); where.
+    pub async fn save_appointment_ics(
         &self,
         profile_id: &str,
         appointment_id: String,
-    ) -> Result<String> {
+        dir: std::path::PathBuf,
+    ) -> Result<std::path::PathBuf> {
         let now = self.clock.now();
         self.in_store(profile_id, move |s| {
-            care_cycle::appointment_ics(&care_cycle::Record::load(s)?, &appointment_id, now)
-                .ok_or_else(|| {
-                    CoreError::InvalidInput("that appointment is not on this device".into())
-                })
+            let record = care_cycle::Record::load(s)?;
+            let missing =
+                || CoreError::InvalidInput("that appointment is not on this device".into());
+            let ics =
+                care_cycle::appointment_ics(&record, &appointment_id, now).ok_or_else(missing)?;
+            let stem =
+                care_cycle::appointment_file_stem(&record, &appointment_id).ok_or_else(missing)?;
+            files::write_new(&dir, &stem, "ics", ics.as_bytes())
         })
         .await
     }

@@ -72,21 +72,42 @@ fn attachments_of(m: &Value) -> Vec<AttachmentView> {
         .flatten()
         .filter_map(|p| p.get("contentAttachment"))
         .map(|a| {
-            let content_type = a["contentType"]
-                .as_str()
-                .unwrap_or("application/octet-stream");
-            let is_photo = matches!(content_type, "image/jpeg" | "image/png");
+            let carried = a["data"].as_str().and_then(decoded_within_limit);
+            // The type is read from the bytes, never taken from the server;
+            // only a photo whose bytes say so is shown in place.
+            let sniffed = carried
+                .as_deref()
+                .and_then(infer::get)
+                .map(|t| t.mime_type())
+                .filter(|t| ATTACHMENT_TYPES.contains(t));
+            let content_type = sniffed.unwrap_or("application/octet-stream");
             AttachmentView {
                 title: a["title"].as_str().unwrap_or("Attachment").to_owned(),
                 content_type: content_type.to_owned(),
-                size: a["size"].as_u64(),
+                size: carried
+                    .as_ref()
+                    .map(|b| b.len() as u64)
+                    .or_else(|| a["size"].as_u64()),
                 data_url: a["data"]
                     .as_str()
-                    .filter(|_| is_photo)
+                    .filter(|_| matches!(sniffed, Some("image/jpeg" | "image/png")))
                     .map(|d| format!("data:{content_type};base64,{d}")),
             }
         })
         .collect()
+}
+
+/// The bytes of an attachment's base64 `data`, if it is valid and no larger
+/// than a patient could have attached.
+fn decoded_within_limit(data: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    if data.len() > MAX_ATTACHMENT_BYTES.div_ceil(3) * 4 + 4 {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .ok()
+        .filter(|b| b.len() <= MAX_ATTACHMENT_BYTES)
 }
 
 fn text_of(m: &Value) -> String {
@@ -469,6 +490,46 @@ mod tests {
             ..Default::default()
         };
         send(&mut s, "p1", &only, now()).unwrap();
+    }
+
+    #[test]
+    fn an_incoming_attachment_is_typed_by_its_bytes_not_by_the_server() {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let message = |content_type: &str, data: String, size: u64| {
+            json!({"payload": [{"contentAttachment": {"contentType": content_type,
+                "data": data, "title": "x", "size": size}}]})
+        };
+        // Declared a photo, but the bytes are a web page: never shown in place.
+        let html = message("image/png", b64(b"<html><script>alert(1)</script>"), 9);
+        let a = &attachments_of(&html)[0];
+        assert_eq!(a.content_type, "application/octet-stream");
+        assert_eq!((a.data_url.as_deref(), a.size), (None, Some(31)));
+        // Declared as something else, but the bytes are a PNG: a photo.
+        let png = message("text/html", b64(&PNG), 1_000_000_000);
+        let a = &attachments_of(&png)[0];
+        assert_eq!((a.content_type.as_str(), a.size), ("image/png", Some(67)));
+        assert!(
+            a.data_url
+                .as_deref()
+                .unwrap()
+                .starts_with("data:image/png;")
+        );
+        // A PDF is listed, not shown; data that is no base64 or larger than
+        // anything a patient could attach is not decoded.
+        let pdf = message("application/pdf", b64(b"%PDF-1.4\n%fake"), 15);
+        assert_eq!(attachments_of(&pdf)[0].content_type, "application/pdf");
+        assert_eq!(attachments_of(&pdf)[0].data_url, None);
+        for data in [
+            "%%% not base64".to_owned(),
+            "A".repeat(MAX_ATTACHMENT_BYTES * 2),
+        ] {
+            let a = &attachments_of(&message("image/png", data, 5))[0];
+            assert_eq!(
+                (a.content_type.as_str(), &a.data_url),
+                ("application/octet-stream", &None)
+            );
+        }
     }
 
     #[test]

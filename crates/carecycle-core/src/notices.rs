@@ -176,9 +176,15 @@ pub fn candidates(
 }
 
 /// The notices not given before, now marked as given. The first call for a
-/// record gives none and takes everything already there as known.
-pub fn take_new(store: &mut Store, patient: &str, now: Timestamp) -> Result<Vec<Notice>> {
-    let detailed = detail(store)?;
+/// record gives none and takes everything already there as known. While the
+/// app is `locked` they carry no detail, whatever the patient chose.
+pub fn take_new(
+    store: &mut Store,
+    patient: &str,
+    now: Timestamp,
+    locked: bool,
+) -> Result<Vec<Notice>> {
+    let detailed = detail(store)? && !locked;
     let all = candidates(store, patient, now, detailed)?;
     let first_time = store.meta(BASELINE_KEY)?.is_none();
     let stamp = now.to_string();
@@ -264,7 +270,7 @@ mod tests {
     fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
         let (_dir, mut s) = store();
         assert!(
-            take_new(&mut s, "p1", now()).unwrap().is_empty(),
+            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
             "baseline"
         );
         add(
@@ -302,7 +308,7 @@ mod tests {
             "description": "Stop your blood thinner", "restriction": {"period": {"end": "2026-11-23"}}}),
         );
 
-        let notices = take_new(&mut s, "p1", now()).unwrap();
+        let notices = take_new(&mut s, "p1", now(), false).unwrap();
         let kinds: Vec<NoticeKind> = notices.iter().map(|n| n.kind).collect();
         assert_eq!(
             kinds,
@@ -329,7 +335,7 @@ mod tests {
         }
         assert_eq!(notices[0].body, "New message from your care team");
         assert!(
-            take_new(&mut s, "p1", now()).unwrap().is_empty(),
+            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
             "each notifies once"
         );
 
@@ -341,7 +347,7 @@ mod tests {
             "a",
             assessment_at("14:00", "2026-11-23T14:00:00Z"),
         );
-        let again = take_new(&mut s, "p1", now()).unwrap();
+        let again = take_new(&mut s, "p1", now(), false).unwrap();
         assert_eq!(again.len(), 1, "{again:#?}");
         assert_eq!(again[0].body, "Pre-operative assessment tomorrow at 14:00.");
     }
@@ -353,6 +359,36 @@ mod tests {
         let all = candidates(&s, "p1", now(), detail(&s).unwrap()).unwrap();
         assert_eq!(all[0].title, "Message from Priya Raman, RN");
         assert_eq!(all[0].body, "About: Your knee brace");
-        assert!(take_new(&mut s, "p1", now()).unwrap().is_empty());
+        assert!(take_new(&mut s, "p1", now(), false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn while_locked_notices_carry_no_detail_even_when_chosen() {
+        let (_dir, mut s) = store();
+        set_detail(&s, true).unwrap();
+        assert!(take_new(&mut s, "p1", now(), true).unwrap().is_empty());
+        add(
+            &mut s,
+            ResourceType::Communication,
+            "new",
+            json!({"resourceType": "Communication", "id": "new", "status": "completed",
+            "sender": {"reference": "Practitioner/pr", "display": "Priya Raman, RN"}, "partOf": [{"reference": "Communication/old"}],
+            "sent": "2026-11-23T14:00:00Z", "payload": [{"contentString": "Your MRI shows a tear"}]}),
+        );
+        add(
+            &mut s,
+            ResourceType::Task,
+            "q",
+            questionnaire_task("q", "Mood check (PHQ-9)", "2026-11-22", "2026-11-30"),
+        );
+        let notices = take_new(&mut s, "p1", now(), true).unwrap();
+        assert_eq!(notices.len(), 2, "{notices:#?}");
+        for n in &notices {
+            assert_eq!(n.title, "CareCycle");
+            for private in ["Priya", "knee", "Knee", "MRI", "PHQ", "Mood"] {
+                assert!(!n.body.contains(private), "{n:?}");
+            }
+        }
+        assert_eq!(notices[0].body, "New message from your care team");
     }
 }

@@ -53,12 +53,15 @@ fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     Ok(())
 }
 
-/// Choices that belong to this device, not to a record: the app's language.
-/// No health information.
+/// Choices that belong to this device, not to a record: the app's language,
+/// when it locks. No health information.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceSettings {
     /// "en" or "es"; None follows the system language.
     pub language: Option<String>,
+    /// Minutes without input before the app locks; None: the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_minutes: Option<u32>,
 }
 
 impl DeviceSettings {

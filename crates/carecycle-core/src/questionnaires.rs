@@ -4,15 +4,17 @@
 //! there at once, offline, before anything is sent.
 
 use crate::contract::{
-    DueQuestionnaire, FormItem, FormOption, FormView, ResultPoint, ResultSeries, ScoreView,
-    SubmittedQuestionnaire,
+    DueQuestionnaire, FormItem, FormOption, FormUnavailable, FormView, ResultPoint, ResultSeries,
+    ScoreView, SubmittedQuestionnaire,
 };
 use crate::error::{CoreError, Result};
 use crate::outbox;
 use crate::store::Store;
 use crate::urgent::{Urgency, UrgentGuidance};
 use carecycle_fhir::ResourceType;
+use carecycle_fhir::sdc::{self, FormRef};
 use carecycle_fhir::time::FhirDateTime;
+use carecycle_prom::extract;
 use carecycle_prom::red_flags::{self, RedFlag};
 use carecycle_prom::scoring::{self, ScoreOutcome};
 use carecycle_prom::{AnswerValue, ItemPath, ItemType, Questionnaire, Response};
@@ -22,7 +24,31 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 fn is_questionnaire_task(t: &Value) -> bool {
-    carecycle_fhir::task_kind(t) == Some("questionnaire")
+    sdc::is_questionnaire_task(t)
+}
+
+/// The id on this device of the form a questionnaire Task asks for: named
+/// by its canonical URL (an SDC Task; the form whose version it pins when
+/// this device has several) or, in a record written the old way, by id.
+fn form_id(store: &Store, task: &Value) -> Result<Option<String>> {
+    let canonical = match sdc::questionnaire_of(task) {
+        Some(FormRef::Id(id)) => return Ok(Some(id.to_owned())),
+        Some(FormRef::Canonical(c)) => c,
+        None => return Ok(None),
+    };
+    let (url, version) = match canonical.split_once('|') {
+        Some((url, version)) => (url, Some(version)),
+        None => (canonical, None),
+    };
+    let forms = store.all(ResourceType::Questionnaire)?;
+    let same_url: Vec<&Value> = forms.iter().filter(|q| q["url"] == url).collect();
+    let pinned = same_url
+        .iter()
+        .find(|q| version.is_some_and(|v| q["version"] == v));
+    Ok(pinned
+        .or(same_url.first())
+        .and_then(|q| q["id"].as_str())
+        .map(str::to_owned))
 }
 
 fn instant(value: Option<&str>, tz: &TimeZone) -> Option<Timestamp> {
@@ -55,6 +81,41 @@ pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
     }
 }
 
+/// Reads a stored form as the engine runs it, with the answer lists the
+/// server expanded for it (kept for offline use).
+fn read_form(store: &Store, q_json: &Value) -> std::result::Result<Questionnaire, String> {
+    let sets = store.value_sets().map_err(|e| e.to_string())?;
+    Questionnaire::parse_with_value_sets(q_json, &sets).map_err(|e| e.to_string())
+}
+
+/// Whether the form of an assignment opens on this device, and if not, why.
+fn unavailable(store: &Store, questionnaire_id: Option<&str>) -> Result<Option<FormUnavailable>> {
+    let Some(q_json) = questionnaire_id
+        .map(|id| store.get(ResourceType::Questionnaire, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(Some(FormUnavailable::NotYetOnDevice));
+    };
+    if read_form(store, &q_json).is_ok() {
+        return Ok(None);
+    }
+    // A list the form names but the device has not received yet comes with
+    // the next sync; anything else is the form itself.
+    let kept = store.value_sets()?;
+    let missing_list = carecycle_prom::parse::external_value_sets(&q_json)
+        .iter()
+        .any(|c| {
+            let url = c.split('|').next().unwrap_or(c);
+            !kept.iter().any(|vs| vs["url"] == url)
+        });
+    Ok(Some(if missing_list {
+        FormUnavailable::NotYetOnDevice
+    } else {
+        FormUnavailable::CannotBeShown
+    }))
+}
+
 /// Every assigned questionnaire, the most urgent first.
 pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQuestionnaire>> {
     let mut drafts = std::collections::HashSet::new();
@@ -70,28 +131,32 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
         .iter()
         .filter(|t| is_questionnaire_task(t))
         .map(|t| (t, state_of(t, now, tz)))
-        .map(|(t, state)| DueQuestionnaire {
-            task_id: format!("Task/{}", t["id"].as_str().unwrap_or_default()),
-            title: t["description"]
-                .as_str()
-                .unwrap_or("Questionnaire")
-                .to_owned(),
-            questionnaire_id: t["focus"]["reference"]
-                .as_str()
-                .and_then(|r| r.strip_prefix("Questionnaire/"))
-                .map(str::to_owned),
-            opens: t["restriction"]["period"]["start"]
-                .as_str()
-                .map(str::to_owned),
-            closes: t["restriction"]["period"]["end"]
-                .as_str()
-                .map(str::to_owned),
-            state: state.to_owned(),
-            answerable: matches!(state, "due" | "overdue"),
-            in_progress: t["status"] != "completed"
-                && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
+        .map(|(t, state)| -> Result<DueQuestionnaire> {
+            let questionnaire_id = form_id(store, t)?;
+            Ok(DueQuestionnaire {
+                task_id: format!("Task/{}", t["id"].as_str().unwrap_or_default()),
+                title: t["description"]
+                    .as_str()
+                    .unwrap_or("Questionnaire")
+                    .to_owned(),
+                unavailable: match state {
+                    "done" | "closed" => None,
+                    _ => unavailable(store, questionnaire_id.as_deref())?,
+                },
+                questionnaire_id,
+                opens: t["restriction"]["period"]["start"]
+                    .as_str()
+                    .map(str::to_owned),
+                closes: t["restriction"]["period"]["end"]
+                    .as_str()
+                    .map(str::to_owned),
+                state: state.to_owned(),
+                answerable: matches!(state, "due" | "overdue"),
+                in_progress: t["status"] != "completed"
+                    && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let rank = |s: &str| match s {
         "overdue" => 0,
         "due" => 1,
@@ -194,19 +259,19 @@ fn build(
             "this questionnaire is already answered".into(),
         ));
     }
-    let qid = task["focus"]["reference"]
-        .as_str()
-        .and_then(|r| r.strip_prefix("Questionnaire/"))
-        .ok_or_else(|| CoreError::Data("the task names no questionnaire".into()))?
-        .to_owned();
-    let q_json = store
-        .get(ResourceType::Questionnaire, &qid)?
+    if sdc::questionnaire_of(&task).is_none() {
+        return Err(CoreError::Data("the task names no questionnaire".into()));
+    }
+    let q_json = form_id(store, &task)?
+        .map(|id| store.get(ResourceType::Questionnaire, &id))
+        .transpose()?
+        .flatten()
         .ok_or_else(|| {
             CoreError::InvalidInput(
                 "the questionnaire itself is not on this device yet: sync first".into(),
             )
         })?;
-    let q = Questionnaire::parse(&q_json)
+    let q = read_form(store, &q_json)
         .map_err(|e| CoreError::Data(format!("the questionnaire cannot be used: {e}")))?;
     let map = answers.as_object().ok_or_else(|| {
         CoreError::InvalidInput("answers must be a JSON object of linkId → answer".into())
@@ -254,27 +319,17 @@ pub fn draft_of(store: &Store, task_id: &str) -> Result<Option<Value>> {
     let Some(task) = store.get(ResourceType::Task, task_id.trim_start_matches("Task/"))? else {
         return Ok(None);
     };
-    let Some(id) = response_of(&task) else {
+    let Some(id) = sdc::response_of(&task) else {
         return Ok(None);
     };
     Ok(store
-        .get(ResourceType::QuestionnaireResponse, &id)?
+        .get(ResourceType::QuestionnaireResponse, id)?
         .filter(|r| r["status"] == "in-progress"))
 }
 
-/// The response a questionnaire Task names as its output (SDC: the Task
-/// points at its QuestionnaireResponse; R4 lets a response be basedOn only a
+/// Links a response to its Task, queued with the response: the SDC Task's
+/// `questionnaire-response` output (R4 lets a response be basedOn only a
 /// CarePlan or ServiceRequest, so the link lives on the Task).
-fn response_of(task: &Value) -> Option<String> {
-    task["output"]
-        .as_array()?
-        .iter()
-        .filter_map(|o| o["valueReference"]["reference"].as_str())
-        .find_map(|r| r.strip_prefix("QuestionnaireResponse/"))
-        .map(str::to_owned)
-}
-
-/// Links a response to its Task (its output), queued with the response.
 fn link_response(
     store: &mut Store,
     mut task: Value,
@@ -282,7 +337,7 @@ fn link_response(
     response_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    task["output"] = json!([{"type": {"text": "response"}, "valueReference": {"reference": format!("QuestionnaireResponse/{response_id}")}}]);
+    task["output"] = sdc::response_output(response_id);
     outbox::queue_update(store.connection(), ResourceType::Task, task_id, task, now)
 }
 
@@ -394,23 +449,61 @@ pub fn answer(
     })
 }
 
-/// Every scored scale over time, from the completed responses on this device,
-/// with what the latest change since the first (the baseline) means.
+/// One score at the time its response was authored.
+type Point = (String, carecycle_prom::Score);
+/// (response id, scale id) pairs.
+type Covered = std::collections::HashSet<(String, String)>;
+
+/// Every scored scale over time, with what the latest change since the first
+/// (the baseline) means: from the Observations the server extracted, and,
+/// for responses it has not extracted yet (answered offline, or a record
+/// from before the server extracted scores), computed from the response.
 pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
+    let (mut points, extracted) = extracted_points(store)?;
+    points.extend(computed_points(store, &extracted)?);
+    points.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(series(points))
+}
+
+/// Scores from the server's Observations, of scales the engine knows (it
+/// gives their name, direction, MCID and band meaning); with the
+/// (response id, scale) pairs they cover.
+fn extracted_points(store: &Store) -> Result<(Vec<Point>, Covered)> {
+    let mut points = Vec::new();
+    let mut covered = Covered::new();
+    for observation in store.all(ResourceType::Observation)? {
+        let Some(e) = extract::read(&observation) else {
+            continue;
+        };
+        let Some(mut score) = scoring::scale_score(&e.scale, e.value) else {
+            continue;
+        };
+        // The engine bands the value; the server's label may say more of the
+        // same band (an EQ-5D-5L profile's digits).
+        if let (Some(band), Some(label)) = (score.band.as_mut(), e.band)
+            && label.starts_with(&band.label)
+        {
+            band.label = label;
+        }
+        covered.insert((e.response_id, e.scale));
+        points.push((e.effective.unwrap_or_default(), score));
+    }
+    Ok((points, covered))
+}
+
+/// Scores computed here from completed responses, for the scales no
+/// Observation covers.
+fn computed_points(store: &Store, covered: &Covered) -> Result<Vec<Point>> {
     let questionnaires: Vec<Questionnaire> = store
         .all(ResourceType::Questionnaire)?
         .iter()
-        .filter_map(|q| Questionnaire::parse(q).ok())
+        .filter_map(|q| read_form(store, q).ok())
         .collect();
-    let mut by_scale: std::collections::BTreeMap<
-        String,
-        (carecycle_prom::Score, Vec<(String, carecycle_prom::Score)>),
-    > = Default::default();
-    let mut responses = store.all(ResourceType::QuestionnaireResponse)?;
-    responses.sort_by(|a, b| a["authored"].as_str().cmp(&b["authored"].as_str()));
-    for r in responses
+    let mut points = Vec::new();
+    for r in store
+        .all(ResourceType::QuestionnaireResponse)?
         .iter()
-        .filter(|r| matches!(r["status"].as_str(), Some("completed" | "amended")))
+        .filter(|r| extract::is_final(r))
     {
         let url = r["questionnaire"]
             .as_str()
@@ -427,25 +520,35 @@ pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
         let Ok(response) = Response::from_fhir(q, r) else {
             continue;
         };
-        let authored = r["authored"].as_str().unwrap_or_default().to_owned();
+        let id = r["id"].as_str().unwrap_or_default();
+        let authored = r["authored"].as_str().unwrap_or_default();
         for outcome in scoring::score(q, &response) {
-            if let ScoreOutcome::Scored(s) = outcome {
-                let entry = by_scale
-                    .entry(s.scale.clone())
-                    .or_insert_with(|| ((*s).clone(), Vec::new()));
-                entry.1.push((authored.clone(), *s));
+            if let ScoreOutcome::Scored(s) = outcome
+                && !covered.contains(&(id.to_owned(), s.scale.clone()))
+            {
+                points.push((authored.to_owned(), *s));
             }
         }
     }
-    Ok(by_scale
+    Ok(points)
+}
+
+/// Points in time order, as one series per scale.
+fn series(points: Vec<Point>) -> Vec<ResultSeries> {
+    let mut by_scale: std::collections::BTreeMap<String, Vec<Point>> = Default::default();
+    for (at, score) in points {
+        by_scale
+            .entry(score.scale.clone())
+            .or_default()
+            .push((at, score));
+    }
+    by_scale
         .into_values()
-        .map(|(first, points)| {
-            let latest = points
-                .last()
-                .map(|(_, s)| s.clone())
-                .unwrap_or_else(|| first.clone());
-            let change = (points.len() > 1).then(|| latest.change_since(&points[0].1));
-            ResultSeries {
+        .filter_map(|points| {
+            let (_, first) = points.first()?;
+            let (_, latest) = points.last()?;
+            let change = (points.len() > 1).then(|| latest.change_since(first));
+            Some(ResultSeries {
                 scale: first.scale.clone(),
                 name: first.scale_name.clone(),
                 instrument: first.instrument_name.clone(),
@@ -470,9 +573,9 @@ pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
                     .collect(),
                 change_since_baseline: change.as_ref().map(|c| c.words.clone()),
                 verdict: change.map(|c| format!("{:?}", c.verdict).to_lowercase()),
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// An answer as the form holds it: a code, number, text or yes/no.
@@ -721,33 +824,60 @@ mod tests {
     use super::*;
 
     fn store_with(qid: &str) -> (tempfile::TempDir, Store) {
+        store_with_form(qid, library_form(qid))
+    }
+
+    /// A store with the form and its assignment `t1`: an SDC Task naming
+    /// the form by its canonical URL.
+    fn store_with_form(qid: &str, q: Value) -> (tempfile::TempDir, Store) {
+        let mut task = assignment();
+        task["code"] = sdc::task_code();
+        task["input"] = sdc::questionnaire_input(q["url"].as_str().unwrap());
+        store_with_task(qid, q, task)
+    }
+
+    /// An assignment written the old way: CareCycle's task kind and `focus`.
+    fn store_with_old_task(qid: &str) -> (tempfile::TempDir, Store) {
+        let mut task = assignment();
+        task["code"] = json!({"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]});
+        task["focus"] = json!({"reference": format!("Questionnaire/{qid}")});
+        store_with_task(qid, library_form(qid), task)
+    }
+
+    fn assignment() -> Value {
+        json!({"resourceType": "Task", "id": "t1", "status": "requested", "intent": "order",
+            "description": "Mood check",
+            "restriction": {"period": {"start": "2026-11-20", "end": "2026-11-30"}}})
+    }
+
+    fn library_form(qid: &str) -> Value {
         let text = carecycle_prom::library::ALL
             .iter()
             .find(|(id, _)| *id == qid)
             .unwrap()
             .1;
-        store_with_form(qid, serde_json::from_str(text).unwrap())
+        serde_json::from_str(text).unwrap()
     }
 
-    fn store_with_form(qid: &str, mut q: Value) -> (tempfile::TempDir, Store) {
+    fn store_with_task(qid: &str, mut q: Value, task: Value) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut store =
             Store::open(&dir.path().join("p.db"), &crate::store::new_database_key()).unwrap();
         q["id"] = json!(qid);
-        let task = json!({"resourceType": "Task", "id": "t1", "status": "requested",
-            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
-            "description": "Mood check", "focus": {"reference": format!("Questionnaire/{qid}")},
-            "restriction": {"period": {"start": "2026-11-20", "end": "2026-11-30"}}});
-        crate::store::apply_page(
-            store.connection(),
-            &[
-                (ResourceType::Questionnaire, qid.into(), q),
-                (ResourceType::Task, "t1".into(), task),
-            ],
-            None,
-        )
-        .unwrap();
+        put(
+            &mut store,
+            &[(ResourceType::Questionnaire, q), (ResourceType::Task, task)],
+        );
         (dir, store)
+    }
+
+    /// Stores resources as a sync would.
+    fn put(store: &mut Store, resources: &[(ResourceType, Value)]) {
+        let page: Vec<(ResourceType, String, Value)> = resources
+            .iter()
+            .map(|(t, r)| (*t, r["id"].as_str().unwrap().to_owned(), r.clone()))
+            .collect();
+        crate::store::apply_page(store.connection(), &page, None).unwrap();
     }
 
     fn now() -> Timestamp {
@@ -772,6 +902,87 @@ mod tests {
                 .map(|(id, c)| (id.to_string(), json!(c)))
                 .collect(),
         )
+    }
+
+    /// The bundled PHQ-9 as LOINC-derived forms publish it: every question
+    /// names LOINC's answer list LL358-3 by URL instead of carrying options.
+    fn phq9_naming_ll358_3() -> (Value, Value) {
+        let mut q: Value = serde_json::from_str(carecycle_prom::library::ALL[0].1).unwrap();
+        let options = q["item"][1]["answerOption"].clone();
+        let concepts: Vec<Value> = options
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| json!({"system": "http://loinc.org", "code": o["valueCoding"]["code"],
+                "display": o["valueCoding"]["display"], "extension": o["extension"],
+                "designation": [{"language": "es", "value": o["valueCoding"]["_display"]["extension"][0]["extension"][1]["valueString"]}]}))
+            .collect();
+        for item in q["item"].as_array_mut().unwrap() {
+            if item["answerOption"] == options {
+                item.as_object_mut().unwrap().remove("answerOption");
+                item["answerValueSet"] = json!("http://loinc.org/vs/LL358-3");
+            }
+        }
+        let expanded = json!({"resourceType": "ValueSet", "url": "http://loinc.org/vs/LL358-3",
+            "status": "active", "expansion": {"timestamp": "2026-11-23T00:00:00Z", "contains": concepts}});
+        (q, expanded)
+    }
+
+    #[test]
+    fn a_form_naming_a_server_answer_list_opens_once_the_list_is_kept_and_scores_alike() {
+        let (q, expanded) = phq9_naming_ll358_3();
+        let (_dir, mut store) = store_with_form("phq9-vs", q);
+        // Before the list arrives: the form waits for a sync, which knows what to fetch.
+        let due = due_list(&store, now(), &tz()).unwrap();
+        assert_eq!(due[0].unavailable, Some(FormUnavailable::NotYetOnDevice));
+        assert_eq!(
+            crate::sync::value_sets_to_fetch(&store).unwrap(),
+            ["http://loinc.org/vs/LL358-3"]
+        );
+        assert!(form(&store, "Task/t1", None, "en", now(), &tz()).is_err());
+
+        store
+            .put_value_set("http://loinc.org/vs/LL358-3", &expanded)
+            .unwrap();
+        assert!(crate::sync::value_sets_to_fetch(&store).unwrap().is_empty());
+        assert_eq!(due_list(&store, now(), &tz()).unwrap()[0].unavailable, None);
+        let view = form(&store, "Task/t1", None, "es", now(), &tz()).unwrap();
+        let first = view.items.iter().find(|i| i.link_id == "/44250-9").unwrap();
+        let labels: Vec<&str> = first.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Ningún día",
+                "Varios días",
+                "Más de la mitad de los días",
+                "Casi todos los días"
+            ]
+        );
+        // Scored as the PHQ-9 it is (Kroenke et al. 2001: 9 items 0–3; 10–14
+        // moderate), with item 9's red flag, exactly as the bundled copy.
+        let answers = phq9([
+            "LA6570-1", "LA6570-1", "LA6569-3", "LA6569-3", "LA6569-3", "LA6569-3", "LA6569-3",
+            "LA6569-3", "LA6569-3",
+        ]);
+        let done = answer(&mut store, "p1", "Task/t1", &answers, now()).unwrap();
+        let ScoreOutcome::Scored(score) = &done.scores[0] else {
+            panic!("{:?}", done.scores)
+        };
+        assert_eq!(score.value, 11.0);
+        assert_eq!(score.band.as_ref().unwrap().label, "Moderate");
+        assert!(!done.red_flags.is_empty(), "item 9 answered above 0");
+    }
+
+    #[test]
+    fn a_form_with_a_modifier_the_app_does_not_understand_is_never_opened() {
+        let mut q: Value = serde_json::from_str(carecycle_prom::library::ALL[1].1).unwrap();
+        q["modifierExtension"] =
+            json!([{"url": "https://forms.example.org/only-for-clinicians", "valueBoolean": true}]);
+        let (_dir, store) = store_with_form("gad7-modified", q);
+        let due = due_list(&store, now(), &tz()).unwrap();
+        assert_eq!(due[0].unavailable, Some(FormUnavailable::CannotBeShown));
+        let e = form(&store, "Task/t1", None, "en", now(), &tz()).unwrap_err();
+        assert!(e.to_string().contains("only-for-clinicians"), "{e}");
     }
 
     #[test]
@@ -1048,5 +1259,109 @@ mod tests {
             ),
             "due"
         );
+    }
+
+    /// The app's answers to t1, and the Task as queued to the server.
+    fn answered_task(store: &mut Store) -> Value {
+        // 2+2+2+1+1+1+0+0+0 = 9: mild (Kroenke 2001: 5–9).
+        let all = phq9([
+            "LA6570-1", "LA6570-1", "LA6570-1", "LA6569-3", "LA6569-3", "LA6569-3", "LA6568-5",
+            "LA6568-5", "LA6568-5",
+        ]);
+        answer(store, "p1", "t1", &all, now()).unwrap();
+        store.get(ResourceType::Task, "t1").unwrap().unwrap()
+    }
+
+    #[test]
+    fn an_sdc_assignment_names_its_form_by_canonical_url() {
+        let (_dir, mut store) = store_with("phq-9");
+        let due = due_list(&store, now(), &tz()).unwrap();
+        assert_eq!(due[0].questionnaire_id.as_deref(), Some("phq-9"));
+        assert!(due[0].answerable && due[0].unavailable.is_none());
+        let task = answered_task(&mut store);
+        assert_eq!(task["status"], "completed");
+        assert_eq!(
+            task["output"][0]["type"]["coding"][0],
+            json!({"system": sdc::SDC_TEMP_SYSTEM, "code": "questionnaire-response", "display": "Questionnaire Response"})
+        );
+        assert!(task.get("focus").is_none(), "SDC rule sdc-t1");
+    }
+
+    /// Migration: a record written before SDC (task kind + focus) still works.
+    #[test]
+    fn an_assignment_written_the_old_way_is_still_listed_and_answered() {
+        let (_dir, mut store) = store_with_old_task("phq-9");
+        let due = due_list(&store, now(), &tz()).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].questionnaire_id.as_deref(), Some("phq-9"));
+        assert!(due[0].answerable);
+        let task = answered_task(&mut store);
+        assert_eq!(task["status"], "completed");
+        assert!(sdc::response_of(&task).is_some());
+        assert_eq!(results(&store).unwrap()[0].points[0].value, 9.0);
+    }
+
+    #[test]
+    fn a_canonical_pinning_a_version_opens_that_version() {
+        let (_dir, mut store) = store_with("phq-9");
+        let mut other = library_form("phq-9");
+        other["id"] = json!("phq-9-v2");
+        other["version"] = json!("2.0.0");
+        put(&mut store, &[(ResourceType::Questionnaire, other)]);
+        let mut task = store.get(ResourceType::Task, "t1").unwrap().unwrap();
+        task["input"] =
+            sdc::questionnaire_input("https://carecycle.dev/fhir/Questionnaire/phq-9|2.0.0");
+        assert_eq!(form_id(&store, &task).unwrap().as_deref(), Some("phq-9-v2"));
+        task["input"] = sdc::questionnaire_input("https://carecycle.dev/fhir/Questionnaire/gad-7");
+        assert_eq!(form_id(&store, &task).unwrap(), None, "not on this device");
+    }
+
+    /// A completed PHQ-9 from the server, every item answered LA6569-3
+    /// ("several days", 1 point: 9 in all, mild per Kroenke 2001).
+    fn server_response(id: &str, authored: &str) -> Value {
+        let items: Vec<Value> = phq9(["LA6569-3"; 9])
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(link, code)| json!({"linkId": link, "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]}))
+            .collect();
+        json!({"resourceType": "QuestionnaireResponse", "id": id, "status": "completed",
+            "questionnaire": "https://carecycle.dev/fhir/Questionnaire/phq-9|1.0.0",
+            "subject": {"reference": "Patient/p1"}, "authored": authored, "item": items})
+    }
+
+    #[test]
+    fn results_read_the_servers_observations_and_compute_only_what_none_covers() {
+        let (_dir, mut store) = store_with("phq-9");
+        let extracted = server_response("r1", "2026-10-01T10:00:00Z");
+        let later = server_response("r2", "2026-11-01T10:00:00Z");
+        // The server's Observation for r1 says 14: what it recorded is shown,
+        // not recomputed (the answers alone give 9).
+        let score = scoring::scale_score("phq-9", 14.0).unwrap();
+        let mut observation =
+            extract::observations(&extracted, &[ScoreOutcome::Scored(Box::new(score))]).remove(0);
+        observation["id"] = json!("o1");
+        put(
+            &mut store,
+            &[
+                (ResourceType::QuestionnaireResponse, extracted),
+                (ResourceType::QuestionnaireResponse, later),
+                (ResourceType::Observation, observation),
+            ],
+        );
+        let series = results(&store).unwrap();
+        assert_eq!(series.len(), 1);
+        let points: Vec<(f64, Option<&str>)> = series[0]
+            .points
+            .iter()
+            .map(|p| (p.value, p.band.as_deref()))
+            .collect();
+        assert_eq!(points, [(14.0, Some("Moderate")), (9.0, Some("Mild"))]);
+        // Metadata from the engine for the scale id: name, direction, MCID, meaning.
+        assert_eq!(series[0].name, "Depression symptoms (PHQ-9)");
+        assert_eq!(series[0].mcid, Some(5.0));
+        assert_eq!(series[0].higher_is_better, Some(false));
+        assert!(series[0].points[0].meaning.is_some());
+        assert_eq!(series[0].verdict.as_deref(), Some("better"));
     }
 }

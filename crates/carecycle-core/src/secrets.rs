@@ -17,6 +17,8 @@ pub enum SecretKind {
     DatabaseKey,
     /// The profile's OAuth tokens (JSON).
     Tokens,
+    /// The app passcode's Argon2id hash and wrong tries (JSON; see [`crate::lock`]).
+    Passcode,
 }
 
 impl SecretKind {
@@ -24,6 +26,7 @@ impl SecretKind {
         match self {
             SecretKind::DatabaseKey => "db-key",
             SecretKind::Tokens => "tokens",
+            SecretKind::Passcode => "passcode",
         }
     }
 }

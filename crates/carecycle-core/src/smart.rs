@@ -202,7 +202,12 @@ pub async fn discover(http: &reqwest::Client, fhir_base: &url::Url) -> Result<Sm
             "this server does not support secure sign-in for apps (PKCE S256)".into(),
         ));
     }
-    for endpoint in [&config.authorization_endpoint, &config.token_endpoint] {
+    let endpoints = [
+        Some(&config.authorization_endpoint),
+        Some(&config.token_endpoint),
+        config.revocation_endpoint.as_ref(),
+    ];
+    for endpoint in endpoints.into_iter().flatten() {
         let url = url::Url::parse(endpoint).map_err(|_| {
             CoreError::NotAFhirServer("the server's sign-in address is invalid".into())
         })?;

@@ -59,6 +59,14 @@ CREATE TABLE notified (
     at TEXT NOT NULL
 );
 "#,
+    r#"
+-- Answer lists forms name by canonical URL, as the server expanded them
+-- (ValueSet/$expand), so the forms work offline (see sync.rs).
+CREATE TABLE value_set (
+    canonical TEXT PRIMARY KEY,
+    content TEXT NOT NULL
+);
+"#,
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).
@@ -179,6 +187,26 @@ impl Store {
             "INSERT INTO profile_meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The expanded value sets kept for offline forms.
+    pub fn value_sets(&self) -> Result<Vec<Value>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content FROM value_set ORDER BY canonical")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| serde_json::from_str(&r?).map_err(|e| CoreError::Data(e.to_string())))
+            .collect()
+    }
+
+    /// Keeps (or replaces) the expansion of the value set `canonical`.
+    pub fn put_value_set(&self, canonical: &str, expanded: &Value) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO value_set (canonical, content) VALUES (?1, ?2)
+             ON CONFLICT (canonical) DO UPDATE SET content = excluded.content",
+            params![canonical, expanded.to_string()],
         )?;
         Ok(())
     }

@@ -12,6 +12,8 @@
 use crate::error::{CoreError, Result};
 use crate::fhir_http::FhirSession;
 use crate::store::{Store, apply_page};
+use carecycle_fhir::reference::is_valid_id;
+use carecycle_fhir::sdc::{self, FormRef};
 use carecycle_fhir::time::format_instant;
 use carecycle_fhir::{Bundle, LocalReference, ResourceType};
 use serde_json::Value;
@@ -27,6 +29,8 @@ pub const PULLED_TYPES: &[ResourceType] = &[
     ResourceType::Communication,
     ResourceType::DocumentReference,
     ResourceType::QuestionnaireResponse,
+    // The scores the server extracted from completed responses (SDC).
+    ResourceType::Observation,
 ];
 
 /// Shared directory resources the record points at, fetched by id.
@@ -83,7 +87,13 @@ pub fn read_page(t: ResourceType, base: &str, bundle: &Bundle) -> PageOutcome {
         else {
             continue;
         };
-        let Some(id) = resource.get("id").and_then(Value::as_str) else {
+        // An id becomes a key here and may name things later: only the FHIR
+        // id syntax ([A-Za-z0-9-.]{1,64}) is kept.
+        let Some(id) = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| is_valid_id(id))
+        else {
             continue;
         };
         if rt == t
@@ -249,6 +259,42 @@ pub async fn pull(
             Err(e) => result.failures.push((r.resource_type.to_string(), e)),
         }
     }
+    // Forms change on the server (a team corrects an option, or adds an
+    // extension that changes their meaning): the forms kept here are
+    // re-read when they changed since the last look, in one search.
+    // SDC Tasks name their form by canonical URL: the forms not kept yet, in one search.
+    let forms = with_store(store, |s| forms_to_fetch(s)).await?;
+    if let Some(url) = forms_by_url(&base, &forms) {
+        search_once(session, store, &url, false, &mut result).await?;
+    }
+    let kept = with_store(store, |s| {
+        Ok((
+            s.all(ResourceType::Questionnaire)?
+                .iter()
+                .filter_map(|q| q.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect::<Vec<_>>(),
+            s.cursor(ResourceType::Questionnaire)?,
+        ))
+    })
+    .await?;
+    if let Some(url) = changed_forms_url(&base, &kept.0, kept.1.as_deref()) {
+        search_once(session, store, &url, true, &mut result).await?;
+    }
+    // The answer lists the forms name but do not carry, expanded by the
+    // server and kept, so every form opens offline.
+    let wanted = with_store(store, |s| value_sets_to_fetch(s)).await?;
+    for canonical in wanted {
+        match session.get_json(&expand_url(&base, &canonical)).await {
+            Ok(expanded) => match check_expansion(&expanded) {
+                Ok(()) => {
+                    with_store(store, move |s| s.put_value_set(&canonical, &expanded)).await?;
+                }
+                Err(e) => result.failures.push(("ValueSet".into(), e)),
+            },
+            Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
+            Err(e) => result.failures.push(("ValueSet".into(), e)),
+        }
+    }
     // The unit's roles: what to contact each team member about, and how.
     let orgs: Vec<String> = with_store(store, |s| {
         Ok(s.all(ResourceType::Organization)?
@@ -281,12 +327,146 @@ pub async fn pull(
     Ok(result)
 }
 
+/// One search for Questionnaires, kept in the store (with the forms' cursor
+/// when `cursor`); a failure is recorded and the pull goes on.
+async fn search_once(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    url: &str,
+    cursor: bool,
+    result: &mut PullResult,
+) -> Result<()> {
+    let t = ResourceType::Questionnaire;
+    match session.get_json(url).await {
+        Ok(page) => match serde_json::from_value::<Bundle>(page) {
+            Ok(bundle) => {
+                let outcome = read_page(t, session.base(), &bundle);
+                result.received += with_store(store, move |s| {
+                    apply_page(
+                        s.connection(),
+                        &outcome.resources,
+                        outcome.cursor.as_deref().filter(|_| cursor).map(|c| (t, c)),
+                    )
+                })
+                .await?;
+            }
+            Err(e) => result
+                .failures
+                .push((t.to_string(), CoreError::Data(format!("not a Bundle: {e}")))),
+        },
+        Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
+        Err(e) => result.failures.push((t.to_string(), e)),
+    }
+    Ok(())
+}
+
+/// The canonical URLs (without version) of the forms questionnaire Tasks
+/// name that the store does not keep. (A Task written the old way names its
+/// form by id, which [`missing_references`] resolves.)
+pub fn forms_to_fetch(store: &Store) -> Result<Vec<String>> {
+    let kept: std::collections::HashSet<String> = store
+        .all(ResourceType::Questionnaire)?
+        .iter()
+        .filter_map(|q| q.get("url").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for task in store.all(ResourceType::Task)? {
+        if let Some(FormRef::Canonical(c)) = sdc::questionnaire_of(&task) {
+            let url = c.split('|').next().unwrap_or(c);
+            if !kept.contains(url) {
+                out.insert(url.to_owned());
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The search for the forms with these canonical URLs (every version);
+/// `None` when there are none.
+pub fn forms_by_url(base: &str, urls: &[String]) -> Option<String> {
+    (!urls.is_empty()).then(|| {
+        format!(
+            "{}/Questionnaire?url={}&_count={PAGE_SIZE}",
+            base.trim_end_matches('/'),
+            urlencode(&urls.join(","))
+        )
+    })
+}
+
+/// The value sets stored forms name by canonical URL and the store does not
+/// keep yet. (A form is fetched once, so are its lists.)
+pub fn value_sets_to_fetch(store: &Store) -> Result<Vec<String>> {
+    let kept: std::collections::HashSet<String> = store
+        .value_sets()?
+        .iter()
+        .filter_map(|vs| vs.get("url").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for q in store.all(ResourceType::Questionnaire)? {
+        for canonical in carecycle_prom::parse::external_value_sets(&q) {
+            let url = canonical.split('|').next().unwrap_or(&canonical);
+            if !kept.contains(url) && !kept.contains(&canonical) {
+                out.insert(canonical);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The search for the kept forms that changed since `cursor` (all of them the
+/// first time); `None` when no form is kept.
+pub fn changed_forms_url(base: &str, ids: &[String], cursor: Option<&str>) -> Option<String> {
+    if ids.is_empty() {
+        return None;
+    }
+    let mut url = format!(
+        "{}/Questionnaire?_id={}&_count={PAGE_SIZE}",
+        base.trim_end_matches('/'),
+        urlencode(&ids.join(","))
+    );
+    if let Some(cursor) = cursor {
+        url.push_str("&_lastUpdated=ge");
+        url.push_str(&urlencode(cursor));
+    }
+    Some(url)
+}
+
+/// `ValueSet/$expand` for a canonical reference (`url` or `url|version`).
+pub fn expand_url(base: &str, canonical: &str) -> String {
+    let mut url = format!("{}/ValueSet/$expand?url=", base.trim_end_matches('/'));
+    match canonical.split_once('|') {
+        Some((u, version)) => {
+            url.push_str(&urlencode(u));
+            url.push_str("&valueSetVersion=");
+            url.push_str(&urlencode(version));
+        }
+        None => url.push_str(&urlencode(canonical)),
+    }
+    url
+}
+
+/// What a server sent for `$expand` is kept only if it is an expanded ValueSet.
+fn check_expansion(v: &Value) -> Result<()> {
+    if v.get("resourceType").and_then(Value::as_str) == Some("ValueSet")
+        && v.get("url").and_then(Value::as_str).is_some()
+        && v.pointer("/expansion/contains")
+            .is_some_and(Value::is_array)
+    {
+        Ok(())
+    } else {
+        Err(CoreError::Data(
+            "the server's $expand answer is not an expanded ValueSet with its url".into(),
+        ))
+    }
+}
+
 fn resource_id(resource: &Value) -> Result<String> {
     resource
         .get("id")
         .and_then(Value::as_str)
+        .filter(|id| is_valid_id(id))
         .map(str::to_owned)
-        .ok_or_else(|| CoreError::Data("a resource from the server has no id".into()))
+        .ok_or_else(|| CoreError::Data("a resource from the server has no valid id".into()))
 }
 
 /// Runs store work on the blocking pool.
@@ -309,6 +489,103 @@ pub async fn with_store<T: Send + 'static>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_value_set_is_expanded_by_url_and_version_and_only_an_expansion_is_kept() {
+        assert_eq!(
+            expand_url("https://h.example/fhir/", "http://loinc.org/vs/LL358-3"),
+            "https://h.example/fhir/ValueSet/$expand?url=http%3A%2F%2Floinc.org%2Fvs%2FLL358-3"
+        );
+        assert_eq!(
+            expand_url("https://h.example/fhir", "https://x.org/vs/a|2.0"),
+            "https://h.example/fhir/ValueSet/$expand?url=https%3A%2F%2Fx.org%2Fvs%2Fa&valueSetVersion=2.0"
+        );
+        let good = json!({"resourceType": "ValueSet", "url": "u", "expansion": {"contains": []}});
+        assert!(check_expansion(&good).is_ok());
+        for bad in [
+            json!({"resourceType": "ValueSet", "url": "u", "compose": {}}),
+            json!({"resourceType": "OperationOutcome"}),
+            json!({"resourceType": "ValueSet", "expansion": {"contains": []}}),
+            json!({"resourceType": "ValueSet", "url": "u", "expansion": {"contains": "x"}}),
+        ] {
+            assert!(check_expansion(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_outside_the_fhir_id_syntax_are_never_stored() {
+        let bundle: Bundle =
+            serde_json::from_value(json!({"resourceType": "Bundle", "type": "searchset",
+            "entry": [
+                {"resource": {"resourceType": "Task", "id": "../../etc/passwd"}},
+                {"resource": {"resourceType": "Task", "id": "a/b"}},
+                {"resource": {"resourceType": "Task", "id": "x".repeat(65)}},
+                {"resource": {"resourceType": "Task", "id": ""}},
+                {"resource": {"resourceType": "Task", "id": "ok-1.2"}}]}))
+            .unwrap();
+        let out = read_page(ResourceType::Task, "https://h/fhir", &bundle);
+        let ids: Vec<&str> = out.resources.iter().map(|(_, id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["ok-1.2"]);
+        assert!(resource_id(&json!({"id": "..%2f"})).is_err());
+    }
+
+    #[test]
+    fn kept_forms_are_re_read_only_when_changed_since_the_last_look() {
+        assert_eq!(changed_forms_url("https://h/fhir", &[], None), None);
+        let ids = ["phq-9".to_owned(), "gad-7".to_owned()];
+        assert_eq!(
+            changed_forms_url("https://h/fhir", &ids, Some("2026-11-23T15:00:00Z")).unwrap(),
+            "https://h/fhir/Questionnaire?_id=phq-9%2Cgad-7&_count=100&_lastUpdated=ge2026-11-23T15%3A00%3A00Z"
+        );
+    }
+
+    #[test]
+    fn forms_named_by_canonical_are_fetched_by_url_once_and_old_tasks_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            Store::open(&dir.path().join("p.db"), &crate::store::new_database_key()).unwrap();
+        let sdc_task = |id: &str, canonical: &str| {
+            json!({"resourceType": "Task", "id": id, "code": sdc::task_code(),
+                "input": sdc::questionnaire_input(canonical)})
+        };
+        let old = json!({"resourceType": "Task", "id": "t3",
+            "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "questionnaire"}]},
+            "focus": {"reference": "Questionnaire/koos-jr"}});
+        let kept = json!({"resourceType": "Questionnaire", "id": "phq-9",
+            "url": "https://carecycle.dev/fhir/Questionnaire/phq-9"});
+        apply_page(
+            store.connection(),
+            &[
+                (
+                    ResourceType::Task,
+                    "t1".into(),
+                    sdc_task("t1", "https://carecycle.dev/fhir/Questionnaire/phq-9"),
+                ),
+                (
+                    ResourceType::Task,
+                    "t2".into(),
+                    sdc_task("t2", "https://carecycle.dev/fhir/Questionnaire/gad-7|1.0.0"),
+                ),
+                (ResourceType::Task, "t3".into(), old),
+                (ResourceType::Questionnaire, "phq-9".into(), kept),
+            ],
+            None,
+        )
+        .unwrap();
+        let wanted = forms_to_fetch(&store).unwrap();
+        assert_eq!(wanted, ["https://carecycle.dev/fhir/Questionnaire/gad-7"]);
+        assert_eq!(
+            forms_by_url("https://h/fhir/", &wanted).unwrap(),
+            "https://h/fhir/Questionnaire?url=https%3A%2F%2Fcarecycle.dev%2Ffhir%2FQuestionnaire%2Fgad-7&_count=100"
+        );
+        assert_eq!(forms_by_url("https://h/fhir", &[]), None);
+        let by_id: Vec<String> = missing_references(&store)
+            .unwrap()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        assert_eq!(by_id, ["koos-jr"]);
+    }
 
     #[test]
     fn first_page_asks_for_changes_since_the_cursor() {

@@ -544,6 +544,15 @@ async fn signing_out_revokes_and_deletes_everything_of_the_record() {
         .join("profiles")
         .join(format!("{}.db", r.profile));
     assert!(db.exists());
+    // The record has an app passcode: its hash goes with everything else.
+    r.core.unlock_verified(&r.profile).unwrap();
+    assert_eq!(r.core.set_passcode(&r.profile, "482916").unwrap(), None);
+    assert!(
+        r.vault
+            .get(&r.profile, SecretKind::Passcode)
+            .unwrap()
+            .is_some()
+    );
     let held = carecycle_core::fhir_http::load_tokens(&r.vault, &r.profile).unwrap();
     let http = reqwest::Client::new();
     let probe = |token: String| {
@@ -580,6 +589,13 @@ async fn signing_out_revokes_and_deletes_everything_of_the_record() {
             .unwrap()
             .is_none(),
         "database key gone"
+    );
+    assert!(
+        r.vault
+            .get(&r.profile, SecretKind::Passcode)
+            .unwrap()
+            .is_none(),
+        "the passcode hash gone"
     );
     assert!(!db.exists(), "the encrypted database is deleted");
     assert!(r.core.overview().await.unwrap().profiles.is_empty());
@@ -755,4 +771,108 @@ async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
         "{:?}",
         phq.change_since_baseline
     );
+}
+
+/// The app lock as the window's shell uses it: a locked record keeps its name
+/// to itself, a weak passcode is refused, wrong tries slow down and are still
+/// counted after the app restarts, and the right passcode opens it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_hides_the_record_and_counts_wrong_tries_across_a_restart() {
+    use carecycle_core::lock::{Backoff, LockOptions, PasscodeProblem, UnlockOutcome};
+    use carecycle_core::secrets::SecretKind;
+    use jiff::SignedDuration;
+    let r = rig().await;
+    async fn name(core: &CareCycle) -> Option<String> {
+        core.overview().await.unwrap().profiles[0]
+            .patient_name
+            .clone()
+    }
+    // Not enforced (the CLI): nothing is locked.
+    assert!(!r.core.is_locked(&r.profile));
+    assert!(name(&r.core).await.is_some());
+
+    let options = LockOptions {
+        timeout: None,
+        backoff: Backoff::STANDARD,
+    };
+    r.core.enforce_lock(options);
+    assert!(r.core.is_locked(&r.profile), "the app starts locked");
+    assert_eq!(name(&r.core).await, None, "no name while locked");
+    // Nor the unit's name, which can tell the condition ("Knee & Hip").
+    assert_eq!(
+        r.core.overview().await.unwrap().profiles[0].server_label,
+        ""
+    );
+    assert_eq!(
+        r.core
+            .set_passcode(&r.profile, "482916")
+            .unwrap_err()
+            .code(),
+        ErrorCode::Locked
+    );
+    let view = r.core.lock_view(&r.profile).unwrap();
+    assert!(view.locked && !view.has_passcode);
+    assert_eq!(view.timeout_seconds, 300, "five minutes unless chosen");
+    assert_eq!(
+        r.core.unlock(&r.profile, "482916").unwrap().outcome,
+        UnlockOutcome::NoPasscode
+    );
+
+    // Signed in (proved at the server): open; a passcode is chosen.
+    r.core.unlock_verified(&r.profile).unwrap();
+    assert!(!r.core.is_locked(&r.profile));
+    assert!(name(&r.core).await.is_some());
+    assert_eq!(
+        r.core.set_passcode(&r.profile, "123456").unwrap(),
+        Some(PasscodeProblem::TooSimple)
+    );
+    assert_eq!(r.core.set_passcode(&r.profile, "482916").unwrap(), None);
+    let kept = r
+        .vault
+        .get(&r.profile, SecretKind::Passcode)
+        .unwrap()
+        .unwrap();
+    assert!(kept.expose().contains("$argon2id$") && !kept.expose().contains("482916"));
+
+    // The patient chooses one minute; a minute without input locks it.
+    r.core.set_lock_minutes(1).unwrap();
+    assert!(r.core.set_lock_minutes(31).is_err());
+    r.clock.advance(SignedDuration::from_secs(59));
+    r.core.still_here();
+    r.clock.advance(SignedDuration::from_secs(59));
+    assert!(!r.core.lock_tick());
+    r.clock.advance(SignedDuration::from_secs(1));
+    assert!(r.core.lock_tick(), "locked after a minute without input");
+    assert!(r.core.is_locked(&r.profile));
+
+    // Three wrong tries, then a wait during which nothing is checked.
+    for _ in 0..3 {
+        assert_eq!(
+            r.core.unlock(&r.profile, "000001").unwrap().outcome,
+            UnlockOutcome::Wrong
+        );
+    }
+    let answer = r.core.unlock(&r.profile, "482916").unwrap();
+    assert_eq!(answer.outcome, UnlockOutcome::TooSoon);
+    assert_eq!((answer.lock.failures, answer.lock.wait_seconds), (3, 30));
+
+    // Quitting does not reset the count: a new app on the same device.
+    let restarted = CareCycle::new(CoreConfig {
+        data_dir: r._dir.path().to_owned(),
+        vault: Ok(r.vault.clone()),
+        clock: r.clock.clone(),
+        browser: Arc::new(SystemBrowser),
+        server_choices: vec![],
+    })
+    .unwrap();
+    restarted.enforce_lock(options);
+    let view = restarted.lock_view(&r.profile).unwrap();
+    assert!(view.locked);
+    assert_eq!((view.failures, view.wait_seconds), (3, 30));
+    assert_eq!(view.timeout_seconds, 60, "the chosen minute is kept");
+    r.clock.advance(SignedDuration::from_secs(30));
+    let answer = restarted.unlock(&r.profile, "482916").unwrap();
+    assert_eq!(answer.outcome, UnlockOutcome::Unlocked);
+    assert!(!answer.lock.locked && answer.lock.failures == 0);
+    assert!(name(&restarted).await.is_some());
 }

@@ -107,6 +107,19 @@ async fn sign_in_sync_and_today_match_the_seed() {
         Some("Tomás Herrera, DPT")
     );
 
+    // SDC Tasks name their form by canonical URL: every form came with the sync.
+    let due = app.due_questionnaires(&profile.id).await.unwrap();
+    assert!(!due.is_empty());
+    assert!(due.iter().all(|q| q.questionnaire_id.is_some()), "{due:?}");
+    // The answered baseline's scores come from the Observations the server extracted.
+    let results = app.results(&profile.id).await.unwrap();
+    let physical = results
+        .iter()
+        .find(|s| s.scale == "promis-global-physical")
+        .unwrap();
+    assert_eq!(physical.points[0].value, 34.9);
+    assert_eq!(physical.points.len(), 1, "not counted twice");
+
     // Offline: the store answers with the server gone.
     server.stop().await;
     assert_eq!(app.today(&profile.id).await.unwrap(), today);

@@ -8,6 +8,8 @@ import { Session } from './webdriver.mjs';
 import { APP, ARTIFACTS, BACKEND, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from './processes.mjs';
 
 export const PATIENT = { user: 'eleanor', password: 'knee-demo-2026' };
+/** The app passcode every test's patient chooses at the first sign-in. */
+export const PASSCODE = '482916';
 export const SIZES = { desktop: [1280, 800], phone: [390, 844] };
 
 /** The care team's command line, as Priya (the knee unit's nurse navigator), beside the running back end. */
@@ -61,14 +63,41 @@ async function launch(t, env) {
   return { s, driver };
 }
 
-function waitForToday(s) {
+/** What the window shows: Today, the first passcode to choose, the lock screen, or none of these yet. */
+export function lockStage(s) {
+  return s.execute(`
+    const has = (id) => document.querySelector('[data-testid="' + id + '"]') !== null;
+    return has('patient-name') ? 'today' : has('passcode-new') ? 'choose' : has('passcode') ? 'locked' : null;`);
+}
+
+/**
+ * After a sign-in or a launch, gets to the record the way a patient does:
+ * chooses the app passcode (the first sign-in of a record) or unlocks with
+ * it (the app starts locked), until Today shows its patient's name.
+ */
+export async function passLock(s, passcode = PASSCODE) {
+  for (;;) {
+    const stage = await s.waitFor(() => lockStage(s), { what: 'Today, the passcode or the lock screen', timeoutMs: 60000 });
+    if (stage === 'today') break;
+    if (stage === 'choose') {
+      await s.type(await s.find('[data-testid="passcode-new"]'), passcode);
+      await s.type(await s.find('[data-testid="passcode-again"]'), passcode);
+      await s.click(await s.find('[data-testid="passcode-save"]'));
+    } else {
+      await s.type(await s.find('[data-testid="passcode"]'), passcode);
+      await s.click(await s.find('[data-testid="unlock"]'));
+    }
+    await s.waitFor(async () => (await lockStage(s)) !== stage, { what: `past the ${stage} screen`, timeoutMs: 30000 });
+  }
   return s.waitFor(async () => (await texts(s, '[data-testid="patient-name"]'))[0], { what: 'Today', timeoutMs: 60000 });
 }
 
 /**
  * A seeded back end and the app signed in as `user`, showing Today; all
- * stopped by the test. `relaunch()` quits the app for real (its whole process
- * group) and starts it again on the same data, resolving to the new session.
+ * stopped by the test; the patient chose the app passcode `PASSCODE` at the
+ * sign-in. `relaunch()` quits the app for real (its whole process group) and
+ * starts it again on the same data, unlocked with the passcode, resolving to
+ * the new session.
  */
 export async function signedInApp(t, { user = PATIENT.user, password = PATIENT.password, env = {} } = {}) {
   const backend = await startBackend();
@@ -83,12 +112,13 @@ export async function signedInApp(t, { user = PATIENT.user, password = PATIENT.p
   };
   let app = await launch(t, appEnv);
   await app.s.click(await app.s.find('[data-testid="sign-in-choice"]'));
-  await waitForToday(app.s);
-  const relaunch = async () => {
+  await passLock(app.s);
+  // The app starts locked: `unlock: false` leaves it at the lock screen.
+  const relaunch = async ({ unlock = true } = {}) => {
     await app.s.end();
     await app.driver.stop();
     app = await launch(t, appEnv);
-    await waitForToday(app.s);
+    if (unlock) await passLock(app.s);
     return app.s;
   };
   return { s: app.s, backend, relaunch, dataDir: appEnv.CARECYCLE_DATA_DIR };

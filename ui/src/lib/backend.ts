@@ -10,9 +10,11 @@ import type {
   EducationDoc,
   EducationItem,
   FormView,
+  LockView,
   MessageKindOption,
   NotificationSettings,
   Outgoing,
+  PasscodeProblem,
   ProfileSummary,
   RecordAccess,
   ResultSeries,
@@ -24,6 +26,7 @@ import type {
   ThreadView,
   TimelineView,
   TodayView,
+  UnlockAnswer,
   UrgentGuidance,
 } from './contract';
 
@@ -78,6 +81,20 @@ export interface Backend {
   notificationSettings(profileId: string): Promise<NotificationSettings>;
   /** Whether notifications say who wrote and what it is about; returns the settings now. */
   setNotificationDetail(profileId: string, on: boolean): Promise<NotificationSettings>;
+  /** The app lock of a record: locked, whether it has a passcode, waits after wrong tries. */
+  lockState(profileId: string): Promise<LockView>;
+  /** Tries the record's app passcode. */
+  unlock(profileId: string, passcode: string): Promise<UnlockAnswer>;
+  /** Sets the app passcode of an open record; what is wrong with it instead (null: set). */
+  setPasscode(profileId: string, passcode: string): Promise<PasscodeProblem | null>;
+  /** The person is using the app (call at most every few seconds). */
+  stillHere(): Promise<void>;
+  /** Locks the app now. */
+  lockNow(): Promise<void>;
+  /** How many minutes without use lock the app (1–30), kept on this device. */
+  setLockMinutes(minutes: number): Promise<void>;
+  /** Calls back when the app locked (after inactivity, or the window away too long). */
+  onLocked(callback: () => void): Promise<() => void>;
   /** Calls back when a record changed; `null` means "re-read everything". Returns an unsubscribe. */
   onRecordChanged(callback: (profileId: string | null) => void): Promise<() => void>;
 }
@@ -117,6 +134,13 @@ export const tauriBackend: Backend = {
   setLanguage: (language) => invoke<void>('set_language', { language }),
   notificationSettings: (profileId) => invoke<NotificationSettings>('notification_settings', { profileId }),
   setNotificationDetail: (profileId, on) => invoke<NotificationSettings>('set_notification_detail', { profileId, on }),
+  lockState: (profileId) => invoke<LockView>('lock_state', { profileId }),
+  unlock: (profileId, passcode) => invoke<UnlockAnswer>('unlock', { profileId, passcode }),
+  setPasscode: (profileId, passcode) => invoke<PasscodeProblem | null>('set_passcode', { profileId, passcode }),
+  stillHere: () => invoke<void>('still_here'),
+  lockNow: () => invoke<void>('lock_now'),
+  setLockMinutes: (minutes) => invoke<void>('set_lock_minutes', { minutes }),
+  onLocked: async (callback) => listen('app-locked', () => callback()),
   onRecordChanged: async (callback) =>
     listen<{ profileId: string | null }>('record-changed', (event) => callback(event.payload.profileId)),
 };
@@ -128,4 +152,13 @@ export function isCommandError(value: unknown): value is CommandError {
     typeof (value as CommandError).code === 'string' &&
     typeof (value as CommandError).message === 'string'
   );
+}
+
+/**
+ * Opens a `tel:` or `https:` link outside the window (the phone's dialer, the
+ * browser). The opener's capability allows only those schemes, and the
+ * window itself never navigates away from the app.
+ */
+export function openOutside(url: string): Promise<void> {
+  return invoke<void>('plugin:opener|open_url', { url });
 }

@@ -1,7 +1,7 @@
 // Generated from the Rust types in carecycle-core (src/contract.rs, src/error.rs).
 // Do not edit: run `UPDATE_CONTRACT=1 cargo test -p carecycle-app --test contract` to regenerate.
 
-export type ErrorCode = "notSignedIn" | "sessionExpired" | "signInFailed" | "signInTimedOut" | "keyringUnavailable" | "offline" | "serverError" | "notAFhirServer" | "invalidInput" | "notFound" | "storeUnavailable" | "internal";
+export type ErrorCode = "notSignedIn" | "sessionExpired" | "signInFailed" | "signInTimedOut" | "keyringUnavailable" | "offline" | "serverError" | "notAFhirServer" | "invalidInput" | "notFound" | "storeUnavailable" | "locked" | "internal";
 
 export type CommandError = { code: ErrorCode, message: string, };
 
@@ -167,7 +167,13 @@ inProgress: boolean,
 /**
  * The window is open (due or overdue): the patient may answer now.
  */
-answerable: boolean, };
+answerable: boolean, 
+/**
+ * Why the form cannot be opened on this device, if it cannot.
+ */
+unavailable: FormUnavailable | null, };
+
+export type FormUnavailable = "notYetOnDevice" | "cannotBeShown";
 
 export type ResultPoint = { authored: string, value: number, 
 /**
@@ -379,3 +385,36 @@ showDetails: boolean,
  * Whether this computer shows notifications: unknown until the first one.
  */
 available: boolean | null, };
+
+export type LockView = { 
+/**
+ * Show the lock screen, not the record.
+ */
+locked: boolean, 
+/**
+ * The record has an app passcode (false right after the first sign-in:
+ * ask for one before showing the record).
+ */
+hasPasscode: boolean, 
+/**
+ * Wrong passcodes in a row.
+ */
+failures: number, 
+/**
+ * Seconds before another try is looked at (0: now).
+ */
+waitSeconds: number, 
+/**
+ * Enough wrong tries that signing out of the record is offered.
+ */
+offerSignOut: boolean, 
+/**
+ * How long without input before the app locks.
+ */
+timeoutSeconds: number, };
+
+export type UnlockOutcome = "unlocked" | "wrong" | "tooSoon" | "noPasscode";
+
+export type UnlockAnswer = { outcome: UnlockOutcome, lock: LockView, };
+
+export type PasscodeProblem = "tooShort" | "tooLong" | "tooSimple";

@@ -18,6 +18,7 @@ const EN: Record<ErrorCode, string> = {
   invalidInput: 'Please check what you entered.',
   notFound: 'We could not find that.',
   storeUnavailable: 'CareCycle could not open your saved information on this device.',
+  locked: 'CareCycle is locked. Enter your passcode to continue.',
   internal: 'Something went wrong in CareCycle. Please try again.',
 };
 
@@ -34,6 +35,7 @@ const ES: Record<ErrorCode, string> = {
   invalidInput: 'Revise lo que escribió.',
   notFound: 'No encontramos eso.',
   storeUnavailable: 'CareCycle no pudo abrir su información guardada en este dispositivo.',
+  locked: 'CareCycle está bloqueado. Escriba su código para continuar.',
   internal: 'Algo salió mal en CareCycle. Inténtelo de nuevo.',
 };
 

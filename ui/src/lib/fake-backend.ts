@@ -1,6 +1,6 @@
 // A fake of the typed backend for UI unit tests: records calls, answers from data.
 import type { Backend } from './backend';
-import type { AppOverview, CommandError, FormView, ProfileSummary, SyncReport, TodayView } from './contract';
+import type { AppOverview, CommandError, FormView, LockView, ProfileSummary, SyncReport, TodayView } from './contract';
 
 export const profile: ProfileSummary = {
   id: 'p-1',
@@ -27,11 +27,18 @@ export interface FakeOptions {
   signIn?: () => Promise<ProfileSummary>;
   sync?: () => Promise<SyncReport>;
   form?: FormView;
+  /** The lock as the core reports it (default: open, with a passcode). */
+  lock?: Partial<LockView>;
+  /** The app passcode the fake accepts. */
+  passcode?: string;
 }
 
 export function fakeBackend(options: FakeOptions = {}): Backend & { calls: string[] } {
   const calls: string[] = [];
   const profiles = [...(options.overview?.profiles ?? [])];
+  const lock: LockView = {
+    locked: false, hasPasscode: true, failures: 0, waitSeconds: 0, offerSignOut: false, timeoutSeconds: 300, ...options.lock,
+  };
   return {
     calls,
     appOverview: async () => {
@@ -117,6 +124,38 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`setNotificationDetail ${id} ${on}`);
       return { showDetails: on, available: null };
     },
+    lockState: async (id) => {
+      calls.push(`lockState ${id}`);
+      return { ...lock };
+    },
+    unlock: async (id, passcode) => {
+      calls.push(`unlock ${id}`);
+      if (passcode === (options.passcode ?? '482916')) {
+        Object.assign(lock, { locked: false, failures: 0, waitSeconds: 0, offerSignOut: false });
+        return { outcome: 'unlocked', lock: { ...lock } };
+      }
+      lock.failures += 1;
+      lock.waitSeconds = lock.failures >= 3 ? 30 : 0;
+      return { outcome: 'wrong', lock: { ...lock } };
+    },
+    setPasscode: async (id, passcode) => {
+      calls.push(`setPasscode ${id}`);
+      if (passcode.length < 6) return 'tooShort';
+      lock.hasPasscode = true;
+      return null;
+    },
+    stillHere: async () => {
+      calls.push('stillHere');
+    },
+    lockNow: async () => {
+      calls.push('lockNow');
+      lock.locked = true;
+    },
+    setLockMinutes: async (minutes) => {
+      calls.push(`setLockMinutes ${minutes}`);
+      lock.timeoutSeconds = minutes * 60;
+    },
+    onLocked: async () => () => {},
     onRecordChanged: async () => () => {},
   };
 }
