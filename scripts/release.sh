@@ -18,10 +18,12 @@ scripts/setup.sh
 step "release build and .deb (tauri build)"
 # The Tauri CLI from the UI's lock file; it builds the UI first
 # (beforeBuildCommand) and embeds it (custom-protocol).
-(cd ui && npx --no-install tauri build --bundles deb --ci)
+# (Run from the repository root: the CLI looks for src-tauri/ below the current folder.)
+ui/node_modules/.bin/tauri build --bundles deb --ci
 
-binary=target/release/carecycle-app
-deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
+target_dir=${CARGO_TARGET_DIR:-target}
+binary=$target_dir/release/carecycle-app
+deb=$(ls -t "$target_dir"/release/bundle/deb/*.deb | head -n1)
 
 step "what the release build is"
 # Devtools exist only where tauri-runtime-wry compiles them in:
@@ -48,7 +50,10 @@ dpkg-deb --info "$deb" | sed -n 's/^ \(Package\|Version\|Architecture\|Depends\)
 
 step "the release binary in the real window"
 cargo build --locked -p carecycle-backend
-(cd ui && CARECYCLE_APP="$root/$binary" \
+case $binary in /*) ;; *) binary=$root/$binary ;; esac
+backend=$target_dir/debug/carecycle-backend
+case $backend in /*) ;; *) backend=$root/$backend ;; esac
+(cd ui && CARECYCLE_APP="$binary" CARECYCLE_BACKEND="$backend" \
   ../scripts/e2e-session.sh node --test --test-concurrency=1 e2e/hardening.test.mjs)
 
 step "release checks passed"

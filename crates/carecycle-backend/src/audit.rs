@@ -2,12 +2,31 @@
 //! (the signed-in user's FHIR identity), what interaction, and whose record.
 //! They sit in the patient's compartment, so a patient can see who looked at
 //! their record; family members cannot (see `access`), and nobody can write them.
+//!
+//! A write's AuditEvent is written in the write's own transaction. A read's
+//! (read, vread, search) goes through the [`AuditLog`]: the request's
+//! handler reads on a read-only connection, hands its event to the log's
+//! writer thread, and **answers only once the transaction holding that
+//! event has committed** — group commit: the writer takes every event
+//! waiting when it starts a transaction (up to [`MAX_BATCH`]), writes them
+//! all and commits once, then releases each waiting request (or fails each
+//! with a 500, when its event could not be written: then nothing was read
+//! out). So reads share one transaction and one WAL append instead of each
+//! taking the write lock, and no acknowledged read lacks its event: a crash
+//! (the process killed at any point) loses only events whose requests were
+//! never answered. Commits in WAL mode with `synchronous=NORMAL`, as for
+//! every change this server stores, reach the operating system before the
+//! answer; an operating-system crash or power cut may still lose the last
+//! commits before a checkpoint (that is SQLite's NORMAL), events and record
+//! changes alike.
 
 use crate::auth::Principal;
-use crate::store::{self, Stamper, StoreError};
+use crate::store::{self, Db, Stamper, StoreError};
 use carecycle_fhir::ResourceType;
 use rusqlite::Transaction;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::mpsc;
 
 /// The RESTful interaction audited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +76,23 @@ pub fn record(
     patients: &[&str],
     resource: Option<(ResourceType, &str)>,
 ) -> Result<(), StoreError> {
+    match event(stamper, principal, interaction, patients, resource) {
+        Some(e) => write(tx, stamper, e),
+        None => Ok(()),
+    }
+}
+
+/// The AuditEvent [`record`] writes (recorded now), or `None` when no
+/// patient's data was touched.
+pub fn event(
+    stamper: &Stamper,
+    principal: &Principal,
+    interaction: Interaction,
+    patients: &[&str],
+    resource: Option<(ResourceType, &str)>,
+) -> Option<Value> {
     if patients.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut entities: Vec<Value> = patients
         .iter()
@@ -79,6 +113,11 @@ pub fn record(
         "source": {"observer": {"display": "CareCycle reference back end"}},
         "entity": entities
     });
+    Some(event)
+}
+
+/// Stores one AuditEvent made by [`event`].
+pub fn write(tx: &Transaction<'_>, stamper: &Stamper, event: Value) -> Result<(), StoreError> {
     store::write(
         tx,
         stamper,
@@ -88,6 +127,117 @@ pub fn record(
         None,
     )?;
     Ok(())
+}
+
+/// Events one transaction of the [`AuditLog`] takes at most.
+pub const MAX_BATCH: usize = 512;
+
+/// Events waiting for the writer, each with the request that waits for it.
+struct Pending {
+    events: Vec<Value>,
+    done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The read audit's group commit (see the module's documentation): one
+/// writer thread, fed by every read's handler.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    queue: Arc<std::sync::Mutex<Option<mpsc::Sender<Pending>>>>,
+    writer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl AuditLog {
+    /// Starts the writer thread on `db`'s writer connection.
+    pub fn start(db: Db, stamper: Arc<Stamper>) -> std::io::Result<AuditLog> {
+        let (tx, rx) = mpsc::channel::<Pending>();
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer_loop(&db, &stamper, &rx))?;
+        Ok(AuditLog {
+            queue: Arc::new(std::sync::Mutex::new(Some(tx))),
+            writer: Arc::new(std::sync::Mutex::new(Some(writer))),
+        })
+    }
+
+    /// Stores `events` and returns once they are committed: the caller
+    /// answers its request only after this succeeds.
+    pub async fn commit(&self, events: Vec<Value>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (done, committed) = tokio::sync::oneshot::channel();
+        {
+            let queue = self.queue.lock().map_err(|_| StoreError::Poisoned)?;
+            let Some(queue) = queue.as_ref() else {
+                return Err(StoreError::Open("the audit log is closed".into()));
+            };
+            queue
+                .send(Pending { events, done })
+                .map_err(|_| StoreError::Open("the audit log is closed".into()))?;
+        }
+        committed.await.map_err(|_| StoreError::Join)?
+    }
+
+    /// Stops taking events, commits those already handed over, and waits for
+    /// the writer to finish.
+    pub fn close(&self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.take();
+        }
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn writer_loop(db: &Db, stamper: &Stamper, rx: &mpsc::Receiver<Pending>) {
+    // Ends when every sender is gone (the log closed), after the last batch.
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let mut events = batch[0].events.len();
+        while events < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => {
+                    events += p.events.len();
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        match commit_all(db, stamper, batch.iter().flat_map(|p| p.events.iter())) {
+            Ok(()) => {
+                for p in batch {
+                    let _ = p.done.send(Ok(()));
+                }
+            }
+            // One bad event must not fail the others: each request alone.
+            Err(_) => {
+                for p in batch {
+                    let result = commit_all(db, stamper, p.events.iter());
+                    if result.is_err() {
+                        tracing::error!("a read's audit event could not be stored");
+                    }
+                    let _ = p.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+fn commit_all<'a>(
+    db: &Db,
+    stamper: &Stamper,
+    events: impl Iterator<Item = &'a Value>,
+) -> Result<(), StoreError> {
+    db.with(|c| {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for e in events {
+            write(&tx, stamper, e.clone())?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
 }
 
 /// Sign-in and token events, and refused requests: what answers "who tried to

@@ -508,15 +508,20 @@ impl FromRequestParts<AppState> for Principal {
         let now = format_instant(state.stamper.clock().now());
         let token_hash = hash_secret(&token);
         let slot = parts.extensions.get::<crate::guard::CallerSlot>().cloned();
+        // One indexed lookup (and a family member's grants): run here on
+        // the async worker, without a hand-off to the blocking pool.
         state
             .db
-            .call(move |conn| -> Result<Principal, ApiError> {
+            .read_now(move |conn| -> Result<Principal, ApiError> {
                 type Row = (String, String, String, Option<String>, String, String, Option<String>);
                 let row: Option<Row> = conn
-                    .query_row(
+                    .prepare_cached(
                         "SELECT t.username, t.scope, t.expires_at, u.patient, u.fhir_user, t.state, u.organization
                          FROM token t JOIN user_account u ON u.username = t.username
                          WHERE t.token_hash = ?1 AND t.kind = 'access'",
+                    )
+                    .map_err(ApiError::from_sql)?
+                    .query_row(
                         [token_hash],
                         |r| {
                             Ok((
@@ -559,7 +564,6 @@ impl FromRequestParts<AppState> for Principal {
                     None => Err(ApiError::Unauthorized("the access token is not valid")),
                 }
             })
-            .await
     }
 }
 

@@ -40,6 +40,8 @@ use store::{Db, Stamper, StoreError};
 pub struct AppState {
     pub db: Db,
     pub stamper: Arc<Stamper>,
+    /// Reads' AuditEvents, committed in batches before each read is answered.
+    pub audit: audit::AuditLog,
     /// `http://127.0.0.1:PORT`
     pub origin: String,
     /// `http://127.0.0.1:PORT/fhir`
@@ -96,12 +98,15 @@ impl RunningServer {
         self.state.fhir_base.clone()
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish, and waits; then
+    /// closes the audit log (every event handed to it is committed).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        let audit = self.state.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.close()).await;
     }
 
     /// Waits until the server ends (it ends only when stopped).
@@ -132,6 +137,10 @@ fn open_database(options: &ServerOptions) -> Result<Db, StartError> {
     }
 }
 
+fn db_path_for(options: &ServerOptions) -> PathBuf {
+    options.data_dir.clone().unwrap_or_default()
+}
+
 pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> {
     let db = open_database(&options)?;
     let db_path = options.data_dir.clone().unwrap_or_default();
@@ -158,9 +167,13 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         .local_addr()
         .map_err(|e| StartError::Bind(options.addr, e))?;
     let origin = format!("http://{addr}");
+    let audit = audit::AuditLog::start(db.clone(), stamper.clone()).map_err(|e| {
+        StartError::Database(db_path_for(&options), StoreError::Open(e.to_string()))
+    })?;
     let state = AppState {
         db,
         stamper,
+        audit,
         fhir_base: format!("{origin}/fhir"),
         origin,
         org_name,

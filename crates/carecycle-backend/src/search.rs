@@ -396,6 +396,7 @@ pub(crate) fn parse(
     }
     if req.count_only {
         req.query.count = 0;
+        req.query.total = store::Total::Accurate;
     }
     Ok(req)
 }
@@ -524,8 +525,15 @@ impl SearchRequest {
                 _ => return unsupported(format!("_summary={value} is not supported")),
             },
             "_elements" => self.elements = Some(parse_elements(value)?),
-            // The total is always exact, which every `_total` value allows.
-            "_total" if matches!(value, "none" | "estimate" | "accurate") => {}
+            // R4 makes Bundle.total optional: it is counted only when asked
+            // for, and otherwise given when the page holds every match.
+            "_total" if matches!(value, "none" | "estimate" | "accurate") => {
+                self.query.total = match value {
+                    "accurate" => store::Total::Accurate,
+                    "none" => store::Total::None,
+                    _ => store::Total::WhenKnown,
+                };
+            }
             "_format" if !crate::guard::is_json_format(value) => {
                 return Err(ApiError::NotAcceptable(format!(
                     "_format={value} is not supported; this server speaks application/fhir+json"
@@ -893,7 +901,7 @@ pub(crate) fn bundle(base: &str, t: ResourceType, req: &SearchRequest, found: Fo
     };
     let mut bundle = Bundle::new("searchset");
     bundle.id = Some(uuid::Uuid::new_v4().to_string());
-    bundle.total = Some(found.page.total);
+    bundle.total = found.page.total;
     bundle.link.push(link("self", req.query.after.as_ref()));
     if let Some(after) = &found.page.next_after {
         bundle.link.push(link("next", Some(after)));

@@ -4,6 +4,24 @@
 //! `last_updated` is written as a fixed-width UTC instant and is strictly
 //! increasing across the server (see [`Stamper`]), so it orders changes and
 //! makes keyset paging stable while resources change.
+//!
+//! Connections ([`Db`]): one writer, behind a mutex, for every change; and a
+//! pool of read-only connections for reads and searches, which WAL lets run
+//! beside the writer and each other, each reading the last committed state
+//! when its read transaction begins. Every connection keeps its prepared
+//! statements ([`STATEMENT_CACHE`]; the store prepares through
+//! `prepare_cached`), a page cache sized to hold the working set
+//! ([`WRITER_CACHE_KIB`], [`READER_CACHE_KIB`]) and maps the database file
+//! ([`MMAP_BYTES`]), so a page read is a memory access, not a `pread`.
+//!
+//! AuditEvents live in a second database file beside the first
+//! ([`audit_path`]), attached to every connection as `audit` with the same
+//! tables. Every read leaves an AuditEvent (see `audit`), so under load the
+//! audit file changes all the time; SQLite empties a reader's page cache
+//! and memory map of a file whenever another connection has committed to
+//! that file, so with the events in the record's file no reader would ever
+//! keep a warm cache. Apart, the record's file changes only when the record
+//! does, and readers keep its pages between requests.
 
 use crate::access::{Area, area_of};
 use carecycle_fhir::compartment::patient_of;
@@ -44,7 +62,10 @@ CREATE TABLE IF NOT EXISTS resource (
     PRIMARY KEY (type, id)
 );
 CREATE INDEX IF NOT EXISTS resource_by_type_time ON resource (type, last_updated, id);
-CREATE INDEX IF NOT EXISTS resource_by_patient ON resource (patient, type, last_updated);
+-- With the id, a compartment search's ORDER BY last_updated, id (either way)
+-- and its LIMIT are answered from the index, without sorting the compartment.
+CREATE INDEX IF NOT EXISTS resource_by_patient_time ON resource (patient, type, last_updated, id);
+DROP INDEX IF EXISTS resource_by_patient;
 CREATE TABLE IF NOT EXISTS resource_history (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -70,28 +91,236 @@ CREATE INDEX IF NOT EXISTS identifier_by_value ON resource_identifier (type, val
 CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
-/// One SQLite connection shared by the server's handlers; work runs on the
-/// blocking pool so the async workers never wait on disk.
+/// The audit database (attached as `audit`): the resource tables, for AuditEvents only.
+const AUDIT_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS audit.resource (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    patient TEXT,
+    area TEXT,
+    content TEXT NOT NULL,
+    PRIMARY KEY (type, id)
+);
+CREATE INDEX IF NOT EXISTS audit.resource_by_type_time ON resource (type, last_updated, id);
+CREATE INDEX IF NOT EXISTS audit.resource_by_patient_time ON resource (patient, type, last_updated, id);
+CREATE TABLE IF NOT EXISTS audit.resource_history (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    patient TEXT,
+    area TEXT,
+    PRIMARY KEY (type, id, version)
+);
+CREATE INDEX IF NOT EXISTS audit.history_by_time ON resource_history (last_updated);
+CREATE INDEX IF NOT EXISTS audit.history_by_patient ON resource_history (patient, type, last_updated);
+CREATE TABLE IF NOT EXISTS audit.resource_identifier (
+    type TEXT NOT NULL,
+    system TEXT NOT NULL,
+    value TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (type, system, value, id)
+);
+CREATE INDEX IF NOT EXISTS audit.identifier_by_value ON resource_identifier (type, value);
+"#;
+
+/// The tables resources of type `t` live in: (current versions, history, identifiers).
+fn tables(t: ResourceType) -> (&'static str, &'static str, &'static str) {
+    if t == ResourceType::AuditEvent {
+        (
+            "audit.resource",
+            "audit.resource_history",
+            "audit.resource_identifier",
+        )
+    } else {
+        ("resource", "resource_history", "resource_identifier")
+    }
+}
+
+/// The audit database beside the database at `path`.
+pub fn audit_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("audit.sqlite3")
+}
+
+/// Prepared statements each connection keeps (a search's SQL depends on its
+/// parameters' shape, not their values, so a few dozen shapes cover the app).
+pub const STATEMENT_CACHE: usize = 256;
+/// The writer's page cache: its pages stay valid across its own commits, so
+/// it holds the whole working set of a practice's database.
+pub const WRITER_CACHE_KIB: i64 = 256 * 1024;
+/// Each reader's page cache. SQLite empties a reader's cache when another
+/// connection has committed since its last read, so the memory map below
+/// does most of the readers' work; this holds what one read transaction touches.
+pub const READER_CACHE_KIB: i64 = 32 * 1024;
+/// The database file is read through a memory map up to this size.
+pub const MMAP_BYTES: i64 = 1 << 30;
+/// Read-only connections open at most: reads are CPU work, so a few more
+/// than the cores; a read beyond them waits for one to come back.
+fn max_readers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+/// The server's database: one writer connection shared by the handlers,
+/// behind a mutex, and a pool of read-only connections (a database in memory,
+/// which only one connection can see, reads through the writer). Work runs on
+/// the blocking pool so the async workers never wait on disk.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<ReadPool>,
+}
+
+#[derive(Debug)]
+struct ReadPool {
+    /// `None`: in memory; reads use the writer.
+    path: Option<std::path::PathBuf>,
+    /// Idle connections, and how many are open in all.
+    slots: Mutex<(Vec<Connection>, usize)>,
+    returned: std::sync::Condvar,
+}
+
+/// A read-only connection, back in the pool when dropped.
+struct Reader<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let mut slots = match self.pool.slots.lock() {
+            Ok(slots) => slots,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match self.conn.take() {
+            Some(conn) => slots.0.push(conn),
+            None => slots.1 = slots.1.saturating_sub(1),
+        }
+        self.pool.returned.notify_one();
+    }
+}
+
+impl ReadPool {
+    fn take(&self, path: &Path) -> Result<Reader<'_>, StoreError> {
+        let mut slots = self.slots.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            if let Some(conn) = slots.0.pop() {
+                return Ok(Reader {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            if slots.1 < max_readers() {
+                slots.1 += 1;
+                drop(slots);
+                // A failed open gives its slot back (the Reader without a connection).
+                let mut reader = Reader {
+                    pool: self,
+                    conn: None,
+                };
+                reader.conn = Some(open_reader(path)?);
+                return Ok(reader);
+            }
+            slots = self
+                .returned
+                .wait(slots)
+                .map_err(|_| StoreError::Poisoned)?;
+        }
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open(e.to_string()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    attach_audit(&conn, Some(path))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    for schema in ["main", "audit"] {
+        conn.pragma_update(Some(schema), "cache_size", -READER_CACHE_KIB)?;
+        conn.pragma_update(Some(schema), "mmap_size", MMAP_BYTES)?;
+    }
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Attaches the audit database of the database at `path` (one in memory
+/// for a database in memory) as `audit`.
+fn attach_audit(conn: &Connection, path: Option<&Path>) -> Result<(), StoreError> {
+    let file = match path {
+        Some(p) => audit_path(p).to_string_lossy().into_owned(),
+        None => ":memory:".to_owned(),
+    };
+    conn.execute("ATTACH DATABASE ?1 AS audit", [file])
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+    Ok(())
+}
+
+/// Moves AuditEvents a database kept with the record (before the audit
+/// database) into the audit database; safe to run again after a crash.
+fn move_audit_events(conn: &mut Connection) -> Result<(), StoreError> {
+    let left: i64 = conn.query_row(
+        "SELECT count(*) FROM main.resource_history WHERE type = 'AuditEvent'",
+        [],
+        |r| r.get(0),
+    )?;
+    if left == 0 {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO audit.resource (type, id, version, last_updated, deleted, patient, area, content)
+           SELECT type, id, version, last_updated, deleted, patient, area, content
+           FROM main.resource WHERE type = 'AuditEvent';
+         INSERT OR IGNORE INTO audit.resource_history (type, id, version, last_updated, deleted, content, patient, area)
+           SELECT type, id, version, last_updated, deleted, content, patient, area
+           FROM main.resource_history WHERE type = 'AuditEvent';
+         INSERT OR IGNORE INTO audit.resource_identifier (type, system, value, id)
+           SELECT type, system, value, id FROM main.resource_identifier WHERE type = 'AuditEvent';",
+    )?;
+    tx.commit()?;
+    // The copies are committed before the originals go: a crash in between
+    // leaves both, and the next start copies nothing twice.
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "DELETE FROM main.resource WHERE type = 'AuditEvent';
+         DELETE FROM main.resource_history WHERE type = 'AuditEvent';
+         DELETE FROM main.resource_identifier WHERE type = 'AuditEvent';",
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::Open(e.to_string()))?;
-        Self::init(conn)
+        Self::init(conn, Some(path.to_owned()))
     }
 
     pub fn open_in_memory() -> Result<Db, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None)
     }
 
-    fn init(conn: Connection) -> Result<Db, StoreError> {
+    fn init(mut conn: Connection, path: Option<std::path::PathBuf>) -> Result<Db, StoreError> {
         // A damaged or foreign file fails here with "file is not a database".
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| StoreError::Open(e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        attach_audit(&conn, path.as_deref())?;
+        conn.pragma_update(Some("audit"), "journal_mode", "WAL")
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        conn.pragma_update(Some("audit"), "synchronous", "NORMAL")?;
+        for schema in ["main", "audit"] {
+            conn.pragma_update(Some(schema), "cache_size", -WRITER_CACHE_KIB)?;
+            conn.pragma_update(Some(schema), "mmap_size", MMAP_BYTES)?;
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
@@ -110,9 +339,48 @@ impl Db {
         conn.execute_batch(
             "CREATE INDEX IF NOT EXISTS history_by_patient ON resource_history (patient, type, last_updated)",
         )?;
+        conn.execute_batch(AUDIT_SCHEMA)
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        move_audit_events(&mut conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(ReadPool {
+                path,
+                slots: Mutex::new((Vec::new(), 0)),
+                returned: std::sync::Condvar::new(),
+            }),
         })
+    }
+
+    /// Runs `f` on the blocking pool in one read transaction on a read-only
+    /// connection: it sees what was committed when it began, and runs beside
+    /// the writer and other readers.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read_now(f))
+            .await
+            .map_err(|_| E::from(StoreError::Join))?
+    }
+
+    /// [`Db::read`] on the current thread.
+    pub fn read_now<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let Some(path) = &self.readers.path else {
+            return self.with(|c| in_read_transaction(c, f));
+        };
+        let mut reader = self.readers.take(path)?;
+        let conn = reader
+            .conn
+            .as_mut()
+            .ok_or_else(|| E::from(StoreError::Poisoned))?;
+        in_read_transaction(conn, f)
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -142,6 +410,24 @@ impl Db {
             .map_err(|_| E::from(StoreError::Poisoned))?;
         f(&mut guard)
     }
+}
+
+/// Runs `f` in a read transaction (one snapshot for all its statements).
+fn in_read_transaction<T, E: From<StoreError>>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.prepare_cached("BEGIN DEFERRED")
+        .and_then(|mut s| s.execute([]))
+        .map_err(|e| E::from(e.into()))?;
+    let out = f(conn);
+    // A read transaction has nothing to keep: end it either way.
+    let end = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]));
+    let out = out?;
+    end.map_err(|e| E::from(e.into()))?;
+    Ok(out)
 }
 
 fn add_column_if_missing(
@@ -187,6 +473,11 @@ fn backfill_history_compartments(conn: &Connection) -> Result<(), StoreError> {
     meta_set(conn, DONE, "1")
 }
 
+/// The latest stamp written, record or audit.
+const LATEST_STAMP: &str =
+    "SELECT max(m) FROM (SELECT max(last_updated) AS m FROM main.resource_history
+         UNION ALL SELECT max(last_updated) FROM audit.resource_history)";
+
 /// Hands out strictly increasing `lastUpdated` instants, even when the clock
 /// stands still or steps back, so that no two changes share an instant.
 #[derive(Debug)]
@@ -198,10 +489,8 @@ pub struct Stamper {
 impl Stamper {
     pub fn new(clock: Arc<dyn Clock>, db: &Db) -> Result<Stamper, StoreError> {
         let latest: Option<String> = db.with(|c| {
-            c.query_row("SELECT max(last_updated) FROM resource_history", [], |r| {
-                r.get(0)
-            })
-            .map_err(StoreError::from)
+            c.query_row(LATEST_STAMP, [], |r| r.get(0))
+                .map_err(StoreError::from)
         })?;
         let last = latest
             .and_then(|s| s.parse::<Timestamp>().ok())
@@ -221,10 +510,9 @@ impl Stamper {
     /// file (the team's command line beside a running server) never hands out
     /// an instant a client's sync cursor has already passed.
     pub fn next_in(&self, conn: &Connection) -> Result<String, StoreError> {
-        let latest: Option<String> =
-            conn.query_row("SELECT max(last_updated) FROM resource_history", [], |r| {
-                r.get(0)
-            })?;
+        let latest: Option<String> = conn
+            .prepare_cached(LATEST_STAMP)?
+            .query_row([], |r| r.get(0))?;
         if let Some(latest) = latest.and_then(|s| s.parse::<Timestamp>().ok()) {
             let mut last = match self.last.lock() {
                 Ok(guard) => guard,
@@ -303,11 +591,11 @@ fn finish((mut stored, content): (Stored, String)) -> Result<Stored, StoreError>
 }
 
 pub fn read(conn: &Connection, t: ResourceType, id: &str) -> Result<Option<Stored>, StoreError> {
-    conn.query_row(
-        "SELECT id, version, last_updated, deleted, patient, area, content FROM resource WHERE type = ?1 AND id = ?2",
-        params![t.as_str(), id],
-        |row| stored_from_row(t, row),
-    )
+    conn.prepare_cached(&format!(
+        "SELECT id, version, last_updated, deleted, patient, area, content FROM {} WHERE type = ?1 AND id = ?2",
+        tables(t).0
+    ))?
+    .query_row(params![t.as_str(), id], |row| stored_from_row(t, row))
     .optional()?
     .map(finish)
     .transpose()
@@ -320,12 +608,14 @@ pub fn read_version(
     version: i64,
 ) -> Result<Option<Stored>, StoreError> {
     let row = conn
-        .query_row(
+        .prepare_cached(&format!(
             "SELECT h.id, h.version, h.last_updated, h.deleted, h.patient, h.area, h.content
-             FROM resource_history h WHERE h.type = ?1 AND h.id = ?2 AND h.version = ?3",
-            params![t.as_str(), id, version],
-            |row| stored_from_row(t, row),
-        )
+             FROM {} h WHERE h.type = ?1 AND h.id = ?2 AND h.version = ?3",
+            tables(t).1
+        ))?
+        .query_row(params![t.as_str(), id, version], |row| {
+            stored_from_row(t, row)
+        })
         .optional()?;
     row.map(finish).transpose()
 }
@@ -339,9 +629,10 @@ pub fn used_by_another_record(
     patient: Option<&str>,
 ) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM resource_history WHERE type = ?1 AND id = ?2 AND patient IS NOT ?3 LIMIT 1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT 1 FROM {} WHERE type = ?1 AND id = ?2 AND patient IS NOT ?3 LIMIT 1",
+            tables(t).1
+        ))?
         .query_row(params![t.as_str(), id, patient], |_| Ok(()))
         .optional()?
         .is_some())
@@ -355,11 +646,12 @@ pub fn find_by_identifier(
     system: Option<&str>,
     value: &str,
 ) -> Result<Vec<Stored>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let (resource, _, identifier) = tables(t);
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.area, r.content
-         FROM resource_identifier i JOIN resource r ON r.type = i.type AND r.id = i.id
-         WHERE i.type = ?1 AND i.value = ?2 AND (?3 IS NULL OR i.system = ?3) AND r.deleted = 0",
-    )?;
+         FROM {identifier} i JOIN {resource} r ON r.type = i.type AND r.id = i.id
+         WHERE i.type = ?1 AND i.value = ?2 AND (?3 IS NULL OR i.system = ?3) AND r.deleted = 0"
+    ))?;
     let rows = stmt.query_map(params![t.as_str(), value, system], |row| {
         stored_from_row(t, row)
     })?;
@@ -391,31 +683,40 @@ pub fn write(
     let patient = patient_of(t, &content);
     let area = area_of(t, &content);
     let text = serde_json::to_string(&content)?;
-    tx.execute(
-        "INSERT INTO resource (type, id, version, last_updated, deleted, patient, area, content)
+    let (resource, history, identifiers_table) = tables(t);
+    tx.prepare_cached(&format!(
+        "INSERT INTO {resource} (type, id, version, last_updated, deleted, patient, area, content)
          VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)
          ON CONFLICT (type, id) DO UPDATE SET version = excluded.version,
             last_updated = excluded.last_updated, deleted = 0,
-            patient = excluded.patient, area = excluded.area, content = excluded.content",
-        params![
-            t.as_str(),
-            id,
-            version,
-            last_updated,
-            patient,
-            area.map(Area::code),
-            text
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content, patient, area)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
-        params![t.as_str(), id, version, last_updated, text, patient, area.map(Area::code)],
-    )?;
-    tx.execute(
-        "DELETE FROM resource_identifier WHERE type = ?1 AND id = ?2",
-        params![t.as_str(), id],
-    )?;
+            patient = excluded.patient, area = excluded.area, content = excluded.content"
+    ))?
+    .execute(params![
+        t.as_str(),
+        id,
+        version,
+        last_updated,
+        patient,
+        area.map(Area::code),
+        text
+    ])?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO {history} (type, id, version, last_updated, deleted, content, patient, area)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        t.as_str(),
+        id,
+        version,
+        last_updated,
+        text,
+        patient,
+        area.map(Area::code)
+    ])?;
+    tx.prepare_cached(&format!(
+        "DELETE FROM {identifiers_table} WHERE type = ?1 AND id = ?2"
+    ))?
+    .execute(params![t.as_str(), id])?;
     // One (QuestionnaireResponse) or a list (most types), as R4 has it.
     let identifiers: Vec<Identifier> = carecycle_fhir::identifiers(&content)
         .into_iter()
@@ -423,10 +724,10 @@ pub fn write(
         .collect();
     for identifier in identifiers {
         if let Some(value) = identifier.value {
-            tx.execute(
-                "INSERT OR IGNORE INTO resource_identifier (type, system, value, id) VALUES (?1, ?2, ?3, ?4)",
-                params![t.as_str(), identifier.system.unwrap_or_default(), value, id],
-            )?;
+            tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {identifiers_table} (type, system, value, id) VALUES (?1, ?2, ?3, ?4)"
+            ))?
+            .execute(params![t.as_str(), identifier.system.unwrap_or_default(), value, id])?;
         }
     }
     Ok(Stored {
@@ -457,19 +758,28 @@ pub fn delete(
     }
     let version = current.version + 1;
     let last_updated = stamper.next_in(tx)?;
-    tx.execute(
-        "UPDATE resource SET version = ?3, last_updated = ?4, deleted = 1 WHERE type = ?1 AND id = ?2",
-        params![t.as_str(), id, version, last_updated],
-    )?;
-    tx.execute(
-        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content, patient, area)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
-        params![t.as_str(), id, version, last_updated, "{}", current.patient, current.area.map(Area::code)],
-    )?;
-    tx.execute(
-        "DELETE FROM resource_identifier WHERE type = ?1 AND id = ?2",
-        params![t.as_str(), id],
-    )?;
+    let (resource, history, identifier) = tables(t);
+    tx.prepare_cached(&format!(
+        "UPDATE {resource} SET version = ?3, last_updated = ?4, deleted = 1 WHERE type = ?1 AND id = ?2"
+    ))?
+    .execute(params![t.as_str(), id, version, last_updated])?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO {history} (type, id, version, last_updated, deleted, content, patient, area)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        t.as_str(),
+        id,
+        version,
+        last_updated,
+        "{}",
+        current.patient,
+        current.area.map(Area::code)
+    ])?;
+    tx.prepare_cached(&format!(
+        "DELETE FROM {identifier} WHERE type = ?1 AND id = ?2"
+    ))?
+    .execute(params![t.as_str(), id])?;
     Ok(true)
 }
 
@@ -534,6 +844,23 @@ pub struct Query {
     pub filters: Vec<Filter>,
     /// Newest first (`_sort=-_lastUpdated`).
     pub descending: bool,
+    /// What the page says of the number of matches.
+    pub total: Total,
+}
+
+/// `Bundle.total`, which R4 makes optional: counting every match costs a
+/// second query over all of them, so it is run only when asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Total {
+    /// Given when known without counting: a first page that holds every
+    /// match (an incremental sync's usual answer). The default, and `_total=estimate`.
+    #[default]
+    WhenKnown,
+    /// Always, counted when the page does not hold every match
+    /// (`_total=accurate`, `_summary=count`).
+    Accurate,
+    /// Never (`_total=none`).
+    None,
 }
 
 impl Query {
@@ -695,7 +1022,8 @@ impl Filter {
 #[derive(Debug)]
 pub struct Page {
     pub resources: Vec<Stored>,
-    pub total: u64,
+    /// Every match, when asked for or known without counting (see [`Total`]).
+    pub total: Option<u64>,
     /// Present when more results follow.
     pub next_after: Option<(String, String)>,
 }
@@ -720,21 +1048,16 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
         where_sql.push(clause);
     }
     if let Some((system, value)) = &q.identifier {
-        where_sql.push(
-            "EXISTS (SELECT 1 FROM resource_identifier i WHERE i.type = r.type AND i.id = r.id
-              AND i.value = ? AND (? IS NULL OR i.system = ?))"
-                .into(),
-        );
+        where_sql.push(format!(
+            "EXISTS (SELECT 1 FROM {} i WHERE i.type = r.type AND i.id = r.id
+              AND i.value = ? AND (? IS NULL OR i.system = ?))",
+            tables(t).2
+        ));
         args.push(value.clone().into());
         args.push(system.clone().into());
         args.push(system.clone().into());
     }
     let filter = where_sql.join(" AND ");
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM resource r WHERE {filter}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
     let mut page_sql = filter.clone();
     let mut page_args = args.clone();
     if let Some((lu, id)) = &q.after {
@@ -748,9 +1071,10 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
         page_args.push(id.clone().into());
     }
     page_args.push(((q.count + 1) as i64).into());
-    let mut stmt = conn.prepare(&format!(
-        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.area, r.content FROM resource r
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.id, r.version, r.last_updated, r.deleted, r.patient, r.area, r.content FROM {resource} r
          WHERE {page_sql} ORDER BY r.last_updated {dir}, r.id {dir} LIMIT ?",
+        resource = tables(t).0,
         dir = if q.descending { "DESC" } else { "ASC" }
     ))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(page_args.iter()), |row| {
@@ -759,6 +1083,21 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
     let mut resources = rows
         .map(|r| finish(r?))
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let every_match_here = q.after.is_none() && resources.len() <= q.count;
+    let total = match q.total {
+        Total::None => None,
+        _ if every_match_here => Some(resources.len() as u64),
+        Total::WhenKnown => None,
+        Total::Accurate => {
+            let n: i64 = conn
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM {} r WHERE {filter}",
+                    tables(t).0
+                ))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+            Some(n.max(0) as u64)
+        }
+    };
     let next_after = if resources.len() > q.count {
         resources.truncate(q.count);
         resources
@@ -769,7 +1108,7 @@ pub fn search(conn: &Connection, t: ResourceType, q: &Query) -> Result<Page, Sto
     };
     Ok(Page {
         resources,
-        total: total.max(0) as u64,
+        total,
         next_after,
     })
 }
@@ -806,19 +1145,17 @@ pub fn history(
     }
     q.access_clauses("h", &mut where_sql, &mut args);
     let filter = where_sql.join(" AND ");
-    let from = "resource_history h";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM {from} WHERE {filter}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    let from = format!("{} h", tables(t).1);
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {filter}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut page_sql = filter;
     if let Some(before) = before {
         page_sql.push_str(" AND h.last_updated < ?");
         args.push(before.to_owned().into());
     }
     args.push(((q.count + 1) as i64).into());
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT h.id, h.version, h.last_updated, h.deleted, h.patient, h.area, h.content FROM {from}
          WHERE {page_sql} ORDER BY h.last_updated DESC LIMIT ?"
     ))?;
@@ -843,9 +1180,8 @@ pub fn history(
 
 pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM server_meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
@@ -936,7 +1272,8 @@ mod tests {
             let mut seen = vec![];
             loop {
                 let page = search(c, ResourceType::Task, &q)?;
-                assert_eq!(page.total, 7);
+                // Counted only when asked for: the first page does not hold all 7.
+                assert_eq!(page.total, None);
                 seen.extend(page.resources.iter().map(|r| r.id.clone()));
                 match page.next_after {
                     Some(after) => q.after = Some(after),
@@ -944,6 +1281,18 @@ mod tests {
                 }
             }
             assert_eq!(seen, (0..7).map(|i| format!("t{i}")).collect::<Vec<_>>());
+            q.after = None;
+            q.total = Total::Accurate;
+            assert_eq!(search(c, ResourceType::Task, &q)?.total, Some(7));
+            q.count = 10;
+            q.total = Total::WhenKnown;
+            assert_eq!(
+                search(c, ResourceType::Task, &q)?.total,
+                Some(7),
+                "known: all on one page"
+            );
+            q.total = Total::None;
+            assert_eq!(search(c, ResourceType::Task, &q)?.total, None);
             Ok::<_, StoreError>(())
         })
         .unwrap();
