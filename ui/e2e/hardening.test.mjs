@@ -1,5 +1,6 @@
 // The window as an attacker's page script would find it, in the real app:
-// the content security policy stops injected scripts and inline handlers
+// the isolation hook lets only CareCycle's own commands through, the
+// content security policy stops injected scripts and inline handlers
 // (with the browser's own violation reports as witness), every attempt to
 // take the window elsewhere is refused by the shell's navigation guard, and
 // the opener opens only tel: and https: links. scripts/release.sh runs it
@@ -52,6 +53,18 @@ test('an injected script cannot run, navigate the window, or open what it likes'
   await s.execute('window.open("https://example.org/")');
   await settle();
   assert.deepEqual(await s.cmd('GET', '/window/handles'), before, 'window.open made no window');
+
+  // The isolation hook (src-tauri/isolation/index.js) passes CareCycle's own
+  // commands only: anything else reaches the core renamed, and is refused.
+  for (const cmd of ['plugin:app|version', 'plugin:webview|internal_toggle_devtools', 'plugin:window|close']) {
+    const outcome = await s.executeAsync(`
+      const done = arguments[arguments.length - 1];
+      window.__TAURI_INTERNALS__.invoke(arguments[0], {}).then(() => done('ran'), (e) => done('refused: ' + e));
+    `, [cmd]);
+    assert.match(outcome, /refused_by_carecycle_isolation/, `${cmd}: ${outcome}`);
+  }
+  // … while the app's own commands still work through it.
+  assert.ok((await texts(s, '[data-testid="patient-name"]'))[0]);
 
   // The opener's capability allows tel: and https: only.
   for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'http://example.org/', 'smb://host/share']) {

@@ -1,0 +1,63 @@
+// The Tauri isolation hook: every message from the window to the Rust side
+// passes here, in a sandboxed frame the window's scripts cannot reach, before
+// it is encrypted for the core. Anything but CareCycle's own commands is
+// turned into a command that does not exist, so the core refuses it and the
+// caller's promise rejects (throwing here would leave it hanging instead).
+//
+// COMMANDS is the one list of CareCycle's commands: build.rs reads it from
+// this file to declare them to Tauri (one permission each, granted in
+// capabilities/main.json). A classic script, one file: Tauri inlines it into
+// the isolation page, which serves nothing else.
+(() => {
+  const COMMANDS = [
+    'app_overview',
+    'sign_in',
+    'sign_out',
+    'sync_now',
+    'today',
+    'messages',
+    'send_message',
+    'message_draft',
+    'mark_thread_read',
+    'save_message_draft',
+    'check_urgent',
+    'sync_status',
+    'retry_failed',
+    'search',
+    'set_checklist_done',
+    'due_questionnaires',
+    'questionnaire_form',
+    'save_questionnaire_draft',
+    'submit_questionnaire',
+    'results',
+    'care_team',
+    'checklist',
+    'education',
+    'open_education',
+    'timeline',
+    'export_ics',
+    'record_access',
+    'message_kinds',
+    'notification_settings',
+    'set_notification_detail',
+    'set_language',
+    'lock_state',
+    'unlock',
+    'set_passcode',
+    'still_here',
+    'lock_now',
+    'set_lock_minutes',
+  ];
+
+  // Plugin commands the window uses: the app's events, and the opener for
+  // tel:/https: links (its capability allows only those schemes).
+  const PLUGIN_COMMANDS = ['plugin:event|listen', 'plugin:event|unlisten', 'plugin:opener|open_url'];
+
+  const allowed = new Set([...COMMANDS, ...PLUGIN_COMMANDS]);
+  const refused = 'refused_by_carecycle_isolation';
+
+  window.__TAURI_ISOLATION_HOOK__ = (payload) => {
+    if (payload && typeof payload.cmd === 'string' && allowed.has(payload.cmd)) return payload;
+    return { ...payload, cmd: refused, payload: {} };
+  };
+})();
