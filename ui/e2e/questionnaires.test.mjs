@@ -8,7 +8,7 @@
 // beside the baseline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PATIENT, SIZES, findByText, save, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, SIZES, findByText, save, screenshots, signedInApp, tap, team, texts } from './support/app.mjs';
 import { entries, signInAs } from './support/fhir.mjs';
 import { axeViolations } from './support/axe.mjs';
 import { everythingOn, invalidAmong } from './support/validate-fhir.mjs';
@@ -56,7 +56,7 @@ async function choose(s, linkId, label) {
   for (const option of await s.findIn(await item(s, linkId), 'label.option')) {
     if ((await s.text(option)).trim() === label) {
       const [input] = await s.findIn(option, 'input');
-      await s.click(input);
+      await tap(s, input);
       return;
     }
   }
@@ -72,11 +72,11 @@ async function checked(s, linkId) {
 }
 
 async function open(s, title) {
-  await s.click(await s.find('[data-testid="nav-questionnaires"]'));
+  await tap(s, await s.find('[data-testid="nav-questionnaires"]'));
   const entry = await findByText(s, '[data-testid="due-questionnaire"]', title);
   const [start] = await s.findIn(entry, '[data-testid="start-questionnaire"]');
   const label = await s.text(start);
-  await s.click(start);
+  await tap(s, start);
   await s.find('[data-testid="questionnaire-form"]');
   return { label };
 }
@@ -202,7 +202,7 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
 
   // PROMIS at phone size: one question (or group) at a time.
   await s.setWindowSize(...SIZES.phone);
-  await s.click(await s.find('[data-testid="submitted"] button:last-child'));
+  await tap(s, await s.find('[data-testid="submitted"] button:last-child'));
   await open(s, promisTitle);
   let pages = 0;
   for (;;) {
@@ -215,11 +215,11 @@ test('questionnaires: answer half, quit, relaunch, finish; published scores; red
     if (pages === 1) save('questionnaire-page-phone.png', await s.screenshot());
     const [, at, of] = /page (\d+) of (\d+)/.exec(await progress(s)) ?? [];
     if (!at || at === of) break;
-    await s.click(await s.find('[data-testid="next-page"]'));
+    await tap(s, await s.find('[data-testid="next-page"]'));
     await s.waitFor(async () => (await progress(s)).includes(`page ${Number(at) + 1} of`), { what: `the next page after ${at}` });
   }
   assert.equal(pages, 8, 'seven questions and the "past 7 days" group, one page each');
-  await s.click(await s.find('[data-testid="submit"]'));
+  await tap(s, await s.find('[data-testid="submit"]'));
   await s.find('[data-testid="submitted"]');
   const value = async (scale) =>
     s.text((await s.findIn(await s.find(`[data-testid="score"][data-scale="${scale}"]`), '[data-testid="score-value"]'))[0]);

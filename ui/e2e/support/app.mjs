@@ -43,6 +43,16 @@ export function findByText(s, css, match, what = `${css} with ${match}`) {
   );
 }
 
+/**
+ * Clicks `el` as a person taps it: scrolled to the middle of the window
+ * first. WebDriver scrolls an element only as far as the window's edge, where
+ * on a phone the bottom tab bar may cover it (a person scrolls it above).
+ */
+export async function tap(s, el) {
+  await s.execute('arguments[0].scrollIntoView({ block: "center" }); return true;', [{ 'element-6066-11e4-a52e-4f735466cecf': el }]);
+  await s.click(el);
+}
+
 /** Saves `name-desktop.png` and `name-phone.png`, and returns to desktop size. */
 export async function screenshots(s, name) {
   const desktop = save(`${name}-desktop.png`, await s.screenshot());
