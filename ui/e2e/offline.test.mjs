@@ -22,7 +22,22 @@ test('a draft survives a restart; a reply written offline shows as waiting and a
 
   // Half a reply, then the app is quit: the text is still there after relaunch.
   await first.type(await openFishOil(first), start);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Quit only once the draft is on the device (the screen keeps it after a
+  // short pause in typing): the text the patient wrote, in any thread.
+  const savedDraft = () =>
+    first.executeAsync(`
+      const done = arguments[arguments.length - 1];
+      const ipc = window.__TAURI_INTERNALS__;
+      ipc.invoke('app_overview', {}).then(async (o) => {
+        const profileId = o.profiles[0].id;
+        for (const thread of await ipc.invoke('messages', { profileId })) {
+          const draft = await ipc.invoke('message_draft', { profileId, thread: thread.id });
+          if (draft) return draft;
+        }
+        return null;
+      }).then(done, (e) => done('error: ' + JSON.stringify(e)));
+    `);
+  await first.waitFor(async () => (await savedDraft()) === start, { what: 'the draft saved on the device' });
   const s = await relaunch();
   const field = await openFishOil(s);
   await s.waitFor(async () => (await s.property(field, 'value')) === start, { what: 'the draft after a restart' });

@@ -157,10 +157,17 @@ fn sender_name(store: &Store, m: &Value) -> Result<Option<String>> {
 
 fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> {
     let id = m["id"].as_str().unwrap_or_default().to_owned();
-    let state = outbox::state_of(store.connection_ref(), ResourceType::Communication, &id)?;
+    let from_me = from_patient(m, patient);
+    // Only what the patient wrote is "waiting to send"; the read mark queued
+    // on the team's message is not theirs to worry about.
+    let state = if from_me {
+        outbox::state_of(store.connection_ref(), ResourceType::Communication, &id)?
+    } else {
+        None
+    };
     Ok(MessageView {
         id: format!("Communication/{id}"),
-        from_me: from_patient(m, patient),
+        from_me,
         sender: sender_name(store, m)?,
         sent: m["sent"].as_str().map(str::to_owned),
         text: text_of(m),
@@ -173,7 +180,7 @@ fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> 
         .into(),
         problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
         attachments: attachments_of(m),
-        unread: !from_patient(m, patient) && m.get("received").is_none(),
+        unread: !from_me && m.get("received").is_none(),
     })
 }
 
@@ -611,6 +618,10 @@ mod tests {
         );
         let t = &threads(&s, "p1", now()).unwrap()[0];
         assert_eq!(t.unread, 0);
+        // The read mark waits in the outbox, but the team's message is not the
+        // patient's to send: it never reads "waiting to send".
+        let theirs = t.messages.iter().find(|m| !m.from_me).unwrap();
+        assert_eq!(theirs.state, "sent");
         assert_eq!(
             s.get(ResourceType::Communication, "t1").unwrap().unwrap()["received"],
             carecycle_fhir::time::format_instant(now())
