@@ -64,8 +64,9 @@ async fn killed_mid_sync_again_and_again_loses_and_duplicates_nothing() {
         &[
             "connect",
             &server.fhir_base(),
-            "--token",
-            me["access_token"].as_str().unwrap(),
+            // `--token=…`: a base64url token may start with '-', which a
+            // separate argument would make look like a flag.
+            &format!("--token={}", me["access_token"].as_str().unwrap()),
             "--patient",
             &patient,
         ],
@@ -195,8 +196,7 @@ async fn no_health_information_in_logs_and_no_token_on_disk() {
     let mut log = traced(&[
         "connect",
         &server.fhir_base(),
-        "--token",
-        &token,
+        &format!("--token={token}"),
         "--patient",
         &patient,
     ]);
