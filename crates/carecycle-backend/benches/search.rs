@@ -35,17 +35,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TARGET_P95_MS: f64 = 1.0;
-const SYNC_TYPES: [&str; 9] = [
-    "EpisodeOfCare",
-    "CareTeam",
-    "CarePlan",
-    "Appointment",
-    "Task",
-    "Communication",
-    "DocumentReference",
-    "QuestionnaireResponse",
-    "Observation",
-];
 const SAMPLES: usize = 3_000;
 const WARM_UP: usize = 300;
 
@@ -86,7 +75,7 @@ fn grow(server: &RunningServer, patients: &mut Vec<Patient>, target: i64) {
                 let token = auth::mint_access_token(c, &user, "patient/*.rs", clock.now())?;
                 let pref = enc(&format!("Patient/{id}"));
                 let mut searches = Vec::new();
-                for t in SYNC_TYPES {
+                for t in carecycle_fhir::PULLED_TYPES.iter().map(|t| t.as_str()) {
                     let cursor: Option<String> = c
                         .query_row(
                             "SELECT max(last_updated) FROM resource WHERE patient = ?1 AND type = ?2",

@@ -44,18 +44,6 @@ use std::sync::Arc;
 
 /// Issue 16's target for the no-change sync mix on this machine.
 const TARGET_RPS: f64 = 2_000.0;
-/// The app's pulled types (carecycle-core `sync::PULLED_TYPES`).
-const PULLED_TYPES: [&str; 9] = [
-    "EpisodeOfCare",
-    "CareTeam",
-    "CarePlan",
-    "Appointment",
-    "Task",
-    "Communication",
-    "DocumentReference",
-    "QuestionnaireResponse",
-    "Observation",
-];
 /// Generated patients (plus the demo's).
 const PATIENTS: usize = 48;
 const SCOPE: &str = "launch/patient patient/*.rs";
@@ -204,7 +192,7 @@ fn workload(server: &carecycle_backend::RunningServer) -> (Vec<String>, usize) {
                         .map_err(carecycle_backend::api::ApiError::from_sql)?;
                     let token = auth::mint_access_token(c, user, SCOPE, clock.now())?;
                     let mut paths = vec![format!("/fhir/Patient/{patient}")];
-                    for t in PULLED_TYPES {
+                    for t in carecycle_fhir::PULLED_TYPES.iter().map(|t| t.as_str()) {
                         let cursor: Option<String> = c
                             .query_row(
                                 "SELECT max(last_updated) FROM resource WHERE patient = ?1 AND type = ?2",

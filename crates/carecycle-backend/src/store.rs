@@ -49,8 +49,13 @@ pub enum StoreError {
     Join,
 }
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS resource (
+/// The resource tables and their indexes in `schema`: `main` holds the
+/// record, `audit` (a second file, see `attach_audit`) the AuditEvents, so a
+/// committed audit batch never empties the record readers' page cache.
+fn resource_tables(schema: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE IF NOT EXISTS {schema}.resource (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -61,12 +66,11 @@ CREATE TABLE IF NOT EXISTS resource (
     content TEXT NOT NULL,
     PRIMARY KEY (type, id)
 );
-CREATE INDEX IF NOT EXISTS resource_by_type_time ON resource (type, last_updated, id);
+CREATE INDEX IF NOT EXISTS {schema}.resource_by_type_time ON resource (type, last_updated, id);
 -- With the id, a compartment search's ORDER BY last_updated, id (either way)
 -- and its LIMIT are answered from the index, without sorting the compartment.
-CREATE INDEX IF NOT EXISTS resource_by_patient_time ON resource (patient, type, last_updated, id);
-DROP INDEX IF EXISTS resource_by_patient;
-CREATE TABLE IF NOT EXISTS resource_history (
+CREATE INDEX IF NOT EXISTS {schema}.resource_by_patient_time ON resource (patient, type, last_updated, id);
+CREATE TABLE IF NOT EXISTS {schema}.resource_history (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -79,54 +83,23 @@ CREATE TABLE IF NOT EXISTS resource_history (
     area TEXT,
     PRIMARY KEY (type, id, version)
 );
-CREATE INDEX IF NOT EXISTS history_by_time ON resource_history (last_updated);
-CREATE TABLE IF NOT EXISTS resource_identifier (
+CREATE INDEX IF NOT EXISTS {schema}.history_by_time ON resource_history (last_updated);
+CREATE TABLE IF NOT EXISTS {schema}.resource_identifier (
     type TEXT NOT NULL,
     system TEXT NOT NULL,
     value TEXT NOT NULL,
     id TEXT NOT NULL,
     PRIMARY KEY (type, system, value, id)
 );
-CREATE INDEX IF NOT EXISTS identifier_by_value ON resource_identifier (type, value);
-CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#;
+CREATE INDEX IF NOT EXISTS {schema}.identifier_by_value ON resource_identifier (type, value);
+"#
+    )
+}
 
-/// The audit database (attached as `audit`): the resource tables, for AuditEvents only.
-const AUDIT_SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS audit.resource (
-    type TEXT NOT NULL,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    last_updated TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    patient TEXT,
-    area TEXT,
-    content TEXT NOT NULL,
-    PRIMARY KEY (type, id)
-);
-CREATE INDEX IF NOT EXISTS audit.resource_by_type_time ON resource (type, last_updated, id);
-CREATE INDEX IF NOT EXISTS audit.resource_by_patient_time ON resource (patient, type, last_updated, id);
-CREATE TABLE IF NOT EXISTS audit.resource_history (
-    type TEXT NOT NULL,
-    id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    last_updated TEXT NOT NULL,
-    deleted INTEGER NOT NULL,
-    content TEXT NOT NULL,
-    patient TEXT,
-    area TEXT,
-    PRIMARY KEY (type, id, version)
-);
-CREATE INDEX IF NOT EXISTS audit.history_by_time ON resource_history (last_updated);
-CREATE INDEX IF NOT EXISTS audit.history_by_patient ON resource_history (patient, type, last_updated);
-CREATE TABLE IF NOT EXISTS audit.resource_identifier (
-    type TEXT NOT NULL,
-    system TEXT NOT NULL,
-    value TEXT NOT NULL,
-    id TEXT NOT NULL,
-    PRIMARY KEY (type, system, value, id)
-);
-CREATE INDEX IF NOT EXISTS audit.identifier_by_value ON resource_identifier (type, value);
+/// The record's own tables besides the resource tables.
+const SCHEMA: &str = r#"
+DROP INDEX IF EXISTS resource_by_patient;
+CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
 /// The tables resources of type `t` live in: (current versions, history, identifiers).
@@ -323,6 +296,8 @@ impl Db {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(&resource_tables("main"))
+            .map_err(|e| StoreError::Open(e.to_string()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| StoreError::Open(e.to_string()))?;
         conn.execute_batch(crate::access::SCHEMA)
@@ -336,11 +311,14 @@ impl Db {
         add_column_if_missing(&conn, "resource_history", "patient", "TEXT")?;
         add_column_if_missing(&conn, "resource_history", "area", "TEXT")?;
         backfill_history_compartments(&conn)?;
-        conn.execute_batch(
-            "CREATE INDEX IF NOT EXISTS history_by_patient ON resource_history (patient, type, last_updated)",
-        )?;
-        conn.execute_batch(AUDIT_SCHEMA)
+        conn.execute_batch(&resource_tables("audit"))
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        // After the columns above: older record files gain `patient` there first.
+        for schema in ["main", "audit"] {
+            conn.execute_batch(&format!(
+                "CREATE INDEX IF NOT EXISTS {schema}.history_by_patient ON resource_history (patient, type, last_updated)"
+            ))?;
+        }
         move_audit_events(&mut conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),

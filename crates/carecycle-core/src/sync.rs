@@ -19,19 +19,7 @@ use carecycle_fhir::{Bundle, LocalReference, ResourceType};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
-/// What the app keeps of the patient's compartment, in the order pulled.
-pub const PULLED_TYPES: &[ResourceType] = &[
-    ResourceType::EpisodeOfCare,
-    ResourceType::CareTeam,
-    ResourceType::CarePlan,
-    ResourceType::Appointment,
-    ResourceType::Task,
-    ResourceType::Communication,
-    ResourceType::DocumentReference,
-    ResourceType::QuestionnaireResponse,
-    // The scores the server extracted from completed responses (SDC).
-    ResourceType::Observation,
-];
+pub use carecycle_fhir::PULLED_TYPES;
 
 /// Shared directory resources the record points at, fetched by id.
 pub const RESOLVED_TYPES: &[ResourceType] = &[

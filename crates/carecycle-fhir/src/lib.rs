@@ -184,3 +184,18 @@ pub trait Resource: serde::Serialize + serde::de::DeserializeOwned {
         value
     }
 }
+
+/// What the app keeps of a patient's compartment, in the order it pulls them
+/// (carecycle-core's sync); the back end's benchmarks replay the same list.
+pub const PULLED_TYPES: &[ResourceType] = &[
+    ResourceType::EpisodeOfCare,
+    ResourceType::CareTeam,
+    ResourceType::CarePlan,
+    ResourceType::Appointment,
+    ResourceType::Task,
+    ResourceType::Communication,
+    ResourceType::DocumentReference,
+    ResourceType::QuestionnaireResponse,
+    // The scores the server extracted from completed responses (SDC).
+    ResourceType::Observation,
+];
