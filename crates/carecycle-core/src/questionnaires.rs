@@ -82,14 +82,19 @@ pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
 }
 
 /// Reads a stored form as the engine runs it, with the answer lists the
-/// server expanded for it (kept for offline use).
+/// server expanded for it (kept for offline use, see sync.rs).
 fn read_form(store: &Store, q_json: &Value) -> std::result::Result<Questionnaire, String> {
     let sets = store.value_sets().map_err(|e| e.to_string())?;
     Questionnaire::parse_with_value_sets(q_json, &sets).map_err(|e| e.to_string())
 }
 
-/// Whether the form of an assignment opens on this device, and if not, why.
-fn unavailable(store: &Store, questionnaire_id: Option<&str>) -> Result<Option<FormUnavailable>> {
+/// Whether the form of an assignment opens on this device with the value
+/// sets kept here (`sets`), and if not, why.
+fn unavailable(
+    store: &Store,
+    sets: &[Value],
+    questionnaire_id: Option<&str>,
+) -> Result<Option<FormUnavailable>> {
     let Some(q_json) = questionnaire_id
         .map(|id| store.get(ResourceType::Questionnaire, id))
         .transpose()?
@@ -97,23 +102,18 @@ fn unavailable(store: &Store, questionnaire_id: Option<&str>) -> Result<Option<F
     else {
         return Ok(Some(FormUnavailable::NotYetOnDevice));
     };
-    if read_form(store, &q_json).is_ok() {
+    if Questionnaire::parse_with_value_sets(&q_json, sets).is_ok() {
         return Ok(None);
     }
     // A list the form names but the device has not received yet comes with
     // the next sync; anything else is the form itself.
-    let kept = store.value_sets()?;
-    let missing_list = carecycle_prom::parse::external_value_sets(&q_json)
-        .iter()
-        .any(|c| {
-            let url = c.split('|').next().unwrap_or(c);
-            !kept.iter().any(|vs| vs["url"] == url)
-        });
-    Ok(Some(if missing_list {
-        FormUnavailable::NotYetOnDevice
-    } else {
-        FormUnavailable::CannotBeShown
-    }))
+    Ok(Some(
+        if carecycle_prom::parse::missing_value_sets(&q_json, sets).is_empty() {
+            FormUnavailable::CannotBeShown
+        } else {
+            FormUnavailable::NotYetOnDevice
+        },
+    ))
 }
 
 /// Every assigned questionnaire, the most urgent first.
@@ -126,6 +126,7 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
             drafts.insert(format!("Task/{id}"));
         }
     }
+    let sets = store.value_sets()?;
     let mut out: Vec<DueQuestionnaire> = store
         .all(ResourceType::Task)?
         .iter()
@@ -141,7 +142,7 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
                     .to_owned(),
                 unavailable: match state {
                     "done" | "closed" => None,
-                    _ => unavailable(store, questionnaire_id.as_deref())?,
+                    _ => unavailable(store, &sets, questionnaire_id.as_deref())?,
                 },
                 questionnaire_id,
                 opens: t["restriction"]["period"]["start"]
@@ -494,10 +495,11 @@ fn extracted_points(store: &Store) -> Result<(Vec<Point>, Covered)> {
 /// Scores computed here from completed responses, for the scales no
 /// Observation covers.
 fn computed_points(store: &Store, covered: &Covered) -> Result<Vec<Point>> {
+    let sets = store.value_sets()?;
     let questionnaires: Vec<Questionnaire> = store
         .all(ResourceType::Questionnaire)?
         .iter()
-        .filter_map(|q| read_form(store, q).ok())
+        .filter_map(|q| Questionnaire::parse_with_value_sets(q, &sets).ok())
         .collect();
     let mut points = Vec::new();
     for r in store

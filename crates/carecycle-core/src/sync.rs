@@ -384,19 +384,10 @@ pub fn forms_by_url(base: &str, urls: &[String]) -> Option<String> {
 /// The value sets stored forms name by canonical URL and the store does not
 /// keep yet. (A form is fetched once, so are its lists.)
 pub fn value_sets_to_fetch(store: &Store) -> Result<Vec<String>> {
-    let kept: std::collections::HashSet<String> = store
-        .value_sets()?
-        .iter()
-        .filter_map(|vs| vs.get("url").and_then(Value::as_str).map(str::to_owned))
-        .collect();
+    let kept = store.value_sets()?;
     let mut out = std::collections::BTreeSet::new();
     for q in store.all(ResourceType::Questionnaire)? {
-        for canonical in carecycle_prom::parse::external_value_sets(&q) {
-            let url = canonical.split('|').next().unwrap_or(&canonical);
-            if !kept.contains(url) && !kept.contains(&canonical) {
-                out.insert(canonical);
-            }
-        }
+        out.extend(carecycle_prom::parse::missing_value_sets(&q, &kept));
     }
     Ok(out.into_iter().collect())
 }

@@ -178,6 +178,19 @@ pub fn external_value_sets(questionnaire: &Value) -> Vec<String> {
     out.into_iter().collect()
 }
 
+/// Of [`external_value_sets`], those none of `supplied` (ValueSets, matched by
+/// `url`, with or without the version) answers: what is still to be fetched.
+pub fn missing_value_sets(questionnaire: &Value, supplied: &[Value]) -> Vec<String> {
+    let urls: HashSet<&str> = supplied
+        .iter()
+        .filter_map(|vs| vs.get("url").and_then(Value::as_str))
+        .collect();
+    external_value_sets(questionnaire)
+        .into_iter()
+        .filter(|c| !urls.contains(c.split('|').next().unwrap_or(c)))
+        .collect()
+}
+
 impl Questionnaire {
     /// Parses JSON text.
     pub fn from_json(text: &str) -> Result<Questionnaire, ParseError> {
