@@ -678,19 +678,15 @@ pub fn write(
         area.map(Area::code),
         text
     ])?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO {history} (type, id, version, last_updated, deleted, content, patient, area)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)"
-    ))?
-    .execute(params![
-        t.as_str(),
-        id,
+    let version_row = HistoryRow {
         version,
-        last_updated,
-        text,
-        patient,
-        area.map(Area::code)
-    ])?;
+        last_updated: &last_updated,
+        deleted: false,
+        content: &text,
+        patient: patient.as_deref(),
+        area,
+    };
+    add_version(tx, history, t, id, &version_row)?;
     tx.prepare_cached(&format!(
         "DELETE FROM {identifiers_table} WHERE type = ?1 AND id = ?2"
     ))?
@@ -720,6 +716,41 @@ pub fn write(
     })
 }
 
+/// One version as the history table keeps it.
+struct HistoryRow<'a> {
+    version: i64,
+    last_updated: &'a str,
+    deleted: bool,
+    content: &'a str,
+    patient: Option<&'a str>,
+    area: Option<Area>,
+}
+
+/// Appends a version to `history` (the record's or the audit file's table).
+fn add_version(
+    tx: &Transaction<'_>,
+    history: &str,
+    t: ResourceType,
+    id: &str,
+    row: &HistoryRow<'_>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO {history} (type, id, version, last_updated, deleted, content, patient, area)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute(params![
+        t.as_str(),
+        id,
+        row.version,
+        row.last_updated,
+        row.deleted,
+        row.content,
+        row.patient,
+        row.area.map(Area::code)
+    ])?;
+    Ok(())
+}
+
 /// Marks a resource deleted (a new, empty version in its history).
 /// Returns false when there was nothing live to delete.
 pub fn delete(
@@ -741,19 +772,15 @@ pub fn delete(
         "UPDATE {resource} SET version = ?3, last_updated = ?4, deleted = 1 WHERE type = ?1 AND id = ?2"
     ))?
     .execute(params![t.as_str(), id, version, last_updated])?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO {history} (type, id, version, last_updated, deleted, content, patient, area)
-         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)"
-    ))?
-    .execute(params![
-        t.as_str(),
-        id,
+    let version_row = HistoryRow {
         version,
-        last_updated,
-        "{}",
-        current.patient,
-        current.area.map(Area::code)
-    ])?;
+        last_updated: &last_updated,
+        deleted: true,
+        content: "{}",
+        patient: current.patient.as_deref(),
+        area: current.area,
+    };
+    add_version(tx, history, t, id, &version_row)?;
     tx.prepare_cached(&format!(
         "DELETE FROM {identifier} WHERE type = ?1 AND id = ?2"
     ))?

@@ -47,6 +47,22 @@ fn phq9_naming_its_answers() -> (Value, Value) {
     (q, vs)
 }
 
+/// `team publish-form` with `document` written to a file: what the team is told.
+fn publish(data: &std::path::Path, document: &Value) -> String {
+    let file = data.join("publish.json");
+    std::fs::write(&file, document.to_string()).unwrap();
+    ok(
+        data,
+        &[
+            "--as",
+            KNEE_TEAM_USERNAME,
+            "publish-form",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
 #[tokio::test]
 async fn a_form_naming_a_server_value_set_is_published_checked_expanded_and_assigned() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,20 +71,9 @@ async fn a_form_naming_a_server_value_set_is_published_checked_expanded_and_assi
     let (q, vs) = phq9_naming_its_answers();
     let bundle = json!({"resourceType": "Bundle", "type": "collection",
         "entry": [{"resource": q}, {"resource": vs}]});
-    let file = d.join("phq9.json");
-    std::fs::write(&file, bundle.to_string()).unwrap();
 
     // The team publishes form and list together and is told how the app reads it.
-    let out = ok(
-        d,
-        &[
-            "--as",
-            KNEE_TEAM_USERNAME,
-            "publish-form",
-            "--file",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = publish(d, &bundle);
     assert!(out.contains("ValueSet/ll358-3 version 1"), "{out}");
     assert!(
         out.contains("Questionnaire/phq9-by-value-set")
@@ -147,18 +152,7 @@ async fn expand_refuses_what_it_cannot_answer_faithfully() {
         "url": "https://carecycle.dev/fhir/ValueSet/knee-findings",
         "compose": {"include": [{"system": "http://snomed.info/sct",
             "filter": [{"property": "concept", "op": "is-a", "value": "239873007"}]}]}});
-    let file = d.join("vs.json");
-    std::fs::write(&file, filtered.to_string()).unwrap();
-    ok(
-        d,
-        &[
-            "--as",
-            KNEE_TEAM_USERNAME,
-            "publish-form",
-            "--file",
-            file.to_str().unwrap(),
-        ],
-    );
+    publish(d, &filtered);
     let eleanor = s
         .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
         .await;
@@ -210,19 +204,8 @@ async fn a_form_the_app_would_refuse_is_named_with_its_reason_and_never_assigned
     modified["url"] = json!("https://forms.example.org/Questionnaire/gad7-modified");
     modified["modifierExtension"] =
         json!([{"url": "https://forms.example.org/only-for-clinicians", "valueBoolean": true}]);
-    for (name, form) in [("a.json", &missing_list), ("b.json", &modified)] {
-        let file = d.join(name);
-        std::fs::write(&file, form.to_string()).unwrap();
-        let out = ok(
-            d,
-            &[
-                "--as",
-                KNEE_TEAM_USERNAME,
-                "publish-form",
-                "--file",
-                file.to_str().unwrap(),
-            ],
-        );
+    for form in [&missing_list, &modified] {
+        let out = publish(d, form);
         assert!(out.contains("REFUSED by the app"), "{out}");
     }
     let forms = ok(d, &["--as", KNEE_TEAM_USERNAME, "forms"]);

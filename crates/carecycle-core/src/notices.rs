@@ -266,15 +266,10 @@ mod tests {
             "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}]})
     }
 
-    #[test]
-    fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
-        let (_dir, mut s) = store();
-        assert!(
-            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
-            "baseline"
-        );
+    /// A reply from the nurse about an MRI, and a PHQ-9 due now: both health details.
+    fn add_reply_and_mood_check(s: &mut Store) {
         add(
-            &mut s,
+            s,
             ResourceType::Communication,
             "new",
             json!({"resourceType": "Communication", "id": "new", "status": "completed",
@@ -282,11 +277,21 @@ mod tests {
             "sent": "2026-11-23T14:00:00Z", "payload": [{"contentString": "Your MRI shows a tear"}]}),
         );
         add(
-            &mut s,
+            s,
             ResourceType::Task,
             "q",
             questionnaire_task("q", "Mood check (PHQ-9)", "2026-11-22", "2026-11-30"),
         );
+    }
+
+    #[test]
+    fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
+        let (_dir, mut s) = store();
+        assert!(
+            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
+            "baseline"
+        );
+        add_reply_and_mood_check(&mut s);
         add(
             &mut s,
             ResourceType::Task,
@@ -367,20 +372,7 @@ mod tests {
         let (_dir, mut s) = store();
         set_detail(&s, true).unwrap();
         assert!(take_new(&mut s, "p1", now(), true).unwrap().is_empty());
-        add(
-            &mut s,
-            ResourceType::Communication,
-            "new",
-            json!({"resourceType": "Communication", "id": "new", "status": "completed",
-            "sender": {"reference": "Practitioner/pr", "display": "Priya Raman, RN"}, "partOf": [{"reference": "Communication/old"}],
-            "sent": "2026-11-23T14:00:00Z", "payload": [{"contentString": "Your MRI shows a tear"}]}),
-        );
-        add(
-            &mut s,
-            ResourceType::Task,
-            "q",
-            questionnaire_task("q", "Mood check (PHQ-9)", "2026-11-22", "2026-11-30"),
-        );
+        add_reply_and_mood_check(&mut s);
         let notices = take_new(&mut s, "p1", now(), true).unwrap();
         assert_eq!(notices.len(), 2, "{notices:#?}");
         for n in &notices {
