@@ -2,16 +2,21 @@
 //! `org.freedesktop.Notifications` on the session bus and appends each
 //! notification it is asked to show to a file, one JSON object a line
 //! (`{"app": …, "summary": …, "body": …}`), so a test can prove what a person
-//! would have seen. Usage: notification_recorder FILE (runs until killed).
+//! would have seen. Creating `FILE.tap` taps the latest notification: the
+//! service reports its default action (`ActionInvoked`), as a desktop does
+//! when the person clicks it. Usage: notification_recorder FILE (runs until
+//! killed).
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use zbus::zvariant::OwnedValue;
 
 struct Recorder {
     file: std::fs::File,
-    next: AtomicU32,
+    /// The id of the latest notification (0: none yet).
+    next: Arc<AtomicU32>,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
@@ -57,12 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)?;
+        .open(&path)?;
+    let latest = Arc::new(AtomicU32::new(0));
     let recorder = Recorder {
         file,
-        next: AtomicU32::new(0),
+        next: latest.clone(),
     };
-    let _connection = zbus::blocking::connection::Builder::session()?
+    let connection = zbus::blocking::connection::Builder::session()?
         .name("org.freedesktop.Notifications")?
         .serve_at("/org/freedesktop/Notifications", recorder)?
         .build()?;
@@ -70,7 +76,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout();
     writeln!(out, "recording")?;
     out.flush()?;
+    let tap = std::path::PathBuf::from(format!("{path}.tap"));
     loop {
-        std::thread::park();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if std::fs::remove_file(&tap).is_ok() {
+            connection.emit_signal(
+                None::<()>,
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications",
+                "ActionInvoked",
+                &(latest.load(Ordering::SeqCst), "default"),
+            )?;
+        }
     }
 }

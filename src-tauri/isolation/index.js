@@ -49,9 +49,15 @@
     'set_lock_minutes',
   ];
 
-  // Plugin commands the window uses: the app's events, and the opener for
-  // tel:/https: links (its capability allows only those schemes).
-  const PLUGIN_COMMANDS = ['plugin:event|listen', 'plugin:event|unlisten', 'plugin:opener|open_url'];
+  // Plugin commands the window uses: the app's events, the opener for
+  // tel:/https: links (its capability allows only those schemes), and the
+  // permission question the notification plugin's page script asks on load.
+  const PLUGIN_COMMANDS = [
+    'plugin:event|listen',
+    'plugin:event|unlisten',
+    'plugin:opener|open_url',
+    'plugin:notification|is_permission_granted',
+  ];
 
   const allowed = new Set([...COMMANDS, ...PLUGIN_COMMANDS]);
   const refused = 'refused_by_carecycle_isolation';

@@ -9,7 +9,7 @@ pub mod notifier;
 use carecycle_core::contract::ServerChoice;
 use carecycle_core::lock::LockOptions;
 use carecycle_core::secrets::Vault;
-use carecycle_core::smart::SystemBrowser;
+use carecycle_core::smart::{AppLinks, ReturnPath, SystemBrowser};
 use carecycle_core::{CareCycle, ChangeEvent, CommandError, CoreConfig, CoreError, SystemClock};
 use notifier::Notifier;
 use serde::Serialize;
@@ -17,6 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::{Emitter, Manager, Runtime};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_notification::NotificationExt;
 
 /// Event sent to the UI when a profile's record changed.
 pub const RECORD_CHANGED: &str = "record-changed";
@@ -95,11 +97,24 @@ pub fn watch_lock<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) {
 }
 
 /// Window focus: away (hidden, minimised, another window in front) or back.
+/// On phones the app going to the background is "away", and coming back
+/// syncs (a phone allows no timer in the background; see the README).
 fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &tauri::WindowEvent) {
-    if let tauri::WindowEvent::Focused(front) = event
-        && let Some(core) = window.try_state::<Arc<CareCycle>>()
-        && core.window_visible(*front)
-    {
+    let Some(core) = window.try_state::<Arc<CareCycle>>() else {
+        return;
+    };
+    let visible = match event {
+        tauri::WindowEvent::Focused(front) => *front,
+        #[cfg(mobile)]
+        tauri::WindowEvent::Suspended => false,
+        #[cfg(mobile)]
+        tauri::WindowEvent::Resumed => {
+            sync_everything_now(core.inner().clone());
+            true
+        }
+        _ => return,
+    };
+    if core.window_visible(visible) {
         announce_lock(window.app_handle());
     }
 }
@@ -222,7 +237,7 @@ pub fn attach_core<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) 
                     profile_id: Some(profile_id),
                 },
                 Ok(ChangeEvent::Synced { profile_id }) => {
-                    notify(core.clone(), notifier.clone(), profile_id);
+                    notify(handle.clone(), core.clone(), notifier.clone(), profile_id);
                     continue;
                 }
                 Ok(ChangeEvent::ProfilesChanged)
@@ -236,12 +251,19 @@ pub fn attach_core<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) 
     });
 }
 
-fn notify(core: Arc<CareCycle>, notifier: Arc<Notifier>, profile_id: String) {
+fn notify<R: Runtime>(
+    app: tauri::AppHandle<R>,
+    core: Arc<CareCycle>,
+    notifier: Arc<Notifier>,
+    profile_id: String,
+) {
     tauri::async_runtime::spawn(async move {
         match core.take_notices(&profile_id).await {
             Ok(notices) => {
-                let _ =
-                    tauri::async_runtime::spawn_blocking(move || notifier.deliver(&notices)).await;
+                let _ = tauri::async_runtime::spawn_blocking(move || {
+                    notifier.deliver(&app, &notices);
+                })
+                .await;
             }
             Err(e) => tracing::warn!(code = ?e.code(), "could not work out what to notify"),
         }
@@ -249,19 +271,46 @@ fn notify(core: Arc<CareCycle>, notifier: Arc<Notifier>, profile_id: String) {
 }
 
 /// Syncs every record on this device every `every`, so what the team sends
-/// arrives (and notifies) without the patient asking.
+/// arrives (and notifies) without the patient asking. Desktops only keep
+/// running; on phones this runs while the app is in front, and coming back to
+/// it or tapping a notification syncs at once ([`sync_everything_now`]).
 pub fn sync_in_background(core: Arc<CareCycle>, every: Duration) {
     tauri::async_runtime::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            let Ok(overview) = core.overview().await else {
-                continue;
-            };
-            for profile in overview.profiles {
-                if let Err(e) = core.sync(&profile.id).await {
-                    tracing::debug!(code = ?e.code(), "background sync did not complete");
-                }
-            }
+            core.sync_all().await;
+        }
+    });
+}
+
+/// Syncs every record now, without waiting for the timer.
+pub fn sync_everything_now(core: Arc<CareCycle>) {
+    tauri::async_runtime::spawn(async move { core.sync_all().await });
+}
+
+/// A tap on a notification brings the window to the front and syncs, so what
+/// the notification was about is there.
+fn on_notification_tap<R: Runtime>(app: &tauri::AppHandle<R>, core: Arc<CareCycle>) {
+    let handle = app.clone();
+    let _ = app.notification().on_action(move |performed| {
+        if performed.action_id() != "tap" {
+            return;
+        }
+        if let Some(window) = handle.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+        sync_everything_now(core.clone());
+    });
+}
+
+/// Hands every link the app is opened with (on phones, the sign-in answer
+/// through the app's scheme) to the core.
+fn forward_app_links<R: Runtime>(app: &tauri::AppHandle<R>, links: AppLinks) {
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            links.deliver(url.as_str());
         }
     });
 }
@@ -296,6 +345,7 @@ fn guard_webkit_renderer() {
     }
 }
 
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     guard_webkit_renderer();
     tracing_subscriber::fmt()
@@ -309,7 +359,11 @@ pub fn run() {
     let result = with_commands(tauri::Builder::default())
         .plugin(navigation::guard())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
+            let links = AppLinks::default();
+            forward_app_links(app.handle(), links.clone());
             let vault = platform_vault();
             if let Err(why) = &vault {
                 tracing::warn!(reason = %why, "system keyring unavailable; sign-in is disabled");
@@ -319,6 +373,7 @@ pub fn run() {
                 vault,
                 clock: Arc::new(SystemClock),
                 browser: Arc::new(SystemBrowser),
+                return_path: ReturnPath::for_this_platform(links.clone()),
                 server_choices: server_choices_from(
                     &std::env::var("CARECYCLE_SERVERS").unwrap_or_default(),
                 ),
@@ -327,6 +382,7 @@ pub fn run() {
             let core = Arc::new(core);
             attach_core(app.handle(), core.clone());
             watch_lock(app.handle(), core.clone());
+            on_notification_tap(app.handle(), core.clone());
             sync_in_background(core, background_sync_every());
             Ok(())
         })

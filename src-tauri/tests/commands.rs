@@ -48,6 +48,7 @@ fn commands_answer_through_the_real_capabilities() {
         vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
         clock: Arc::new(SystemClock),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: server_choices_from(
             "Riverside (demo)|http://127.0.0.1:9/fhir; broken entry",
         ),
@@ -162,6 +163,7 @@ fn a_locked_app_refuses_every_command_that_shows_a_record() {
         vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
         clock: Arc::new(SystemClock),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: vec![],
     })
     .unwrap();

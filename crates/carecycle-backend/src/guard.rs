@@ -24,9 +24,12 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// The sign-in page's policy: its own styles inline, no scripts, no framing,
 /// and a form that posts only here (its redirect goes to the app's registered
 /// loopback or private-use address).
-const HTML_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-    form-action 'self' http://127.0.0.1:* http://[::1]:* dev.carecycle.app:; \
-    frame-ancestors 'none'; base-uri 'none'";
+const HTML_CSP: &str = concat!(
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+    form-action 'self' http://127.0.0.1:* http://[::1]:* ",
+    carecycle_fhir::app_identifier!(),
+    ":; frame-ancestors 'none'; base-uri 'none'"
+);
 
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;

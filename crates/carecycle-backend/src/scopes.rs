@@ -25,7 +25,7 @@ pub struct ClientRegistration {
 pub const APP: ClientRegistration = ClientRegistration {
     id: carecycle_fhir::APP_CLIENT_ID,
     scopes: carecycle_fhir::APP_SCOPES,
-    redirect_uris: &["dev.carecycle.app:/callback"],
+    redirect_uris: &[carecycle_fhir::APP_REDIRECT_URI],
     loopback: true,
 };
 

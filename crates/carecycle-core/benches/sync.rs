@@ -128,6 +128,7 @@ async fn main() {
             vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
             clock: clock.clone(),
             browser: Arc::new(SystemBrowser),
+            return_path: carecycle_core::smart::ReturnPath::Loopback,
             server_choices: vec![],
         })
         .unwrap();

@@ -61,6 +61,8 @@ pub struct CoreConfig {
     pub vault: std::result::Result<Vault, String>,
     pub clock: Arc<dyn Clock>,
     pub browser: Arc<dyn Browser>,
+    /// How the sign-in page's answer comes back ([`smart::ReturnPath::for_this_platform`]).
+    pub return_path: smart::ReturnPath,
     /// Care organizations offered on the first screen.
     pub server_choices: Vec<ServerChoice>,
 }
@@ -81,6 +83,7 @@ pub struct CareCycle {
     vault: std::result::Result<Vault, String>,
     clock: Arc<dyn Clock>,
     browser: Arc<dyn Browser>,
+    return_path: smart::ReturnPath,
     http: reqwest::Client,
     server_choices: Vec<ServerChoice>,
     profiles: ProfileList,
@@ -107,6 +110,7 @@ impl CareCycle {
             vault: config.vault,
             clock: config.clock,
             browser: config.browser,
+            return_path: config.return_path,
             http: smart::http_client()?,
             server_choices: config.server_choices,
             open: tokio::sync::Mutex::new(HashMap::new()),
@@ -255,6 +259,7 @@ impl CareCycle {
             &self.http,
             &base,
             self.browser.as_ref(),
+            &self.return_path,
             self.clock.as_ref(),
             smart::SIGN_IN_TIMEOUT,
         )
@@ -364,6 +369,21 @@ impl CareCycle {
         let patient = patient.to_owned();
         with_store(&open.store, move |s| s.set_meta("patient_id", &patient)).await?;
         Ok(id)
+    }
+
+    /// Syncs every record on this device, one after another; one that cannot
+    /// sync now (offline, locked, signed out elsewhere) does not stop the rest.
+    /// What the background timer, a phone coming back to the front and a
+    /// notification tap run.
+    pub async fn sync_all(&self) {
+        let Ok(overview) = self.overview().await else {
+            return;
+        };
+        for profile in overview.profiles {
+            if let Err(e) = self.sync(&profile.id).await {
+                tracing::debug!(code = ?e.code(), "background sync did not complete");
+            }
+        }
     }
 
     /// Brings the profile's local record up to date from its server.

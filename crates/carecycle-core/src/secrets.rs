@@ -1,5 +1,5 @@
-//! Secrets (tokens, database keys) live only in the OS keyring: Secret Service on
-//! Linux, Keychain on macOS, the Credential Manager on Windows. When no keyring is
+//! Secrets (tokens, database keys) live only in the OS keyring (see
+//! [`Vault::platform`] for each platform's). When no keyring is
 //! usable the caller gets a clear error; nothing ever falls back to a file.
 
 use crate::error::{CoreError, Result};
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The keyring service under which every CareCycle secret is filed.
-pub const SERVICE: &str = "dev.carecycle.app";
+pub const SERVICE: &str = carecycle_fhir::APP_IDENTIFIER;
 
 /// What a secret is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,8 +64,19 @@ impl Vault {
         }
     }
 
-    /// The platform's keyring. Fails (rather than falling back to anything) when
-    /// the platform has none that works.
+    /// The platform's keyring, chosen here and nowhere else. Fails (rather than
+    /// falling back to anything) when the platform has none that works.
+    ///
+    /// | platform | store |
+    /// |---|---|
+    /// | Linux, BSDs | Secret Service (GNOME Keyring, KWallet) over D-Bus |
+    /// | macOS | the login keychain |
+    /// | iOS | the data-protection keychain, this device only |
+    /// | Android | SharedPreferences sealed with an Android Keystore key |
+    /// | Windows | the Credential Manager |
+    ///
+    /// Linux's kernel keyutils store is not used: its keys do not survive a
+    /// reboot, and losing the database key would lose the record.
     pub fn platform() -> Result<Vault> {
         #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
         let store: Arc<CredentialStore> =
@@ -73,6 +84,12 @@ impl Vault {
         #[cfg(target_os = "macos")]
         let store: Arc<CredentialStore> =
             apple_native_keyring_store::keychain::Store::new().map_err(keyring_error)?;
+        #[cfg(target_os = "ios")]
+        let store: Arc<CredentialStore> =
+            apple_native_keyring_store::protected::Store::new().map_err(keyring_error)?;
+        #[cfg(target_os = "android")]
+        let store: Arc<CredentialStore> =
+            android_native_keyring_store::Store::new().map_err(keyring_error)?;
         #[cfg(target_os = "windows")]
         let store: Arc<CredentialStore> =
             windows_native_keyring_store::Store::new().map_err(keyring_error)?;
@@ -81,6 +98,8 @@ impl Vault {
             target_os = "freebsd",
             target_os = "openbsd",
             target_os = "macos",
+            target_os = "ios",
+            target_os = "android",
             target_os = "windows"
         )))]
         return Err(CoreError::Keyring(

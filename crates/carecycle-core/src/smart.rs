@@ -1,6 +1,7 @@
 //! SMART App Launch, standalone patient launch, for a native app: discovery from
 //! `.well-known/smart-configuration`, authorization code + PKCE S256 through the
-//! system browser, and a one-shot loopback redirect listener (RFC 8252 §7.3).
+//! system browser, and the answer back through a one-shot loopback listener on
+//! desktops (RFC 8252 §7.3) or the app's private-use scheme on phones (§7.1).
 //! The OAuth mechanics (PKCE, state, token requests) come from the `oauth2` crate.
 
 use crate::error::{CoreError, Result};
@@ -247,6 +248,127 @@ fn token_error<E: std::error::Error + 'static>(
     }
 }
 
+/// What a redirect back to the app said, read the same way whichever road it
+/// came by (a loopback request or a link the operating system opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    /// Not a sign-in answer for this window (another path, another `state`):
+    /// ignored, the wait goes on.
+    NotOurs,
+    /// The authorization code.
+    Code(String),
+    /// The server refused or the person cancelled (`error`, with its description).
+    Refused(String),
+    /// Right state but no code and no error.
+    Incomplete,
+}
+
+/// Reads a redirect `url` (`…/callback?code=…&state=…`), checking `state`
+/// (RFC 6749 §10.12) before anything else.
+pub fn read_callback(url: &url::Url, expected_state: &str) -> Callback {
+    if !url.path().ends_with("/callback") {
+        return Callback::NotOurs;
+    }
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("state").as_deref() != Some(expected_state) {
+        return Callback::NotOurs;
+    }
+    if let Some(error) = param("error") {
+        return Callback::Refused(param("error_description").unwrap_or(error));
+    }
+    param("code").map_or(Callback::Incomplete, Callback::Code)
+}
+
+impl Callback {
+    /// The code, the error, or None to keep waiting.
+    fn outcome(self) -> Option<Result<String>> {
+        match self {
+            Callback::NotOurs => None,
+            Callback::Code(code) => Some(Ok(code)),
+            Callback::Refused(why) => Some(Err(CoreError::SignIn(why))),
+            Callback::Incomplete => Some(Err(CoreError::SignIn(
+                "the redirect carried no authorization code".into(),
+            ))),
+        }
+    }
+}
+
+/// How the sign-in page's answer comes back to the app (RFC 8252 §7): chosen
+/// once per platform by [`ReturnPath::for_this_platform`].
+#[derive(Debug, Clone)]
+pub enum ReturnPath {
+    /// A one-shot listener on 127.0.0.1 (§7.3): desktops, where any app may listen.
+    Loopback,
+    /// The app's private-use scheme [`carecycle_fhir::APP_REDIRECT_URI`] (§7.1),
+    /// which the operating system hands to the app as an opened link: phones,
+    /// where an app cannot keep a listener while the browser is in front.
+    AppScheme(AppLinks),
+}
+
+impl ReturnPath {
+    /// Loopback on desktops, the app's scheme on Android and iOS. `links` is
+    /// where the shell delivers the links the app is opened with.
+    pub fn for_this_platform(links: AppLinks) -> ReturnPath {
+        if cfg!(any(target_os = "android", target_os = "ios")) {
+            ReturnPath::AppScheme(links)
+        } else {
+            ReturnPath::Loopback
+        }
+    }
+}
+
+/// The links the operating system opened the app with (a deep link), as they
+/// arrive. The shell delivers each; a sign-in in progress takes its answer.
+#[derive(Debug, Clone)]
+pub struct AppLinks {
+    sender: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Default for AppLinks {
+    fn default() -> Self {
+        AppLinks {
+            sender: tokio::sync::broadcast::channel(8).0,
+        }
+    }
+}
+
+impl AppLinks {
+    /// Hands a link the app was opened with to whoever is waiting for one.
+    pub fn deliver(&self, link: &str) {
+        // Nobody waiting: a stale or stray link, dropped.
+        let _ = self.sender.send(link.to_owned());
+    }
+
+    /// Waits for the sign-in answer with `expected_state`; other links are ignored.
+    async fn wait_for_code(
+        mut links: tokio::sync::broadcast::Receiver<String>,
+        expected_state: String,
+    ) -> Result<String> {
+        loop {
+            let link = match links.recv().await {
+                Ok(link) => link,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    return Err(CoreError::SignIn("the sign-in listener stopped".into()));
+                }
+            };
+            let Ok(url) = url::Url::parse(&link) else {
+                continue;
+            };
+            if url.scheme() != carecycle_fhir::APP_IDENTIFIER {
+                continue;
+            }
+            if let Some(outcome) = read_callback(&url, &expected_state).outcome() {
+                return outcome;
+            }
+        }
+    }
+}
+
 /// One-shot listener for the browser's redirect back to the app.
 #[derive(Debug)]
 pub struct LoopbackListener {
@@ -308,43 +430,33 @@ impl LoopbackListener {
                 .await;
                 continue;
             }
-            let param = |name: &str| {
-                url.query_pairs()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.into_owned())
-            };
-            if param("state").as_deref() != Some(expected_state) {
-                let _ = respond(&mut socket, 400, "Sign-in not recognised",
-                    "This sign-in did not come from the CareCycle window that is waiting. Please start again from the app.").await;
-                continue;
-            }
-            if let Some(error) = param("error") {
-                let _ = respond(&mut socket, 200, "Sign-in not completed",
-                    "Signing in did not finish. You can close this window and try again in CareCycle.").await;
-                return Err(CoreError::SignIn(
-                    param("error_description").unwrap_or(error),
-                ));
-            }
-            let Some(code) = param("code") else {
-                let _ = respond(
-                    &mut socket,
+            let callback = read_callback(&url, expected_state);
+            let (status, title, message) = match &callback {
+                Callback::NotOurs => (
+                    400,
+                    "Sign-in not recognised",
+                    "This sign-in did not come from the CareCycle window that is waiting. Please start again from the app.",
+                ),
+                Callback::Code(_) => (
+                    200,
+                    "You are signed in",
+                    "You are signed in to CareCycle. You can close this window and go back to the app.",
+                ),
+                Callback::Refused(_) => (
+                    200,
+                    "Sign-in not completed",
+                    "Signing in did not finish. You can close this window and try again in CareCycle.",
+                ),
+                Callback::Incomplete => (
                     400,
                     "Sign-in not completed",
                     "The answer from the sign-in page was incomplete. Please try again.",
-                )
-                .await;
-                return Err(CoreError::SignIn(
-                    "the redirect carried no authorization code".into(),
-                ));
+                ),
             };
-            let _ = respond(
-                &mut socket,
-                200,
-                "You are signed in",
-                "You are signed in to CareCycle. You can close this window and go back to the app.",
-            )
-            .await;
-            return Ok(code);
+            let _ = respond(&mut socket, status, title, message).await;
+            if let Some(outcome) = callback.outcome() {
+                return outcome;
+            }
         }
     }
 }
@@ -377,17 +489,29 @@ async fn respond(
 }
 
 /// The whole standalone launch: discover, open the browser, wait for the
-/// redirect, exchange the code with the PKCE verifier.
+/// answer on `return_path`, exchange the code with the PKCE verifier.
 pub async fn sign_in(
     http: &reqwest::Client,
     fhir_base: &url::Url,
     browser: &dyn Browser,
+    return_path: &ReturnPath,
     clock: &dyn Clock,
     timeout: Duration,
 ) -> Result<TokenSet> {
     let config = discover(http, fhir_base).await?;
-    let listener = LoopbackListener::bind().await?;
-    let oauth = client(&config, Some(&listener.redirect_uri))?;
+    // Listen before the browser opens, so a browser that runs in the
+    // foreground cannot find nobody listening.
+    let (redirect_uri, answer) = match return_path {
+        ReturnPath::Loopback => {
+            let listener = LoopbackListener::bind().await?;
+            (listener.redirect_uri.clone(), Answer::Loopback(listener))
+        }
+        ReturnPath::AppScheme(links) => (
+            carecycle_fhir::APP_REDIRECT_URI.to_owned(),
+            Answer::AppScheme(links.sender.subscribe()),
+        ),
+    };
+    let oauth = client(&config, Some(&redirect_uri))?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (authorize_url, state) = oauth
         .authorize_url(CsrfToken::new_random)
@@ -395,10 +519,13 @@ pub async fn sign_in(
         .add_extra_param("aud", fhir_base.as_str().trim_end_matches('/'))
         .set_pkce_challenge(challenge)
         .url();
-    // Accept before the browser opens, so a browser that runs in the
-    // foreground cannot find nobody listening.
     let expected_state = state.secret().clone();
-    let waiting = tokio::spawn(async move { listener.wait_for_code(&expected_state).await });
+    let waiting = tokio::spawn(async move {
+        match answer {
+            Answer::Loopback(listener) => listener.wait_for_code(&expected_state).await,
+            Answer::AppScheme(links) => AppLinks::wait_for_code(links, expected_state).await,
+        }
+    });
     if let Err(e) = browser.open(authorize_url.as_str()) {
         waiting.abort();
         return Err(CoreError::SignIn(format!(
@@ -424,6 +551,12 @@ pub async fn sign_in(
         clock.now(),
         &config.token_endpoint,
     ))
+}
+
+/// Where a sign-in's answer is awaited, set up before the browser opens.
+enum Answer {
+    Loopback(LoopbackListener),
+    AppScheme(tokio::sync::broadcast::Receiver<String>),
 }
 
 /// Trades a refresh token for new tokens. The server rotates refresh tokens:
@@ -472,6 +605,62 @@ mod tests {
         assert!(parse_fhir_base("http://127.0.0.1:8080/fhir").is_ok());
         assert!(parse_fhir_base("http://fhir.example.org/r4").is_err());
         assert!(parse_fhir_base("not a url").is_err());
+    }
+
+    #[test]
+    fn a_callback_is_read_state_first() {
+        let read = |u: &str| read_callback(&url::Url::parse(u).unwrap(), "s1");
+        assert_eq!(
+            read("dev.carecycle.app:/callback?code=c&state=s1"),
+            Callback::Code("c".into())
+        );
+        // Another window's answer, or a forged one, is not ours even when it says "error".
+        assert_eq!(
+            read("dev.carecycle.app:/callback?code=c&state=s2"),
+            Callback::NotOurs
+        );
+        assert_eq!(
+            read("dev.carecycle.app:/callback?error=access_denied"),
+            Callback::NotOurs
+        );
+        assert_eq!(
+            read("dev.carecycle.app:/elsewhere?code=c&state=s1"),
+            Callback::NotOurs
+        );
+        assert_eq!(
+            read(
+                "dev.carecycle.app:/callback?state=s1&error=access_denied&error_description=Cancelled"
+            ),
+            Callback::Refused("Cancelled".into())
+        );
+        assert_eq!(
+            read("dev.carecycle.app:/callback?state=s1"),
+            Callback::Incomplete
+        );
+    }
+
+    #[tokio::test]
+    async fn app_links_wait_for_this_sign_in_only() {
+        let links = AppLinks::default();
+        let waiting = tokio::spawn(AppLinks::wait_for_code(
+            links.sender.subscribe(),
+            "s1".into(),
+        ));
+        links.deliver("not a link");
+        links.deliver("https://evil.example/callback?code=stolen&state=s1");
+        links.deliver("dev.carecycle.app:/callback?code=forged&state=other");
+        links.deliver("dev.carecycle.app:/callback?code=c42&state=s1");
+        assert_eq!(waiting.await.unwrap().unwrap(), "c42");
+
+        let waiting = tokio::spawn(AppLinks::wait_for_code(
+            links.sender.subscribe(),
+            "s2".into(),
+        ));
+        links.deliver("dev.carecycle.app:/callback?state=s2&error=access_denied");
+        assert_eq!(
+            waiting.await.unwrap().unwrap_err().code(),
+            crate::ErrorCode::SignInFailed
+        );
     }
 
     #[tokio::test]

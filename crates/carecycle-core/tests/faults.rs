@@ -41,6 +41,7 @@ async fn rig() -> Rig {
         vault: Ok(vault.clone()),
         clock: clock.clone(),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: vec![],
     })
     .unwrap();
@@ -714,6 +715,7 @@ async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
         vault: Ok(r.vault.clone()),
         clock: r.clock.clone(),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: vec![],
     })
     .unwrap();
@@ -862,6 +864,7 @@ async fn the_lock_hides_the_record_and_counts_wrong_tries_across_a_restart() {
         vault: Ok(r.vault.clone()),
         clock: r.clock.clone(),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: vec![],
     })
     .unwrap();

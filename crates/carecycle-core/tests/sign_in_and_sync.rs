@@ -1,6 +1,6 @@
 //! The walking skeleton's slice through core: sign in to a real reference back
-//! end through SMART (PKCE, loopback redirect), sync, and read Today from the
-//! local store.
+//! end through SMART (PKCE; the loopback redirect a desktop uses, and the
+//! private-use scheme a phone uses), sync, and read Today from the local store.
 
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +13,7 @@ use carecycle_backend::seed::{
 use carecycle_backend::{RunningServer, Seed, ServerOptions};
 use carecycle_core::contract::ServerChoice;
 use carecycle_core::secrets::Vault;
+use carecycle_core::smart::{AppLinks, ReturnPath};
 use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock, SystemClock};
 use jiff::ToSpan;
 use jiff::tz::TimeZone;
@@ -37,14 +38,27 @@ fn core(
     password: &str,
     now: jiff::Timestamp,
 ) -> CareCycle {
+    core_on(dir, base, ScriptedBrowser::new(user, password), now)
+}
+
+/// A core whose browser is `browser`: a phone's when it has one (the answer
+/// comes back through the app's scheme), else a desktop's (loopback).
+fn core_on(
+    dir: &std::path::Path,
+    base: &str,
+    browser: ScriptedBrowser,
+    now: jiff::Timestamp,
+) -> CareCycle {
+    let return_path = match &browser.phone {
+        Some(links) => ReturnPath::AppScheme(links.clone()),
+        None => ReturnPath::Loopback,
+    };
     CareCycle::new(CoreConfig {
         data_dir: dir.to_owned(),
         vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
         clock: Arc::new(FixedClock::new(now)),
-        browser: Arc::new(ScriptedBrowser {
-            username: user.into(),
-            password: password.into(),
-        }),
+        browser: Arc::new(browser),
+        return_path,
         server_choices: vec![ServerChoice {
             label: "Riverside (demo)".into(),
             fhir_base_url: base.into(),
@@ -156,6 +170,34 @@ async fn another_patient_sees_only_their_own_record() {
     server.stop().await;
 }
 
+/// A phone cannot keep a loopback listener while the browser is in front: the
+/// sign-in page sends it back through the app's private-use scheme (RFC 8252
+/// §7.1), which the back end registers exactly; a stray link with another
+/// `state` (RFC 6749 §10.12) is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_signs_in_through_the_app_scheme() {
+    let now: jiff::Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
+    let server = backend(now).await;
+    let dir = tempfile::tempdir().unwrap();
+    let links = AppLinks::default();
+    let mut browser = ScriptedBrowser::new(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD);
+    browser.phone = Some(links.clone());
+    let app = core_on(dir.path(), &server.fhir_base(), browser, now);
+
+    let stray = links.clone();
+    let signing_in = tokio::spawn(async move {
+        // Before the real answer: a forged one, and one that is not a callback.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stray.deliver("dev.carecycle.app:/callback?code=forged&state=not-this-one");
+        stray.deliver("https://example.org/elsewhere");
+    });
+    let profile = app.sign_in(&server.fhir_base()).await.unwrap();
+    signing_in.await.unwrap();
+    assert_eq!(profile.patient_name.as_deref(), Some("Eleanor Whitfield"));
+    assert!(!app.today(&profile.id).await.unwrap().next_steps.is_empty());
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_address_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,10 +205,8 @@ async fn a_wrong_address_is_a_clear_error() {
         data_dir: dir.path().to_owned(),
         vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
         clock: Arc::new(SystemClock),
-        browser: Arc::new(ScriptedBrowser {
-            username: "x".into(),
-            password: "y".into(),
-        }),
+        browser: Arc::new(ScriptedBrowser::new("x", "y")),
+        return_path: ReturnPath::Loopback,
         server_choices: vec![],
     })
     .unwrap();

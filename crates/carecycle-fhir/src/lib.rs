@@ -117,6 +117,25 @@ pub fn identifiers(resource: &serde_json::Value) -> Vec<&serde_json::Value> {
     }
 }
 
+/// The app's identifier (`identifier` in `src-tauri/tauri.conf.json`): its
+/// bundle id on phones, its keyring service, and its private-use URI scheme
+/// (RFC 8252 §7.1: the reverse of a domain the publisher controls). A macro so
+/// the constants built from it stay compile-time strings.
+#[macro_export]
+macro_rules! app_identifier {
+    () => {
+        "dev.carecycle.app"
+    };
+}
+
+/// See [`app_identifier!`].
+pub const APP_IDENTIFIER: &str = app_identifier!();
+
+/// Where the sign-in page sends a phone back to the app: the private-use
+/// scheme, delivered by the operating system as an opened link (RFC 8252 §7.1).
+/// Desktops use a loopback address instead (§7.3).
+pub const APP_REDIRECT_URI: &str = concat!(app_identifier!(), ":/callback");
+
 /// The patient app's SMART client id: what the app signs in as, and what the
 /// reference back end registers.
 pub const APP_CLIENT_ID: &str = "carecycle-app";

@@ -130,6 +130,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
         vault: carecycle_core::secrets::Vault::platform().map_err(|e| e.to_string()),
         clock: Arc::new(SystemClock),
         browser: Arc::new(SystemBrowser),
+        return_path: carecycle_core::smart::ReturnPath::Loopback,
         server_choices: Vec::<ServerChoice>::new(),
     })?;
     let profile = || async {

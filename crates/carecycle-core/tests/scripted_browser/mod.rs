@@ -1,13 +1,27 @@
 //! A stand-in for the system browser in tests: it loads the sign-in page, fills
 //! the form it finds with the given credentials, submits it, and follows the
-//! redirect back to the app's loopback listener — what a person would do.
+//! redirect back to the app — what a person would do. A redirect to the app's
+//! loopback listener is an HTTP request; one to the app's private-use scheme is
+//! handed to the app as an opened link, as a phone's operating system does.
 
-use carecycle_core::smart::Browser;
+use carecycle_core::smart::{AppLinks, Browser};
 
 #[derive(Debug, Clone)]
 pub struct ScriptedBrowser {
     pub username: String,
     pub password: String,
+    /// The phone's operating system: where links to the app's scheme go.
+    pub phone: Option<AppLinks>,
+}
+
+impl ScriptedBrowser {
+    pub fn new(username: &str, password: &str) -> ScriptedBrowser {
+        ScriptedBrowser {
+            username: username.into(),
+            password: password.into(),
+            phone: None,
+        }
+    }
 }
 
 /// The `name`/`value` pairs of the `<input>` elements of an HTML page.
@@ -58,7 +72,13 @@ impl Browser for ScriptedBrowser {
                 .get("location")
                 .map(|l| l.to_str().unwrap().to_owned())
                 .unwrap_or_else(|| panic!("sign-in was refused: {}", answer.status()));
-            http.get(location).send().await.unwrap();
+            match (url::Url::parse(&location).unwrap().scheme(), &me.phone) {
+                ("http" | "https", _) => {
+                    http.get(location).send().await.unwrap();
+                }
+                (_, Some(phone)) => phone.deliver(&location),
+                (scheme, None) => panic!("no app on this computer opens {scheme}: links"),
+            }
         });
         Ok(())
     }
