@@ -6,7 +6,7 @@
 // message names its sender and subject. With no notification service the
 // app carries on and says so. A tap on a notification syncs at once — what a
 // phone does instead of a background timer — through the same notification
-// plugin the phones use.
+// plugin the phones use; in Spanish, notifications are Spanish.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -111,13 +111,20 @@ test('notifications: a tap brings the app up to date at once', async (t) => {
   await s.click(await findByText(s, 'button', (x) => x === 'Update now', 'the update button'));
   await s.waitFor(async () => delivered(log).length === 1, { what: 'the first message notifying' });
 
+  // In Spanish, notifications are Spanish too.
+  await s.execute(
+    `const el = document.querySelector('[data-testid="language"]');
+     el.value = 'es'; el.dispatchEvent(new Event('change', { bubbles: true }));`,
+  );
+  await s.waitFor(async () => (await texts(s, '[data-testid="nav-today"]'))[0] === 'Hoy', { what: 'Spanish' });
   team(backend, 'send', '--patient', PATIENT.user, '--kind', 'scheduling', 'Bring your walking frame on Monday.');
   await sleep(2000);
   assert.equal(delivered(log).length, 1, 'without a sync, nothing new arrives');
   writeFileSync(`${log}.tap`, '');
-  await s.waitFor(async () => delivered(log).length === 2, { what: 'the tap syncing: the second message notifies', timeoutMs: 20000 });
+  const second = await s.waitFor(async () => delivered(log)[1], { what: 'the tap syncing: the second message notifies', timeoutMs: 20000 });
+  assert.equal(second.body, 'Nuevo mensaje de su equipo de atención');
   await s.click(await s.find('[data-testid="nav-messages"]'));
-  const thread = await findByText(s, '[data-testid="thread"]', (x) => x.startsWith('Appointments and scheduling'), 'the thread');
+  const thread = await findByText(s, '[data-testid="thread"]', (x) => x.startsWith('Citas y horarios'), 'the thread');
   await s.click(thread);
   await s.waitFor(async () => (await texts(s, '[data-testid="message"]')).some((m) => m.includes('Bring your walking frame')), {
     what: 'the message the tap brought in',

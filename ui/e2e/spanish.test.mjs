@@ -51,4 +51,35 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   assert.match(guidance, /988/);
   assert.deepEqual(await axeViolations(s), [], 'the Spanish form has no accessibility violations');
   await screenshots(s, 'questionnaire-es');
+
+  // Messages: the kinds, a thread the team started without a subject, and the
+  // crisis lines, all in Spanish.
+  team(backend, 'send', '--patient', PATIENT.user, '--kind', 'billing', 'Your invoice is ready.');
+  await s.click(await s.find('[data-testid="nav-messages"]'));
+  const billing = await findByText(s, '[data-testid="thread"]', (x) => x.startsWith('Facturación y seguro'), 'the billing thread, named in Spanish');
+  await s.click(billing);
+  assert.equal(await s.text(await s.find('#thread-heading')), 'Facturación y seguro');
+  await s.click(await findByText(s, 'button', (x) => x.startsWith('←'), 'back to the conversations'));
+  await s.click(await s.find('[data-testid="new-message"]'));
+  const kinds = await texts(s, 'label.radio');
+  assert.deepEqual(kinds, [
+    'Un síntoma o una pregunta sobre mi salud',
+    'Citas y horarios',
+    'Mis medicamentos',
+    'Facturación y seguro',
+    'Otra cosa',
+  ]);
+  await s.execute(
+    `const t = document.querySelector('[data-testid="message-text"]');
+     t.value = 'quiero morir'; t.dispatchEvent(new Event('input', { bubbles: true }));`,
+  );
+  await s.click(await s.find('[data-testid="send"]'));
+  const urgent = await s.waitFor(async () => s.text(await s.find('[data-testid="urgent"]')), { what: 'the crisis guidance' });
+  assert.match(urgent, /Línea de Prevención del Suicidio y Crisis/);
+  assert.match(urgent, /Servicios de emergencia/);
+  for (const english of ['Lifeline', 'Emergency services', 'Something else', 'Billing']) {
+    assert.ok(!urgent.includes(english) && !kinds.join(' ').includes(english), `${english} in Spanish`);
+  }
+  assert.deepEqual(await axeViolations(s), [], 'Spanish messages have no accessibility violations');
+  await screenshots(s, 'messages-es');
 });

@@ -478,8 +478,15 @@ pub fn appointment_file_stem(record: &Record, id: &str) -> Option<String> {
     ))
 }
 
-/// One appointment as an iCalendar (RFC 5545) file, to add to a calendar.
-pub fn appointment_ics(record: &Record, id: &str, now: Timestamp) -> Option<String> {
+/// One appointment as an iCalendar (RFC 5545) file, to add to a calendar,
+/// with CareCycle's own words in `lang` (the team's words stay as written).
+pub fn appointment_ics(
+    record: &Record,
+    id: &str,
+    now: Timestamp,
+    lang: crate::words::Lang,
+) -> Option<String> {
+    use crate::words::{Phrase, say};
     let id = id.trim_start_matches("Appointment/");
     let a = record
         .appointments
@@ -517,10 +524,10 @@ pub fn appointment_ics(record: &Record, id: &str, now: Timestamp) -> Option<Stri
     }
     let mut description = Vec::new();
     if let Some(who) = &step.who {
-        description.push(format!("With {who}"));
+        description.push(say(lang, Phrase::With { who }));
     }
     if let Some(prepare) = &step.prepare {
-        description.push(format!("How to prepare: {prepare}"));
+        description.push(say(lang, Phrase::HowToPrepare { prepare }));
     }
     if !description.is_empty() {
         lines.push(format!("DESCRIPTION:{}", escape(&description.join("\n"))));
@@ -597,6 +604,7 @@ pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::words::Lang;
     use serde_json::json;
 
     fn plan(title: &str, start: &str, end: &str, status: &str) -> CarePlan {
@@ -657,7 +665,7 @@ mod tests {
     fn an_appointment_becomes_an_ics_file() {
         let r = record();
         let now: Timestamp = "2026-11-22T15:00:00Z".parse().unwrap();
-        let ics = appointment_ics(&r, "Appointment/pt", now).unwrap();
+        let ics = appointment_ics(&r, "Appointment/pt", now, Lang::En).unwrap();
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
         assert!(ics.contains("DTSTART:20261124T160000Z\r\n"), "{ics}");
         assert!(ics.contains("SUMMARY:Physical therapy\r\n"));
@@ -674,7 +682,16 @@ mod tests {
             "folded at 75 octets"
         );
         assert!(ics.ends_with("END:VCALENDAR\r\n"));
-        assert!(appointment_ics(&r, "Appointment/nope", now).is_none());
+        assert!(appointment_ics(&r, "Appointment/nope", now, Lang::En).is_none());
+        let spanish = appointment_ics(&r, "Appointment/pt", now, Lang::Es)
+            .unwrap()
+            .replace("\r\n ", "");
+        assert!(
+            spanish.contains(
+                "DESCRIPTION:Con Tomás Herrera\\, DPT\\nCómo prepararse: Wear comfortable shoes."
+            ),
+            "{spanish}"
+        );
         assert_eq!(
             appointment_file_stem(&r, "Appointment/pt").as_deref(),
             Some("appointment-2026-11-24")

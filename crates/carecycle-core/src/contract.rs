@@ -175,7 +175,9 @@ pub struct Outgoing {
 #[serde(rename_all = "camelCase")]
 pub struct ThreadView {
     pub id: String,
-    pub subject: String,
+    /// What the thread is about, as its first message says; None when it says
+    /// nothing (the UI names the thread by its kind, in the patient's language).
+    pub subject: Option<String>,
     /// clinical, scheduling, medications, billing or other.
     pub kind: String,
     /// Who will answer (name and role), while a reply is awaited.
@@ -480,12 +482,12 @@ pub struct NotificationSettings {
     pub available: Option<bool>,
 }
 
-/// A kind of message the patient can start, as the app offers it.
+/// A kind of message the patient can start, as the app offers it (the UI
+/// words it from its catalog, `kind.<code>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageKindOption {
     pub code: String,
-    pub label: String,
 }
 
 /// The TypeScript declarations of every type that crosses the command boundary,

@@ -20,6 +20,7 @@ pub mod store;
 pub mod sync;
 pub mod text_index;
 pub mod urgent;
+pub mod words;
 
 pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
 pub use error::{CommandError, CoreError, ErrorCode, Result};
@@ -194,6 +195,15 @@ impl CareCycle {
             keyring_available: self.vault.is_ok(),
             language: profiles::DeviceSettings::load(&self.data_dir).language,
         })
+    }
+
+    /// The language the app speaks now: the person's choice, else the system's.
+    pub fn language(&self) -> words::Lang {
+        words::Lang::chosen_or_system(
+            profiles::DeviceSettings::load(&self.data_dir)
+                .language
+                .as_deref(),
+        )
     }
 
     /// Keeps the app's language on this device ("en" or "es"; None: follow the system).
@@ -732,9 +742,10 @@ impl CareCycle {
     pub async fn take_notices(&self, profile_id: &str) -> Result<Vec<notices::Notice>> {
         let now = self.clock.now();
         let locked = self.is_locked(profile_id);
+        let lang = self.language();
         self.in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
-            notices::take_new(s, &patient, now, locked)
+            notices::take_new(s, &patient, now, locked, lang)
         })
         .await
     }
@@ -814,9 +825,9 @@ impl CareCycle {
         .await
     }
 
-    /// An appointment as an .ics calendar file (RFC 5545).
-    /// Saves an appointment as an iCalendar file in `dir`, named by its date
-    /// (never by anything the server sent, never over another file); where.
+    /// Saves an appointment as an iCalendar file (RFC 5545) in `dir`, worded in
+    /// the app's language and named by its date (never by anything the server
+    /// sent, never over another file); says where.
     pub async fn save_appointment_ics(
         &self,
         profile_id: &str,
@@ -824,12 +835,13 @@ impl CareCycle {
         dir: std::path::PathBuf,
     ) -> Result<std::path::PathBuf> {
         let now = self.clock.now();
+        let lang = self.language();
         self.in_store(profile_id, move |s| {
             let record = care_cycle::Record::load(s)?;
             let missing =
                 || CoreError::InvalidInput("that appointment is not on this device".into());
-            let ics =
-                care_cycle::appointment_ics(&record, &appointment_id, now).ok_or_else(missing)?;
+            let ics = care_cycle::appointment_ics(&record, &appointment_id, now, lang)
+                .ok_or_else(missing)?;
             let stem =
                 care_cycle::appointment_file_stem(&record, &appointment_id).ok_or_else(missing)?;
             files::write_new(&dir, &stem, "ics", ics.as_bytes())
@@ -865,9 +877,8 @@ impl CareCycle {
     pub fn message_kinds(&self) -> Vec<contract::MessageKindOption> {
         messages::KINDS
             .iter()
-            .map(|(code, label)| contract::MessageKindOption {
+            .map(|(code, _)| contract::MessageKindOption {
                 code: (*code).to_owned(),
-                label: (*label).to_owned(),
             })
             .collect()
     }

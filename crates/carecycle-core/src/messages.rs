@@ -227,16 +227,7 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
         let kind = carecycle_fhir::message_kind(first).to_owned();
         out.push(ThreadView {
             id: format!("Communication/{root}"),
-            subject: first["topic"]["text"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| {
-                    KINDS
-                        .iter()
-                        .find(|(k, _)| *k == kind)
-                        .map(|(_, l)| (*l).to_owned())
-                        .unwrap_or_default()
-                }),
+            subject: first["topic"]["text"].as_str().map(str::to_owned),
             kind,
             answered_by: waiting
                 .and_then(|t| t["owner"]["display"].as_str())

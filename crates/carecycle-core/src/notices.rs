@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::messages;
 use crate::questionnaires;
 use crate::store::Store;
+use crate::words::{self, Due, Lang, Phrase, say};
 use jiff::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
@@ -51,15 +52,15 @@ pub fn set_detail(store: &Store, on: bool) -> Result<()> {
     store.set_meta(DETAIL_KEY, if on { "on" } else { "off" })
 }
 
-const PRIVATE_TITLE: &str = "CareCycle";
-
-/// Everything that could be notified now, with its text.
+/// Everything that could be notified now, with its text in `lang`.
 pub fn candidates(
     store: &Store,
     patient: &str,
     now: Timestamp,
     detailed: bool,
+    lang: Lang,
 ) -> Result<Vec<Notice>> {
+    let private = || say(lang, Phrase::PrivateTitle);
     let record = Record::load(store)?;
     let tz = record.time_zone();
     let mut out = Vec::new();
@@ -72,13 +73,18 @@ pub fn candidates(
         {
             let (title, body) = match (&m.sender, detailed) {
                 (Some(who), true) => (
-                    format!("Message from {who}"),
-                    format!("About: {}", thread.subject),
+                    say(lang, Phrase::MessageFrom { who }),
+                    say(
+                        lang,
+                        Phrase::About {
+                            subject: &thread
+                                .subject
+                                .clone()
+                                .unwrap_or_else(|| words::kind_label(lang, &thread.kind)),
+                        },
+                    ),
                 ),
-                _ => (
-                    PRIVATE_TITLE.to_owned(),
-                    "New message from your care team".to_owned(),
-                ),
+                _ => (private(), say(lang, Phrase::NewMessage)),
             };
             out.push(Notice {
                 key: format!("message:{}", m.id),
@@ -95,14 +101,11 @@ pub fn candidates(
     {
         let (title, body) = if detailed {
             (
-                "Questionnaire to answer".to_owned(),
-                format!("{} is ready for you to answer.", q.title),
+                say(lang, Phrase::QuestionnaireToAnswer),
+                say(lang, Phrase::QuestionnaireReadyNamed { title: &q.title }),
             )
         } else {
-            (
-                PRIVATE_TITLE.to_owned(),
-                "A questionnaire from your care team is ready for you.".to_owned(),
-            )
+            (private(), say(lang, Phrase::QuestionnaireReady))
         };
         out.push(Notice {
             key: format!("questionnaire:{}", q.task_id),
@@ -120,20 +123,19 @@ pub fn candidates(
             StepKind::Appointment if step.date == tomorrow => {
                 let at = step.time.as_deref().unwrap_or_default();
                 let (title, body) = if detailed {
-                    let place = step
-                        .place
-                        .as_deref()
-                        .map(|p| format!(", {p}"))
-                        .unwrap_or_default();
                     (
-                        "Appointment tomorrow".to_owned(),
-                        format!("{} tomorrow at {at}{place}.", step.title),
+                        say(lang, Phrase::AppointmentTomorrowTitle),
+                        say(
+                            lang,
+                            Phrase::AppointmentTomorrowAt {
+                                title: &step.title,
+                                at,
+                                place: step.place.as_deref(),
+                            },
+                        ),
                     )
                 } else {
-                    (
-                        PRIVATE_TITLE.to_owned(),
-                        "You have an appointment tomorrow.".to_owned(),
-                    )
+                    (private(), say(lang, Phrase::AppointmentTomorrow))
                 };
                 out.push(Notice {
                     // A moved appointment is news again.
@@ -145,22 +147,25 @@ pub fn candidates(
             }
             StepKind::Checklist if step.date <= tomorrow => {
                 let when = if step.date == tomorrow {
-                    "tomorrow"
+                    Due::Tomorrow
                 } else if step.date == today {
-                    "today"
+                    Due::Today
                 } else {
-                    "now"
+                    Due::Now
                 };
                 let (title, body) = if detailed {
                     (
-                        "Checklist".to_owned(),
-                        format!("{} — due {when}.", step.title),
+                        say(lang, Phrase::ChecklistTitle),
+                        say(
+                            lang,
+                            Phrase::ChecklistItemDue {
+                                title: &step.title,
+                                when,
+                            },
+                        ),
                     )
                 } else {
-                    (
-                        PRIVATE_TITLE.to_owned(),
-                        format!("Something on your checklist is due {when}."),
-                    )
+                    (private(), say(lang, Phrase::ChecklistDue { when }))
                 };
                 out.push(Notice {
                     key: format!("checklist:{}:{}", step.id, step.date),
@@ -175,17 +180,19 @@ pub fn candidates(
     Ok(out)
 }
 
-/// The notices not given before, now marked as given. The first call for a
-/// record gives none and takes everything already there as known. While the
-/// app is `locked` they carry no detail, whatever the patient chose.
+/// The notices not given before, now marked as given, worded in `lang`. The
+/// first call for a record gives none and takes everything already there as
+/// known. While the app is `locked` they carry no detail, whatever the patient
+/// chose.
 pub fn take_new(
     store: &mut Store,
     patient: &str,
     now: Timestamp,
     locked: bool,
+    lang: Lang,
 ) -> Result<Vec<Notice>> {
     let detailed = detail(store)? && !locked;
-    let all = candidates(store, patient, now, detailed)?;
+    let all = candidates(store, patient, now, detailed, lang)?;
     let first_time = store.meta(BASELINE_KEY)?.is_none();
     let stamp = now.to_string();
     let tx = store.connection().transaction()?;
@@ -288,7 +295,9 @@ mod tests {
     fn what_was_there_is_known_and_each_new_thing_notifies_once_without_health_details() {
         let (_dir, mut s) = store();
         assert!(
-            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
+            take_new(&mut s, "p1", now(), false, Lang::En)
+                .unwrap()
+                .is_empty(),
             "baseline"
         );
         add_reply_and_mood_check(&mut s);
@@ -313,7 +322,7 @@ mod tests {
             "description": "Stop your blood thinner", "restriction": {"period": {"end": "2026-11-23"}}}),
         );
 
-        let notices = take_new(&mut s, "p1", now(), false).unwrap();
+        let notices = take_new(&mut s, "p1", now(), false, Lang::En).unwrap();
         let kinds: Vec<NoticeKind> = notices.iter().map(|n| n.kind).collect();
         assert_eq!(
             kinds,
@@ -340,7 +349,9 @@ mod tests {
         }
         assert_eq!(notices[0].body, "New message from your care team");
         assert!(
-            take_new(&mut s, "p1", now(), false).unwrap().is_empty(),
+            take_new(&mut s, "p1", now(), false, Lang::En)
+                .unwrap()
+                .is_empty(),
             "each notifies once"
         );
 
@@ -352,7 +363,7 @@ mod tests {
             "a",
             assessment_at("14:00", "2026-11-23T14:00:00Z"),
         );
-        let again = take_new(&mut s, "p1", now(), false).unwrap();
+        let again = take_new(&mut s, "p1", now(), false, Lang::En).unwrap();
         assert_eq!(again.len(), 1, "{again:#?}");
         assert_eq!(again[0].body, "Pre-operative assessment tomorrow at 14:00.");
     }
@@ -361,19 +372,27 @@ mod tests {
     fn detail_names_the_sender_and_the_subject() {
         let (_dir, mut s) = store();
         set_detail(&s, true).unwrap();
-        let all = candidates(&s, "p1", now(), detail(&s).unwrap()).unwrap();
+        let all = candidates(&s, "p1", now(), detail(&s).unwrap(), Lang::En).unwrap();
         assert_eq!(all[0].title, "Message from Priya Raman, RN");
         assert_eq!(all[0].body, "About: Your knee brace");
-        assert!(take_new(&mut s, "p1", now(), false).unwrap().is_empty());
+        assert!(
+            take_new(&mut s, "p1", now(), false, Lang::En)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn while_locked_notices_carry_no_detail_even_when_chosen() {
         let (_dir, mut s) = store();
         set_detail(&s, true).unwrap();
-        assert!(take_new(&mut s, "p1", now(), true).unwrap().is_empty());
+        assert!(
+            take_new(&mut s, "p1", now(), true, Lang::En)
+                .unwrap()
+                .is_empty()
+        );
         add_reply_and_mood_check(&mut s);
-        let notices = take_new(&mut s, "p1", now(), true).unwrap();
+        let notices = take_new(&mut s, "p1", now(), true, Lang::En).unwrap();
         assert_eq!(notices.len(), 2, "{notices:#?}");
         for n in &notices {
             assert_eq!(n.title, "CareCycle");
@@ -382,5 +401,28 @@ mod tests {
             }
         }
         assert_eq!(notices[0].body, "New message from your care team");
+    }
+
+    #[test]
+    fn in_spanish_notices_are_spanish() {
+        let (_dir, mut s) = store();
+        assert!(
+            take_new(&mut s, "p1", now(), false, Lang::Es)
+                .unwrap()
+                .is_empty()
+        );
+        add_reply_and_mood_check(&mut s);
+        let notices = take_new(&mut s, "p1", now(), false, Lang::Es).unwrap();
+        let bodies: Vec<&str> = notices.iter().map(|n| n.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            [
+                "Nuevo mensaje de su equipo de atención",
+                "Su equipo de atención le envió un cuestionario para responder."
+            ]
+        );
+        set_detail(&s, true).unwrap();
+        let detailed = candidates(&s, "p1", now(), true, Lang::Es).unwrap();
+        assert_eq!(detailed[0].title, "Mensaje de Priya Raman, RN");
     }
 }

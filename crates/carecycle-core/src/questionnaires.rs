@@ -614,11 +614,8 @@ pub fn flag_guidance(flag: &RedFlag, language: &str) -> UrgentGuidance {
     }
     let urgency = match flag.urgency {
         red_flags::Urgency::Now => {
-            let label = red_flags::Localized {
-                en: "Emergency services".into(),
-                es: "Servicios de emergencia".into(),
-            };
-            calls.push((label.get(language).to_owned(), "911".to_owned()));
+            let call = red_flags::emergency_services();
+            calls.push((call.label.get(language).to_owned(), call.number));
             Urgency::Emergency
         }
         red_flags::Urgency::Soon => Urgency::TeamWillContact,

@@ -237,10 +237,13 @@ pub fn check(text: &str, language: &str) -> Option<UrgentGuidance> {
     };
     let mut calls = Vec::new();
     if rule.urgency == Urgency::Emergency {
-        if self_harm {
-            calls.push(("988 Suicide & Crisis Lifeline".to_owned(), "988".to_owned()));
+        let lines = self_harm
+            .then(carecycle_prom::red_flags::crisis_line)
+            .into_iter()
+            .chain([carecycle_prom::red_flags::emergency_services()]);
+        for line in lines {
+            calls.push((line.label.get(language).to_owned(), line.number));
         }
-        calls.push(("Emergency services".to_owned(), "911".to_owned()));
     }
     Some(UrgentGuidance {
         urgency: rule.urgency,
@@ -276,7 +279,18 @@ mod tests {
         }
         let g = check("I keep thinking about suicide", "en").unwrap();
         assert_eq!(g.calls[0].1, "988");
-        assert!(check("quiero morir", "es").unwrap().advice.contains("988"));
+        let es = check("quiero morir", "es").unwrap();
+        assert!(es.advice.contains("988"));
+        assert_eq!(
+            es.calls,
+            [
+                (
+                    "988 Línea de Prevención del Suicidio y Crisis".to_owned(),
+                    "988".to_owned()
+                ),
+                ("Servicios de emergencia".to_owned(), "911".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -221,16 +221,29 @@ fn text(en: &str, es: &str) -> Localized {
     }
 }
 
-/// CareCycle's default rules. The crisis line is the US 988 Suicide & Crisis
-/// Lifeline; an IPU elsewhere replaces it with its own.
-pub fn default_rules() -> Vec<Rule> {
-    let crisis = CallTarget {
+/// The US 988 Suicide & Crisis Lifeline, named as it names itself in each
+/// language; an IPU elsewhere replaces it with its own.
+pub fn crisis_line() -> CallTarget {
+    CallTarget {
         label: text(
             "988 Suicide & Crisis Lifeline",
             "988 Línea de Prevención del Suicidio y Crisis",
         ),
         number: "988".into(),
-    };
+    }
+}
+
+/// The US emergency number.
+pub fn emergency_services() -> CallTarget {
+    CallTarget {
+        label: text("Emergency services", "Servicios de emergencia"),
+        number: "911".into(),
+    }
+}
+
+/// CareCycle's default rules. The crisis line is [`crisis_line`].
+pub fn default_rules() -> Vec<Rule> {
+    let crisis = crisis_line();
     let soon_title = text(
         "Your care team will check in with you",
         "Su equipo de atención se comunicará con usted",

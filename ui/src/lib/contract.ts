@@ -117,7 +117,12 @@ problem: string | null, attachments: Array<AttachmentView>,
  */
 unread: boolean, };
 
-export type ThreadView = { id: string, subject: string, 
+export type ThreadView = { id: string, 
+/**
+ * What the thread is about, as its first message says; None when it says
+ * nothing (the UI names the thread by its kind, in the patient's language).
+ */
+subject: string | null, 
 /**
  * clinical, scheduling, medications, billing or other.
  */
@@ -374,7 +379,7 @@ familyView: boolean,
  */
 notShared: Array<string>, };
 
-export type MessageKindOption = { code: string, label: string, };
+export type MessageKindOption = { code: string, };
 
 export type NotificationSettings = { 
 /**

@@ -52,8 +52,10 @@ export interface ShownError {
 export function describeError(error: unknown): ShownError {
   if (isCommandError(error)) {
     // The core words what was wrong with the patient's input for the patient
-    // ("the file is 7.2 MB and the limit is 5 MB…"): that is the sentence.
-    if (error.code === 'invalidInput' && error.message.trim()) {
+    // ("the file is 7.2 MB and the limit is 5 MB…"), in English: that is the
+    // sentence in English; in Spanish the sentence is the catalog's and the
+    // core's words stay in the detail.
+    if (error.code === 'invalidInput' && error.message.trim() && locale.language === 'en') {
       const m = error.message.trim();
       return { sentence: `${m[0]!.toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`, detail: null };
     }

@@ -82,8 +82,8 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`saveMessageDraft ${id} ${thread ?? 'new'} ${text.length}`);
     },
     messageKinds: async () => [
-      { code: 'clinical', label: 'A symptom or a question about my health' },
-      { code: 'other', label: 'Something else' },
+      { code: 'clinical' },
+      { code: 'other' },
     ],
     checkUrgent: async () => null,
     syncStatus: async () => ({ lastSynced: '2026-11-22T15:00:00Z', pending: 0, failed: 0, conflicts: 0 }),

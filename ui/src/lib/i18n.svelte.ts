@@ -153,7 +153,13 @@ const en = {
   'msg.newN': '{n} new',
   'msg.all': '← All conversations',
   'msg.aboutReading': 'Your question is about the reading “{title}”. Your care team will see which one.',
+  'sync.partial': 'Some of your information could not be updated.',
   'msg.whatAbout': 'What is it about?',
+  'kind.clinical': 'A symptom or a question about my health',
+  'kind.scheduling': 'Appointments and scheduling',
+  'kind.medications': 'My medicines',
+  'kind.billing': 'Billing and insurance',
+  'kind.other': 'Something else',
   'msg.yourMessage': 'Your message',
   'msg.yourReply': 'Your reply',
   'msg.send': 'Send',
@@ -404,7 +410,13 @@ const es: Record<Key, string> = {
   'msg.newN': '{n} nuevos',
   'msg.all': '← Todas las conversaciones',
   'msg.aboutReading': 'Su pregunta es sobre la lectura «{title}». Su equipo verá cuál es.',
+  'sync.partial': 'Parte de su información no se pudo actualizar.',
   'msg.whatAbout': '¿De qué se trata?',
+  'kind.clinical': 'Un síntoma o una pregunta sobre mi salud',
+  'kind.scheduling': 'Citas y horarios',
+  'kind.medications': 'Mis medicamentos',
+  'kind.billing': 'Facturación y seguro',
+  'kind.other': 'Otra cosa',
   'msg.yourMessage': 'Su mensaje',
   'msg.yourReply': 'Su respuesta',
   'msg.send': 'Enviar',
@@ -527,6 +539,12 @@ export const locale = $state<{ language: Language }>({ language: systemLanguage(
 export function setLanguage(language: Language | string | null | undefined) {
   locale.language = language === 'en' || language === 'es' ? language : systemLanguage();
   if (globalThis.document) document.documentElement.lang = locale.language;
+}
+
+/** The name of a message kind (the core sends its code); an unknown one is "something else". */
+export function kindLabel(code: string): string {
+  const key = `kind.${code}`;
+  return t(key in en ? (key as Key) : 'kind.other');
 }
 
 /** The words for `key` in the current language, with `{name}` filled from `vars`. */

@@ -2,6 +2,7 @@
 // sync on the patient's request; both live here, once, for every screen.
 import type { Backend } from './backend';
 import { describeError, type ShownError } from './errors';
+import { t } from './i18n.svelte';
 
 /** Calls `read` whenever this profile's record changes; returns the unsubscribe. */
 export function watchRecord(backend: Backend, profileId: string, read: () => unknown): () => void {
@@ -34,7 +35,7 @@ export async function syncThenRead(
   try {
     const report = await backend.syncNow(profileId);
     return report.failures.length > 0
-      ? { sentence: 'Some of your information could not be updated.', detail: null }
+      ? { sentence: t('sync.partial'), detail: null }
       : null;
   } catch (e) {
     return describeError(e);

@@ -274,7 +274,10 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                         ),
                         _ => String::new(),
                     };
-                    say(&format!("{}  {}{waiting}", t.id, t.subject));
+                    let subject = t.subject.clone().unwrap_or_else(|| {
+                        carecycle_core::words::kind_label(core.language(), &t.kind)
+                    });
+                    say(&format!("{}  {subject}{waiting}", t.id));
                     if thread.is_some() {
                         for m in &t.messages {
                             let who = if m.from_me {
