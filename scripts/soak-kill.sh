@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CARECYCLE_KILL_ROUNDS="${1:-500}"
-exec scripts/e2e-session.sh cargo test --locked -p carecycle-core --test kill -- --nocapture
+exec scripts/e2e-session.sh cargo test --locked -p carecycle-cli --test kill -- --nocapture

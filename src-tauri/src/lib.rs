@@ -348,13 +348,7 @@ fn guard_webkit_renderer() {
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     guard_webkit_renderer();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    carecycle_log::init();
     let context = tauri::generate_context!();
     let result = with_commands(tauri::Builder::default())
         .plugin(navigation::guard())

@@ -57,13 +57,7 @@ enum SeedArg {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    carecycle_log::init();
     let cli = Cli::parse();
     match cli.command {
         Command::Policy => {

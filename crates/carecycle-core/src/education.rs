@@ -121,7 +121,7 @@ pub fn get(store: &Store, id: &str) -> Result<(String, Value)> {
     let id = id.trim_start_matches("DocumentReference/");
     let doc = store
         .get(ResourceType::DocumentReference, id)?
-        .ok_or_else(|| CoreError::InvalidInput("that reading is not on this device".into()))?;
+        .ok_or_else(|| CoreError::NotHere("that reading"))?;
     Ok((id.to_owned(), doc))
 }
 

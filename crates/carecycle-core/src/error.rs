@@ -26,7 +26,7 @@ pub enum ErrorCode {
     NotAFhirServer,
     /// Input that cannot be accepted as it is; nothing was lost.
     InvalidInput,
-    /// The thing asked for does not exist (or is not yours to see).
+    /// What was asked for is not on this device (not synced yet, or gone).
     NotFound,
     /// The local database cannot be opened (wrong key or damaged).
     StoreUnavailable,
@@ -66,12 +66,19 @@ pub enum CoreError {
     NotAFhirServer(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// What a command names is not on this device ("that reading").
+    #[error("{0} is not on this device")]
+    NotHere(&'static str),
     #[error("the local database cannot be opened: {0}")]
     StoreLocked(String),
     #[error("local database error: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("data error: {0}")]
     Data(String),
+    /// JSON that could not be written or read back (its message names a
+    /// position, never the content).
+    #[error("data error: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("CareCycle is locked")]
     Locked,
     #[error("file error: {0}")]
@@ -90,9 +97,12 @@ impl CoreError {
             CoreError::Server { .. } => ErrorCode::ServerError,
             CoreError::NotAFhirServer(_) => ErrorCode::NotAFhirServer,
             CoreError::InvalidInput(_) => ErrorCode::InvalidInput,
+            CoreError::NotHere(_) => ErrorCode::NotFound,
             CoreError::StoreLocked(_) => ErrorCode::StoreUnavailable,
             CoreError::Locked => ErrorCode::Locked,
-            CoreError::Store(_) | CoreError::Data(_) | CoreError::Io(_) => ErrorCode::Internal,
+            CoreError::Store(_) | CoreError::Data(_) | CoreError::Json(_) | CoreError::Io(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 

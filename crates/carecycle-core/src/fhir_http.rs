@@ -98,7 +98,7 @@ impl FhirSession {
             if let Some(body) = body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
-                    .body(serde_json::to_vec(body).map_err(|e| CoreError::Data(e.to_string()))?);
+                    .body(serde_json::to_vec(body)?);
             }
             let response = request.send().await.map_err(CoreError::network)?;
             let status = response.status();
@@ -184,8 +184,6 @@ pub fn load_tokens(vault: &Vault, profile_id: &str) -> Result<TokenSet> {
 }
 
 pub fn save_tokens(vault: &Vault, profile_id: &str, tokens: &TokenSet) -> Result<()> {
-    let json = zeroize::Zeroizing::new(
-        serde_json::to_string(tokens).map_err(|e| CoreError::Data(e.to_string()))?,
-    );
+    let json = zeroize::Zeroizing::new(serde_json::to_string(tokens)?);
     vault.set(profile_id, SecretKind::Tokens, &json)
 }

@@ -417,10 +417,7 @@ impl CareCycle {
         }
         let not_shared: Vec<String> = result.not_shared.iter().map(|t| t.to_string()).collect();
         with_store(&open.store, move |s| {
-            s.set_meta(
-                "not_shared",
-                &serde_json::to_string(&not_shared).map_err(|e| CoreError::Data(e.to_string()))?,
-            )
+            s.set_meta("not_shared", &serde_json::to_string(&not_shared)?)
         })
         .await?;
         for (resource_type, error) in &result.failures {
@@ -567,9 +564,7 @@ impl CareCycle {
         self.change_in_store(profile_id, move |s| {
             let mut task = s
                 .get(carecycle_fhir::ResourceType::Task, &id)?
-                .ok_or_else(|| {
-                    CoreError::InvalidInput("that checklist item is not on this device".into())
-                })?;
+                .ok_or_else(|| CoreError::NotHere("that checklist item"))?;
             task["status"] = serde_json::json!(if done { "completed" } else { "requested" });
             task["lastModified"] = serde_json::json!(carecycle_fhir::time::format_instant(now));
             outbox::queue_update(
@@ -838,8 +833,7 @@ impl CareCycle {
         let lang = self.language();
         self.in_store(profile_id, move |s| {
             let record = care_cycle::Record::load(s)?;
-            let missing =
-                || CoreError::InvalidInput("that appointment is not on this device".into());
+            let missing = || CoreError::NotHere("that appointment");
             let ics = care_cycle::appointment_ics(&record, &appointment_id, now, lang)
                 .ok_or_else(missing)?;
             let stem =

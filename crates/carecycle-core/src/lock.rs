@@ -390,7 +390,7 @@ fn load_record(vault: &Vault, profile: &str) -> Result<Option<PasscodeRecord>> {
 }
 
 fn save_record(vault: &Vault, profile: &str, record: &PasscodeRecord) -> Result<()> {
-    let json = serde_json::to_string(record).map_err(|e| CoreError::Data(e.to_string()))?;
+    let json = serde_json::to_string(record)?;
     vault.set(profile, SecretKind::Passcode, &json)
 }
 

@@ -331,9 +331,7 @@ pub fn send(store: &mut Store, patient: &str, out: &Outgoing, now: Timestamp) ->
         Some(root) => {
             let id = root.trim_start_matches("Communication/");
             if store.get(ResourceType::Communication, id)?.is_none() {
-                return Err(CoreError::InvalidInput(
-                    "that conversation is not on this device".into(),
-                ));
+                return Err(CoreError::NotHere("that conversation"));
             }
             m["partOf"] = json!([{"reference": format!("Communication/{id}")}]);
         }

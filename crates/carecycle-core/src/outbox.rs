@@ -177,7 +177,7 @@ pub fn queue_create(
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO resource (type, id, version_id, last_updated, content, local_state) VALUES (?1, ?2, NULL, NULL, ?3, 'pending')",
-        params![t.as_str(), local_id, serde_json::to_string(&content).map_err(|e| CoreError::Data(e.to_string()))?],
+        params![t.as_str(), local_id, serde_json::to_string(&content)?],
     )?;
     tx.execute(
         "INSERT INTO outbox (client_id, type, local_id, method, base_version, state, attempts, created_at)
@@ -224,11 +224,7 @@ pub fn queue_update(
     content["id"] = json!(id);
     tx.execute(
         "UPDATE resource SET content = ?3, local_state = 'pending' WHERE type = ?1 AND id = ?2",
-        params![
-            t.as_str(),
-            id,
-            serde_json::to_string(&content).map_err(|e| CoreError::Data(e.to_string()))?
-        ],
+        params![t.as_str(), id, serde_json::to_string(&content)?],
     )?;
     let waiting: Option<i64> = tx
         .query_row(
@@ -403,7 +399,7 @@ fn settle_sent(conn: &mut Connection, entry: &OutboxEntry, server: &Value) -> Re
             server_id,
             meta.and_then(|m| m.get("versionId")).and_then(Value::as_str),
             meta.and_then(|m| m.get("lastUpdated")).and_then(Value::as_str),
-            serde_json::to_string(server).map_err(|e| CoreError::Data(e.to_string()))?
+            serde_json::to_string(server)?
         ],
     )?;
     crate::text_index::index(&tx, t, &server_id, server)?;

@@ -47,7 +47,7 @@ impl ProfileList {
 /// Writes JSON atomically (write aside, then rename).
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| CoreError::Data(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(value)?;
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())

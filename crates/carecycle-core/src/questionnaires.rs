@@ -252,9 +252,7 @@ fn build(
     let task = store
         .get(ResourceType::Task, task_id)?
         .filter(is_questionnaire_task)
-        .ok_or_else(|| {
-            CoreError::InvalidInput("that questionnaire is not on this device".into())
-        })?;
+        .ok_or_else(|| CoreError::NotHere("that questionnaire"))?;
     if task["status"] == "completed" {
         return Err(CoreError::InvalidInput(
             "this questionnaire is already answered".into(),

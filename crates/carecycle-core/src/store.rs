@@ -158,7 +158,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| CoreError::Data(e.to_string())))
+        text.map(|t| serde_json::from_str(&t).map_err(CoreError::from))
             .transpose()
     }
 
@@ -167,7 +167,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT content FROM resource WHERE type = ?1 ORDER BY id")?;
         let rows = stmt.query_map([t.as_str()], |r| r.get::<_, String>(0))?;
-        rows.map(|r| serde_json::from_str(&r?).map_err(|e| CoreError::Data(e.to_string())))
+        rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
             .collect()
     }
 
@@ -197,7 +197,7 @@ impl Store {
             .conn
             .prepare_cached("SELECT content FROM value_set ORDER BY canonical")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| serde_json::from_str(&r?).map_err(|e| CoreError::Data(e.to_string())))
+        rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
             .collect()
     }
 
@@ -247,7 +247,7 @@ pub fn apply_page(
                 last_updated = excluded.last_updated, content = excluded.content
              WHERE resource.local_state IS NULL AND (resource.last_updated IS NULL
                 OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)",
-            params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content).map_err(|e| CoreError::Data(e.to_string()))?],
+            params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content)?],
         )?;
         written += changed as u32;
         if changed > 0 {

@@ -6,7 +6,7 @@
 //! milliseconds at 100k rows on a small machine, a newest-first page does not.
 
 use crate::contract::SearchHit;
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use base64::Engine;
 use carecycle_fhir::ResourceType;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -125,7 +125,7 @@ pub fn search(conn: &Connection, text: &str) -> Result<Vec<SearchHit>> {
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (t, id, title, snippet) = row.map_err(CoreError::from)?;
+        let (t, id, title, snippet) = row?;
         out.push(SearchHit {
             kind: if t == "Communication" {
                 "message".into()

@@ -7,6 +7,7 @@
 //! `scripts/e2e-session.sh`, as the test command does. Without a keyring it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../carecycle-core/tests/support/mod.rs"]
 mod support;
 
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
