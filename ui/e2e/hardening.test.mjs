@@ -63,8 +63,13 @@ test('an injected script cannot run, navigate the window, or open what it likes'
     `, [cmd]);
     assert.match(outcome, /refused_by_carecycle_isolation/, `${cmd}: ${outcome}`);
   }
-  // … while the app's own commands still work through it.
+  // … while the app's own commands still work through it, and its frame is
+  // not an empty box on the screen.
   assert.ok((await texts(s, '[data-testid="patient-name"]'))[0]);
+  assert.equal(
+    await s.execute(`const f = document.getElementById('__tauri_isolation__'); return f && getComputedStyle(f).display;`),
+    'none',
+  );
 
   // The opener's capability allows tel: and https: only.
   for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'http://example.org/', 'smb://host/share']) {
