@@ -162,8 +162,9 @@ pub async fn submit_questionnaire(
 pub async fn results(
     core: Core<'_>,
     profile_id: String,
+    language: String,
 ) -> Result<Vec<ResultSeries>, CommandError> {
-    Ok(core.results(&profile_id).await?)
+    Ok(core.results(&profile_id, language).await?)
 }
 
 #[tauri::command]

@@ -52,6 +52,39 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   assert.deepEqual(await axeViolations(s), [], 'the Spanish form has no accessibility violations');
   await screenshots(s, 'questionnaire-es');
 
+  // Finished: the score, its band, its meaning and its direction in Spanish,
+  // and the same on Results.
+  await s.click(await s.find('[data-testid="guidance-continue"]'));
+  const unanswered = await s.execute(`
+    return [...document.querySelectorAll('[data-testid="q-item"]')]
+      .filter((item) => item.querySelector('label.option input') && !item.querySelector('label.option input:checked'))
+      .map((item) => item.dataset.linkId);`);
+  for (const linkId of unanswered) {
+    const item = await s.find(`[data-testid="q-item"][data-link-id="${linkId}"]`);
+    const [, second] = await s.findIn(item, 'label.option input');
+    await s.click(second);
+  }
+  await s.click(await s.find('[data-testid="submit"]'));
+  const phq = await s.waitFor(async () => s.text(await s.find('[data-testid="score"][data-scale="phq-9"]')), { what: 'the score' });
+  assert.match(phq, /Síntomas de depresión \(PHQ-9\)/);
+  assert.match(phq, /Leve/);
+  assert.match(phq, /Una puntuación más baja es mejor/);
+  await screenshots(s, 'questionnaire-submitted-es');
+  await s.click(await s.find('[data-testid="see-results"]'));
+  const results = await s.waitFor(
+    async () => {
+      const text = await s.text(await s.find('[data-testid="results"]'));
+      return /PHQ-9/.test(text) && text;
+    },
+    { what: 'Results' },
+  );
+  assert.match(results, /Síntomas de depresión \(PHQ-9\)/);
+  for (const english of ['Mild', 'points', 'lower score', 'Depression symptoms', 'symptoms of depression']) {
+    assert.ok(!phq.includes(english) && !results.includes(english), `${english} in Spanish results`);
+  }
+  assert.deepEqual(await axeViolations(s), [], 'Spanish results have no accessibility violations');
+  await screenshots(s, 'results-es');
+
   // Messages: the kinds, a thread the team started without a subject, and the
   // crisis lines, all in Spanish.
   team(backend, 'send', '--patient', PATIENT.user, '--kind', 'billing', 'Your invoice is ready.');

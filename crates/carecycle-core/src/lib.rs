@@ -726,8 +726,13 @@ impl CareCycle {
     }
 
     /// Scores over time with their meaning (offline).
-    pub async fn results(&self, profile_id: &str) -> Result<Vec<contract::ResultSeries>> {
-        self.in_store(profile_id, |s| questionnaires::results(s))
+    /// Every score over time, worded in `language`.
+    pub async fn results(
+        &self,
+        profile_id: &str,
+        language: String,
+    ) -> Result<Vec<contract::ResultSeries>> {
+        self.in_store(profile_id, move |s| questionnaires::results(s, &language))
             .await
     }
 

@@ -457,11 +457,11 @@ type Covered = std::collections::HashSet<(String, String)>;
 /// (the baseline) means: from the Observations the server extracted, and,
 /// for responses it has not extracted yet (answered offline, or a record
 /// from before the server extracted scores), computed from the response.
-pub fn results(store: &Store) -> Result<Vec<ResultSeries>> {
+pub fn results(store: &Store, language: &str) -> Result<Vec<ResultSeries>> {
     let (mut points, extracted) = extracted_points(store)?;
     points.extend(computed_points(store, &extracted)?);
     points.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(series(points))
+    Ok(series(points, language))
 }
 
 /// Scores from the server's Observations, of scales the engine knows (it
@@ -534,7 +534,8 @@ fn computed_points(store: &Store, covered: &Covered) -> Result<Vec<Point>> {
 }
 
 /// Points in time order, as one series per scale.
-fn series(points: Vec<Point>) -> Vec<ResultSeries> {
+fn series(points: Vec<Point>, language: &str) -> Vec<ResultSeries> {
+    let say = |english: &str| carecycle_prom::spanish::words(english, language);
     let mut by_scale: std::collections::BTreeMap<String, Vec<Point>> = Default::default();
     for (at, score) in points {
         by_scale
@@ -550,12 +551,12 @@ fn series(points: Vec<Point>) -> Vec<ResultSeries> {
             let change = (points.len() > 1).then(|| latest.change_since(first));
             Some(ResultSeries {
                 scale: first.scale.clone(),
-                name: first.scale_name.clone(),
-                instrument: first.instrument_name.clone(),
-                unit: first.unit.clone(),
+                name: say(&first.scale_name),
+                instrument: say(&first.instrument_name),
+                unit: say(&first.unit),
                 min: first.min,
                 max: first.max,
-                direction: first.direction.words().to_owned(),
+                direction: say(first.direction.words()),
                 higher_is_better: match first.direction {
                     carecycle_prom::Direction::HigherIsBetter => Some(true),
                     carecycle_prom::Direction::HigherIsWorse => Some(false),
@@ -567,11 +568,11 @@ fn series(points: Vec<Point>) -> Vec<ResultSeries> {
                     .map(|(at, s)| ResultPoint {
                         authored: at.clone(),
                         value: s.value,
-                        band: s.band.as_ref().map(|b| b.label.clone()),
-                        meaning: s.band.as_ref().map(|b| b.meaning.clone()),
+                        band: s.band.as_ref().map(|b| say(&b.label)),
+                        meaning: s.band.as_ref().map(|b| say(&b.meaning)),
                     })
                     .collect(),
-                change_since_baseline: change.as_ref().map(|c| c.words.clone()),
+                change_since_baseline: change.as_ref().map(|c| c.words_in(language)),
                 verdict: change.map(|c| format!("{:?}", c.verdict).to_lowercase()),
             })
         })
@@ -753,20 +754,21 @@ pub fn form(
     })
 }
 
-/// A score as the patient reads it.
-pub fn score_view(outcome: &ScoreOutcome) -> ScoreView {
+/// A score as the patient reads it, in `language`.
+pub fn score_view(outcome: &ScoreOutcome, language: &str) -> ScoreView {
+    let say = |english: &str| carecycle_prom::spanish::words(english, language);
     match outcome {
         ScoreOutcome::Scored(s) => ScoreView {
             scale: s.scale.clone(),
-            name: s.scale_name.clone(),
-            instrument: s.instrument_name.clone(),
+            name: say(&s.scale_name),
+            instrument: say(&s.instrument_name),
             value: Some(s.value),
-            unit: Some(s.unit.clone()),
+            unit: Some(say(&s.unit)),
             min: Some(s.min),
             max: Some(s.max),
-            band: s.band.as_ref().map(|b| b.label.clone()),
-            meaning: s.band.as_ref().map(|b| b.meaning.clone()),
-            direction: Some(s.direction.words().to_owned()),
+            band: s.band.as_ref().map(|b| say(&b.label)),
+            meaning: s.band.as_ref().map(|b| say(&b.meaning)),
+            direction: Some(say(s.direction.words())),
             profile: s.profile.clone(),
             not_scored: None,
         },
@@ -774,16 +776,17 @@ pub fn score_view(outcome: &ScoreOutcome) -> ScoreView {
             scale,
             scale_name,
             reason,
-        } => not_scored(scale, scale_name, reason),
+        } => not_scored(scale, &say(scale_name), reason),
         ScoreOutcome::Unsupported {
             instrument,
             instrument_name,
             reason,
-        } => not_scored(instrument, instrument_name, reason),
+        } => not_scored(instrument, &say(instrument_name), reason),
     }
 }
 
-/// A scale (or instrument) with no score, and why.
+/// A scale (or instrument) with no score, and why (the why in English only,
+/// so far).
 fn not_scored(scale: &str, name: &str, reason: &str) -> ScoreView {
     ScoreView {
         scale: scale.to_owned(),
@@ -806,7 +809,11 @@ impl Answered {
     pub fn view(&self, language: &str) -> SubmittedQuestionnaire {
         SubmittedQuestionnaire {
             response_id: self.response_id.clone(),
-            scores: self.scores.iter().map(score_view).collect(),
+            scores: self
+                .scores
+                .iter()
+                .map(|s| score_view(s, language))
+                .collect(),
             guidance: self
                 .red_flags
                 .iter()
@@ -1209,7 +1216,7 @@ mod tests {
         assert!(score.meaning.is_some() && score.direction.is_some());
         assert_eq!(done.guidance[0].calls[0].1, "988");
         assert!(!due_list(&store, now(), &tz()).unwrap()[0].in_progress);
-        let series = results(&store).unwrap();
+        let series = results(&store, "en").unwrap();
         assert_eq!(series[0].points.len(), 1);
         assert_eq!(
             series[0].higher_is_better,
@@ -1295,7 +1302,7 @@ mod tests {
         let task = answered_task(&mut store);
         assert_eq!(task["status"], "completed");
         assert!(sdc::response_of(&task).is_some());
-        assert_eq!(results(&store).unwrap()[0].points[0].value, 9.0);
+        assert_eq!(results(&store, "en").unwrap()[0].points[0].value, 9.0);
     }
 
     #[test]
@@ -1346,7 +1353,7 @@ mod tests {
                 (ResourceType::Observation, observation),
             ],
         );
-        let series = results(&store).unwrap();
+        let series = results(&store, "en").unwrap();
         assert_eq!(series.len(), 1);
         let points: Vec<(f64, Option<&str>)> = series[0]
             .points

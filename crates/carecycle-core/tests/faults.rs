@@ -756,7 +756,7 @@ async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
         .answer_questionnaire(&r.profile, later, better)
         .await
         .unwrap();
-    let results = relaunched.results(&r.profile).await.unwrap();
+    let results = relaunched.results(&r.profile, "en".into()).await.unwrap();
     let phq = results.iter().find(|s| s.scale == "phq-9").unwrap();
     assert_eq!(
         phq.points.iter().map(|p| p.value).collect::<Vec<_>>(),

@@ -126,7 +126,7 @@ async fn sign_in_sync_and_today_match_the_seed() {
     assert!(!due.is_empty());
     assert!(due.iter().all(|q| q.questionnaire_id.is_some()), "{due:?}");
     // The answered baseline's scores come from the Observations the server extracted.
-    let results = app.results(&profile.id).await.unwrap();
+    let results = app.results(&profile.id, "en".into()).await.unwrap();
     let physical = results
         .iter()
         .find(|s| s.scale == "promis-global-physical")

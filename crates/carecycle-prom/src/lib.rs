@@ -28,6 +28,7 @@ pub mod red_flags;
 pub mod response;
 pub mod scoring;
 mod sdc;
+pub mod spanish;
 
 pub use carecycle_fhir as fhir;
 pub use model::{

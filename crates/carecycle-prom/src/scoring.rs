@@ -45,7 +45,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// In words, for the patient.
+    /// In English words, for the patient (see [`crate::spanish::words`]).
     pub fn words(self) -> &'static str {
         match self {
             Direction::HigherIsBetter => "A higher score is better.",
@@ -123,7 +123,13 @@ pub struct Change {
     pub verdict: ChangeVerdict,
     /// Whether the change reaches the MCID (None where no MCID is published).
     pub clinically_important: Option<bool>,
+    /// In English words (see [`Change::words_in`]).
     pub words: String,
+    /// The scale's unit and MCID, to word the change in another language.
+    #[serde(skip)]
+    unit: String,
+    #[serde(skip)]
+    mcid: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -152,41 +158,65 @@ impl Score {
             (Some(true), _) => ChangeVerdict::Better,
             (Some(false), _) => ChangeVerdict::Worse,
         };
-        let amount = format_number(difference.abs());
-        let words = match (verdict, self.mcid) {
-            (ChangeVerdict::AboutTheSame, Some(m)) if difference != 0.0 => format!(
-                "Changed by {amount} {}: less than the {} that patients usually notice, so about the same.",
-                self.unit,
-                format_number(m)
-            ),
-            (ChangeVerdict::AboutTheSame, _) => "About the same as before.".to_owned(),
-            (ChangeVerdict::Better, Some(m)) => format!(
-                "Better by {amount} {}: at least the {} that patients usually notice.",
-                self.unit,
-                format_number(m)
-            ),
-            (ChangeVerdict::Worse, Some(m)) => format!(
-                "Worse by {amount} {}: at least the {} that patients usually notice.",
-                self.unit,
-                format_number(m)
-            ),
-            (ChangeVerdict::Better, None) => format!(
-                "Better by {amount} {} (no published threshold says how much change patients notice).",
-                self.unit
-            ),
-            (ChangeVerdict::Worse, None) => format!(
-                "Worse by {amount} {} (no published threshold says how much change patients notice).",
-                self.unit
-            ),
-            (ChangeVerdict::Unknown, _) => format!("Changed by {difference} {}.", self.unit),
-        };
-        Change {
+        let mut change = Change {
             from: earlier.value,
             to: self.value,
             difference,
             verdict,
             clinically_important: important,
-            words,
+            words: String::new(),
+            unit: self.unit.clone(),
+            mcid: self.mcid,
+        };
+        change.words = change.words_in("en");
+        change
+    }
+}
+
+impl Change {
+    /// The change in words, in `language` ("en" or "es…"), judged against the
+    /// MCID as [`Score::change_since`] judged it.
+    pub fn words_in(&self, language: &str) -> String {
+        let spanish = crate::spanish::is_spanish(language);
+        let unit = crate::spanish::words(&self.unit, language);
+        let amount = format_number(self.difference.abs());
+        let mcid = self.mcid.map(format_number);
+        let difference = self.difference;
+        match (self.verdict, mcid, spanish) {
+            (ChangeVerdict::AboutTheSame, Some(m), false) if difference != 0.0 => format!(
+                "Changed by {amount} {unit}: less than the {m} that patients usually notice, so about the same."
+            ),
+            (ChangeVerdict::AboutTheSame, Some(m), true) if difference != 0.0 => format!(
+                "Cambió {amount} {unit}: menos de los {m} que los pacientes suelen notar, así que está más o menos igual."
+            ),
+            (ChangeVerdict::AboutTheSame, _, false) => "About the same as before.".to_owned(),
+            (ChangeVerdict::AboutTheSame, _, true) => "Más o menos igual que antes.".to_owned(),
+            (ChangeVerdict::Better, Some(m), false) => {
+                format!("Better by {amount} {unit}: at least the {m} that patients usually notice.")
+            }
+            (ChangeVerdict::Better, Some(m), true) => format!(
+                "Mejor por {amount} {unit}: al menos los {m} que los pacientes suelen notar."
+            ),
+            (ChangeVerdict::Worse, Some(m), false) => {
+                format!("Worse by {amount} {unit}: at least the {m} that patients usually notice.")
+            }
+            (ChangeVerdict::Worse, Some(m), true) => format!(
+                "Peor por {amount} {unit}: al menos los {m} que los pacientes suelen notar."
+            ),
+            (ChangeVerdict::Better, None, false) => format!(
+                "Better by {amount} {unit} (no published threshold says how much change patients notice)."
+            ),
+            (ChangeVerdict::Better, None, true) => format!(
+                "Mejor por {amount} {unit} (ningún umbral publicado dice cuánto cambio notan los pacientes)."
+            ),
+            (ChangeVerdict::Worse, None, false) => format!(
+                "Worse by {amount} {unit} (no published threshold says how much change patients notice)."
+            ),
+            (ChangeVerdict::Worse, None, true) => format!(
+                "Peor por {amount} {unit} (ningún umbral publicado dice cuánto cambio notan los pacientes)."
+            ),
+            (ChangeVerdict::Unknown, _, false) => format!("Changed by {difference} {unit}."),
+            (ChangeVerdict::Unknown, _, true) => format!("Cambió {difference} {unit}."),
         }
     }
 }
@@ -2431,6 +2461,43 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every word the engine gives a patient about a score has its Spanish:
+    /// the names, units and directions of every scale and instrument, and the
+    /// band and meaning of every value across each scale's range.
+    #[test]
+    fn every_word_for_the_patient_has_its_spanish() {
+        let mut missing = std::collections::BTreeSet::new();
+        let mut check = |english: &str| {
+            if crate::spanish::words(english, "es") == english && english != "Normal" {
+                missing.insert(english.to_owned());
+            }
+        };
+        for def in INSTRUMENTS {
+            if !def.name.contains(char::is_lowercase) {
+                continue; // an acronym (EQ-5D-5L, KOOS JR) is the same in Spanish
+            }
+            check(def.name);
+        }
+        for scale in SCALES {
+            check(scale.name);
+            if scale.unit != "%" {
+                check(scale.unit);
+            }
+            check(scale.direction.words());
+            let mut value = scale.min;
+            while value <= scale.max {
+                let score = scale.score(value);
+                if let Some(band) = &score.band {
+                    check(&band.label);
+                    check(&band.meaning);
+                }
+                value += 0.5;
+            }
+        }
+        check(Direction::NotStated.words());
+        assert!(missing.is_empty(), "no Spanish for {missing:#?}");
+    }
 
     /// The LOINC code each scale's Observation carries is one the
     /// instrument's definition already names: a score code (loinc.org's

@@ -66,7 +66,7 @@ export interface Backend {
   saveQuestionnaireDraft(profileId: string, taskId: string, answers: Answers): Promise<string>;
   /** Completes the questionnaire (works offline); what the answers mean, guidance first. */
   submitQuestionnaire(profileId: string, taskId: string, answers: Answers, language: string): Promise<SubmittedQuestionnaire>;
-  results(profileId: string): Promise<ResultSeries[]>;
+  results(profileId: string, language: string): Promise<ResultSeries[]>;
   careTeam(profileId: string): Promise<TeamMemberDetail[]>;
   checklist(profileId: string): Promise<ChecklistItem[]>;
   education(profileId: string, language: string): Promise<EducationItem[]>;
@@ -123,7 +123,7 @@ export const tauriBackend: Backend = {
     invoke<string>('save_questionnaire_draft', { profileId, taskId, answers }),
   submitQuestionnaire: (profileId, taskId, answers, language) =>
     invoke<SubmittedQuestionnaire>('submit_questionnaire', { profileId, taskId, answers, language }),
-  results: (profileId) => invoke<ResultSeries[]>('results', { profileId }),
+  results: (profileId, language) => invoke<ResultSeries[]>('results', { profileId, language }),
   careTeam: (profileId) => invoke<TeamMemberDetail[]>('care_team', { profileId }),
   checklist: (profileId) => invoke<ChecklistItem[]>('checklist', { profileId }),
   education: (profileId, language) => invoke<EducationItem[]>('education', { profileId, language }),
