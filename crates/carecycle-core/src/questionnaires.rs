@@ -723,7 +723,7 @@ pub fn form(
                 })
                 .collect(),
             answers: response.answers(path).iter().map(plain).collect(),
-            problem: problem.map(|p| p.message.clone()),
+            problem: problem.map(|p| carecycle_prom::spanish::words(&p.message, language)),
             problem_kind: kind,
         });
     }
@@ -776,17 +776,16 @@ pub fn score_view(outcome: &ScoreOutcome, language: &str) -> ScoreView {
             scale,
             scale_name,
             reason,
-        } => not_scored(scale, &say(scale_name), reason),
+        } => not_scored(scale, &say(scale_name), &say(reason)),
         ScoreOutcome::Unsupported {
             instrument,
             instrument_name,
             reason,
-        } => not_scored(instrument, &say(instrument_name), reason),
+        } => not_scored(instrument, &say(instrument_name), &say(reason)),
     }
 }
 
-/// A scale (or instrument) with no score, and why (the why in English only,
-/// so far).
+/// A scale (or instrument) with no score, and why.
 fn not_scored(scale: &str, name: &str, reason: &str) -> ScoreView {
     ScoreView {
         scale: scale.to_owned(),

@@ -2496,6 +2496,16 @@ mod tests {
             }
         }
         check(Direction::NotStated.words());
+        // Why a score could not be given: every instrument with nothing answered.
+        for def in INSTRUMENTS {
+            for outcome in outcomes(def, &vec![None; def.items.len()]) {
+                match outcome {
+                    ScoreOutcome::NotScorable { reason, .. }
+                    | ScoreOutcome::Unsupported { reason, .. } => check(&reason),
+                    ScoreOutcome::Scored(_) => {}
+                }
+            }
+        }
         assert!(missing.is_empty(), "no Spanish for {missing:#?}");
     }
 

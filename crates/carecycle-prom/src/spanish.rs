@@ -1,8 +1,9 @@
 //! The engine's words for the patient in Spanish: every scale and instrument
-//! name, unit, band, band meaning and direction it gives in English, beside
-//! the English it translates. The cut-offs, the English and their sources stay
-//! in [`crate::scoring`]; a test there fails when a scale gains words this
-//! table lacks. Changes are worded in both languages by
+//! name, unit, band, band meaning and direction, why a score could not be
+//! given, and each problem with an answer, beside the English it translates.
+//! The cut-offs, the English and their sources stay in [`crate::scoring`] and
+//! [`crate::response`]; tests there fail when either gains words this table
+//! lacks. Changes are worded in both languages by
 //! [`crate::scoring::Change::words_in`].
 
 /// (English, Spanish).
@@ -203,6 +204,54 @@ const ES: &[(&str, &str)] = &[
         "Severe pain; tell your care team if it is not controlled.",
         "Dolor intenso; avise a su equipo de atención si no está controlado.",
     ),
+    // Why a score could not be given.
+    (
+        "The pain rating was not answered.",
+        "No se respondió la calificación del dolor.",
+    ),
+    (
+        "The health scale was not answered.",
+        "No se respondió la escala de salud.",
+    ),
+    (
+        "All five areas need an answer.",
+        "Las cinco áreas necesitan una respuesta.",
+    ),
+    (
+        "All four questions of this score need an answer.",
+        "Esta puntuación necesita respuesta a sus cuatro preguntas.",
+    ),
+    // Problems with an answer, next to the question.
+    (
+        "Please answer at least one question in this section.",
+        "Responda al menos una pregunta de esta sección.",
+    ),
+    (
+        "This question needs an answer.",
+        "Esta pregunta necesita una respuesta.",
+    ),
+    (
+        "Please choose only one answer.",
+        "Elija solo una respuesta.",
+    ),
+    (
+        "Please choose one of the answers offered.",
+        "Elija una de las respuestas ofrecidas.",
+    ),
+    ("yes or no", "sí o no"),
+    ("a number", "un número"),
+    ("a whole number", "un número entero"),
+    ("a date", "una fecha"),
+    ("a date and time", "una fecha y hora"),
+    ("a time", "una hora"),
+    ("some text", "un texto"),
+    ("a web address", "una dirección web"),
+    (
+        "one of the answers offered",
+        "una de las respuestas ofrecidas",
+    ),
+    ("an amount", "una cantidad"),
+    ("a file", "un archivo"),
     // EQ-5D-5L.
     ("Health profile", "Perfil de salud"),
     (
@@ -214,6 +263,74 @@ const ES: &[(&str, &str)] = &[
         "Cómo calificó su salud hoy (100 es la mejor salud que pueda imaginar).",
     ),
 ];
+
+/// Sentences with numbers or names in them: (English, Spanish), `{}` where
+/// each goes, in the same order.
+const ES_WITH_VALUES: &[(&str, &str)] = &[
+    ("{} out of 100", "{} de 100"),
+    // An EQ-5D-5L profile with its digits, as a server may label it.
+    ("Health profile {}", "Perfil de salud {}"),
+    ("Please enter {}.", "Escriba {}."),
+    (
+        "The lowest answer allowed is {}.",
+        "La respuesta más baja permitida es {}.",
+    ),
+    (
+        "The highest answer allowed is {}.",
+        "La respuesta más alta permitida es {}.",
+    ),
+    (
+        "Please keep this to {} characters or fewer.",
+        "Escriba {} caracteres o menos.",
+    ),
+    // Why a score could not be given.
+    (
+        "{} of {} questions are not answered; this score needs all of them.",
+        "{} de {} preguntas no tienen respuesta; esta puntuación las necesita todas.",
+    ),
+    (
+        "Only {} of 10 sections are answered; at least 8 are needed.",
+        "Solo {} de 10 secciones tienen respuesta; se necesitan al menos 8.",
+    ),
+    (
+        "{} scored questions are not answered.",
+        "{} preguntas que cuentan para la puntuación no tienen respuesta.",
+    ),
+    (
+        "{} turns answers into a 0–100 interval score through a conversion table from its publication; CareCycle does not ship that table and never approximates one. The answers are kept and sent to your care team, who score them.",
+        "{} convierte las respuestas en una puntuación de 0 a 100 con una tabla de conversión de su publicación; CareCycle no incluye esa tabla y nunca la aproxima. Las respuestas se guardan y se envían a su equipo de atención, que las puntúa.",
+    ),
+];
+
+/// Fills `spanish`'s `{}` with what stands at `english`'s `{}` in `text`,
+/// when `text` has `english`'s shape.
+fn fill(text: &str, english: &str, spanish: &str) -> Option<String> {
+    let literals: Vec<&str> = english.split("{}").collect();
+    let mut rest = text.strip_prefix(literals[0])?;
+    let mut values = Vec::new();
+    for (i, literal) in literals.iter().enumerate().skip(1) {
+        let at = if i == literals.len() - 1 {
+            rest.len().checked_sub(literal.len())?
+        } else {
+            rest.find(literal)?
+        };
+        if at == 0 || !rest[at..].starts_with(literal) {
+            return None;
+        }
+        values.push(&rest[..at]);
+        rest = &rest[at + literal.len()..];
+    }
+    let mut out = String::new();
+    for (i, part) in spanish.split("{}").enumerate() {
+        if i > 0 {
+            // A value the engine words ("a whole number") is translated too.
+            let value = values.get(i - 1)?;
+            out.push_str(self::spanish(value).unwrap_or(value));
+        }
+        out.push_str(part);
+    }
+    Some(out)
+}
 
 /// Whether `language` (a tag such as "es" or "es-MX") is Spanish.
 pub fn is_spanish(language: &str) -> bool {
@@ -227,14 +344,14 @@ pub fn words(english: &str, language: &str) -> String {
     if !is_spanish(language) {
         return english.to_owned();
     }
-    if let Some(value) = english.strip_suffix(" out of 100") {
-        return format!("{value} de 100");
-    }
-    // An EQ-5D-5L profile with its digits, as a server may label it.
-    if let Some(digits) = english.strip_prefix("Health profile ") {
-        return format!("Perfil de salud {digits}");
-    }
-    spanish(english).map_or_else(|| english.to_owned(), str::to_owned)
+    spanish(english)
+        .map(str::to_owned)
+        .or_else(|| {
+            ES_WITH_VALUES
+                .iter()
+                .find_map(|(en, es)| fill(english, en, es))
+        })
+        .unwrap_or_else(|| english.to_owned())
 }
 
 /// The Spanish of an English phrase of the engine, if the table has it.
@@ -253,6 +370,18 @@ mod tests {
         assert_eq!(words("72 out of 100", "es"), "72 de 100");
         assert_eq!(words("Health profile 11223", "es"), "Perfil de salud 11223");
         assert_eq!(words("A name the team gave", "es"), "A name the team gave");
+        assert_eq!(
+            words(
+                "2 of 9 questions are not answered; this score needs all of them.",
+                "es"
+            ),
+            "2 de 9 preguntas no tienen respuesta; esta puntuación las necesita todas."
+        );
+        assert_eq!(
+            words(" out of 100", "es"),
+            " out of 100",
+            "a value is never empty"
+        );
     }
 
     #[test]

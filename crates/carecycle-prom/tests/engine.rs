@@ -235,11 +235,24 @@ fn enable_when_inside_a_repeating_group_reads_its_own_repetition() {
     );
 }
 
+/// Every problem the engine reports has its Spanish (carecycle-prom/src/spanish.rs).
+fn spanish_too(eval: &carecycle_prom::Evaluation) {
+    for p in &eval.problems {
+        assert_ne!(
+            carecycle_prom::spanish::words(&p.message, "es"),
+            p.message,
+            "no Spanish for {:?}",
+            p.message
+        );
+    }
+}
+
 #[test]
 fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let q = Questionnaire::parse(&kitchen_sink()).unwrap();
     let mut r = Response::new(&q);
     let eval = r.evaluate(&q);
+    spanish_too(&eval);
     assert_eq!(eval.problems.len(), 1);
     assert_eq!(eval.problems[0].path.to_string(), "about/smoker");
     assert_eq!(eval.problems[0].kind, ProblemKind::Required);
@@ -249,6 +262,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let eval = r
         .set_answers(&q, &path("about/per-day"), vec![AnswerValue::Integer(0)])
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -257,6 +271,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let eval = r
         .set_answers(&q, &path("about/per-day"), vec![AnswerValue::Decimal(2.5)])
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems.iter().any(|p| matches!(&p.kind, ProblemKind::WrongType { expected } if expected == "a whole number")),
         "{:?}",
@@ -277,6 +292,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
             vec![AnswerValue::String("paracetamol 500".into())],
         )
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -292,6 +308,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let eval = r
         .set_answers(&q, &path("temp"), vec![AnswerValue::Decimal(45.0)])
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -303,6 +320,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let eval = r
         .set_answers(&q, &path("about/smoker"), vec![coding("maybe")])
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -311,6 +329,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     let eval = r
         .set_answers(&q, &path("about/smoker"), vec![coding("y"), coding("n")])
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -330,6 +349,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
             vec![AnswerValue::Date("2026-02-31x".into())],
         )
         .unwrap();
+    spanish_too(&eval);
     assert!(
         eval.problems
             .iter()
@@ -350,6 +370,7 @@ fn validation_reports_each_problem_next_to_its_item_and_keeps_the_answer() {
     assert!(r.set_answers(&q, &path("nope"), vec![]).is_err());
 
     let eval = r.evaluate(&q);
+    spanish_too(&eval);
     assert!(eval.is_valid(), "{:?}", eval.problems);
     assert!(eval.answered <= eval.questions);
 }
