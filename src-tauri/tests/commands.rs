@@ -105,7 +105,12 @@ fn commands_answer_through_the_real_capabilities() {
         Ok(Value::Null)
     );
     for cmd in ["messages", "sync_status", "due_questionnaires", "results"] {
-        let err = invoke(&webview, cmd, json!({"profileId": "nope"})).unwrap_err();
+        let err = invoke(
+            &webview,
+            cmd,
+            json!({"profileId": "nope", "language": "en"}),
+        )
+        .unwrap_err();
         assert_eq!(err["code"], "notSignedIn", "{cmd}");
     }
     let err = invoke(

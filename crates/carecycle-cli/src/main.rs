@@ -101,6 +101,14 @@ fn say(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
+/// A closed set's code as the JSON output and the UI spell it ("pending", "overdue").
+fn code<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 fn json_out<T: serde::Serialize>(value: &T) {
     say(&serde_json::to_string_pretty(value).unwrap_or_default());
 }
@@ -279,7 +287,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                             } else {
                                 m.sender.clone().unwrap_or_else(|| "care team".into())
                             };
-                            say(&format!("  [{}] {who}: {}", m.state, m.text));
+                            say(&format!("  [{}] {who}: {}", code(&m.state), m.text));
                         }
                     }
                 }
@@ -311,7 +319,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                     say(&format!(
                         "{}  [{}]  {}  until {}",
                         d.task_id,
-                        d.state,
+                        code(&d.state),
                         d.title,
                         d.closes.as_deref().unwrap_or("-")
                     ));

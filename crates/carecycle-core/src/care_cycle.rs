@@ -338,7 +338,7 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
 /// a task the patient ticked (pending, failed, conflict) when not yet settled.
 pub fn checklist(
     record: &Record,
-    state_of: impl Fn(&str) -> Option<String>,
+    state_of: impl Fn(&str) -> Option<crate::outbox::ItemState>,
 ) -> Vec<crate::contract::ChecklistItem> {
     let mut items: Vec<crate::contract::ChecklistItem> = record
         .tasks
@@ -368,7 +368,7 @@ pub fn checklist(
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 done: t.status == "completed",
-                state: state_of(&id).unwrap_or_else(|| "sent".into()),
+                state: state_of(&id).unwrap_or(crate::outbox::ItemState::Sent),
             })
         })
         .collect();

@@ -126,8 +126,7 @@ pub struct MessageView {
     /// When it was written (RFC 3339).
     pub sent: Option<String>,
     pub text: String,
-    /// pending, sent, failed or conflict.
-    pub state: String,
+    pub state: ItemState,
     /// Why it failed, when it did.
     pub problem: Option<String>,
     pub attachments: Vec<AttachmentView>,
@@ -170,6 +169,59 @@ pub struct Outgoing {
     pub attachment: Option<NewAttachment>,
 }
 
+pub use crate::outbox::ItemState;
+
+/// Where an assigned questionnaire stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum DueState {
+    /// Past its window and not done: first in the list.
+    Overdue,
+    Due,
+    /// Its window has not opened yet.
+    Upcoming,
+    Done,
+    /// Cancelled or withdrawn by the team.
+    Closed,
+}
+
+impl DueState {
+    /// Can the patient answer it now?
+    pub fn answerable(self) -> bool {
+        matches!(self, DueState::Due | DueState::Overdue)
+    }
+}
+
+/// How the latest score compares with the first, against the MCID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    Better,
+    Worse,
+    AboutTheSame,
+    Unknown,
+}
+
+impl From<carecycle_prom::scoring::ChangeVerdict> for Verdict {
+    fn from(v: carecycle_prom::scoring::ChangeVerdict) -> Verdict {
+        use carecycle_prom::scoring::ChangeVerdict as V;
+        match v {
+            V::Better => Verdict::Better,
+            V::Worse => Verdict::Worse,
+            V::AboutTheSame => Verdict::AboutTheSame,
+            V::Unknown => Verdict::Unknown,
+        }
+    }
+}
+
+/// What a search found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum HitKind {
+    Message,
+    Reading,
+}
+
 /// A conversation with the care team, and who answers it by when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -206,8 +258,7 @@ pub struct SyncStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
-    /// message or reading.
-    pub kind: String,
+    pub kind: HitKind,
     pub id: String,
     pub title: String,
     /// The matching words in context, marked with [ and ].
@@ -224,8 +275,7 @@ pub struct DueQuestionnaire {
     /// The answering window (RFC 3339 or a date), when given.
     pub opens: Option<String>,
     pub closes: Option<String>,
-    /// upcoming, due, overdue, done or closed.
-    pub state: String,
+    pub state: DueState,
     /// Answers are saved and waiting to be finished.
     pub in_progress: bool,
     /// The window is open (due or overdue): the patient may answer now.
@@ -277,8 +327,7 @@ pub struct ResultSeries {
     pub points: Vec<ResultPoint>,
     /// The latest change since the first score, in words, judged against the MCID.
     pub change_since_baseline: Option<String>,
-    /// better, worse, aboutTheSame or unknown.
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
 }
 
 /// One choice offered for a question.
@@ -337,8 +386,7 @@ pub struct FormView {
     pub title: String,
     /// The questionnaire's own name.
     pub instrument: String,
-    /// upcoming, due, overdue, done or closed.
-    pub state: String,
+    pub state: DueState,
     pub closes: Option<String>,
     pub items: Vec<FormItem>,
     pub pages: u32,
@@ -410,8 +458,8 @@ pub struct ChecklistItem {
     /// How to do it, in the team's words.
     pub how: Option<String>,
     pub done: bool,
-    /// pending, sent, failed or conflict: whether the team has it yet.
-    pub state: String,
+    /// Whether the team has it yet.
+    pub state: ItemState,
 }
 
 /// A reading in the library.
@@ -534,6 +582,10 @@ pub fn typescript_contract() -> String {
         TimelineView::decl(&cfg),
         RecordAccess::decl(&cfg),
         MessageKindOption::decl(&cfg),
+        ItemState::decl(&cfg),
+        DueState::decl(&cfg),
+        Verdict::decl(&cfg),
+        HitKind::decl(&cfg),
         NotificationSettings::decl(&cfg),
         crate::lock::LockView::decl(&cfg),
         crate::lock::UnlockOutcome::decl(&cfg),

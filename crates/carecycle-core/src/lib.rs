@@ -784,7 +784,7 @@ impl CareCycle {
                 outbox::state_of(conn, carecycle_fhir::ResourceType::Task, id)
                     .ok()
                     .flatten()
-                    .map(|(state, _)| state.code().to_owned())
+                    .map(|(state, _)| state)
             }))
         })
         .await

@@ -171,13 +171,7 @@ fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> 
         sender: sender_name(store, m)?,
         sent: m["sent"].as_str().map(str::to_owned),
         text: text_of(m),
-        state: match state {
-            Some((ItemState::Pending, _)) => "pending",
-            Some((ItemState::Failed, _)) => "failed",
-            Some((ItemState::Conflict, _)) => "conflict",
-            _ => "sent",
-        }
-        .into(),
+        state: state.as_ref().map_or(ItemState::Sent, |(s, _)| *s),
         problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
         attachments: attachments_of(m),
         unread: !from_me && m.get("received").is_none(),
@@ -610,7 +604,7 @@ mod tests {
         // The read mark waits in the outbox, but the team's message is not the
         // patient's to send: it never reads "waiting to send".
         let theirs = t.messages.iter().find(|m| !m.from_me).unwrap();
-        assert_eq!(theirs.state, "sent");
+        assert_eq!(theirs.state, ItemState::Sent);
         assert_eq!(
             s.get(ResourceType::Communication, "t1").unwrap().unwrap()["received"],
             carecycle_fhir::time::format_instant(now())

@@ -69,7 +69,7 @@ pub fn candidates(
         for m in thread
             .messages
             .iter()
-            .filter(|m| !m.from_me && m.state == "sent")
+            .filter(|m| !m.from_me && m.state == crate::outbox::ItemState::Sent)
         {
             let (title, body) = match (&m.sender, detailed) {
                 (Some(who), true) => (

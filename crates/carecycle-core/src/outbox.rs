@@ -25,8 +25,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-/// Where an item the patient created stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where an item the patient created stands (what the UI shows beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
 pub enum ItemState {
     Pending,
     Sent,

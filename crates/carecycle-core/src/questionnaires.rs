@@ -4,8 +4,8 @@
 //! there at once, offline, before anything is sent.
 
 use crate::contract::{
-    DueQuestionnaire, FormItem, FormOption, FormUnavailable, FormView, ResultPoint, ResultSeries,
-    ScoreView, SubmittedQuestionnaire,
+    DueQuestionnaire, DueState, FormItem, FormOption, FormUnavailable, FormView, ResultPoint,
+    ResultSeries, ScoreView, SubmittedQuestionnaire,
 };
 use crate::error::{CoreError, Result};
 use crate::outbox;
@@ -57,11 +57,11 @@ fn instant(value: Option<&str>, tz: &TimeZone) -> Option<Timestamp> {
         .map(|d| d.start_instant(tz))
 }
 
-/// upcoming, due, overdue, done or closed.
-pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
+/// Where an assigned questionnaire stands at `now`.
+pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> DueState {
     match task["status"].as_str() {
-        Some("completed") => return "done",
-        Some("cancelled" | "rejected" | "failed" | "entered-in-error") => return "closed",
+        Some("completed") => return DueState::Done,
+        Some("cancelled" | "rejected" | "failed" | "entered-in-error") => return DueState::Closed,
         _ => {}
     }
     let period = &task["restriction"]["period"];
@@ -75,9 +75,9 @@ pub fn state_of(task: &Value, now: Timestamp, tz: &TimeZone) -> &'static str {
         })
     });
     match (opens, closes) {
-        (Some(o), _) if now < o => "upcoming",
-        (_, Some(c)) if now >= c => "overdue",
-        _ => "due",
+        (Some(o), _) if now < o => DueState::Upcoming,
+        (_, Some(c)) if now >= c => DueState::Overdue,
+        _ => DueState::Due,
     }
 }
 
@@ -141,7 +141,7 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
                     .unwrap_or("Questionnaire")
                     .to_owned(),
                 unavailable: match state {
-                    "done" | "closed" => None,
+                    DueState::Done | DueState::Closed => None,
                     _ => unavailable(store, &sets, questionnaire_id.as_deref())?,
                 },
                 questionnaire_id,
@@ -151,21 +151,15 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
                 closes: t["restriction"]["period"]["end"]
                     .as_str()
                     .map(str::to_owned),
-                state: state.to_owned(),
-                answerable: matches!(state, "due" | "overdue"),
+                state,
+                answerable: state.answerable(),
                 in_progress: t["status"] != "completed"
                     && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
             })
         })
         .collect::<Result<_>>()?;
-    let rank = |s: &str| match s {
-        "overdue" => 0,
-        "due" => 1,
-        "upcoming" => 2,
-        "done" => 3,
-        _ => 4,
-    };
-    out.sort_by(|a, b| (rank(&a.state), &a.closes).cmp(&(rank(&b.state), &b.closes)));
+    // Overdue first, then due, upcoming, done, closed (DueState's order).
+    out.sort_by(|a, b| (a.state, &a.closes).cmp(&(b.state, &b.closes)));
     Ok(out)
 }
 
@@ -573,7 +567,7 @@ fn series(points: Vec<Point>, language: &str) -> Vec<ResultSeries> {
                     })
                     .collect(),
                 change_since_baseline: change.as_ref().map(|c| c.words_in(language)),
-                verdict: change.map(|c| format!("{:?}", c.verdict).to_lowercase()),
+                verdict: change.map(|c| c.verdict.into()),
             })
         })
         .collect()
@@ -740,7 +734,7 @@ pub fn form(
             .unwrap_or("Questionnaire")
             .to_owned(),
         instrument: q.title.clone().unwrap_or_default(),
-        state: state_of(&task, now, tz).to_owned(),
+        state: state_of(&task, now, tz),
         closes: task["restriction"]["period"]["end"]
             .as_str()
             .map(str::to_owned),
@@ -993,7 +987,7 @@ mod tests {
         let (_dir, store) = store_with("phq-9");
         let view = form(&store, "Task/t1", None, "en", now(), &tz()).unwrap();
         assert_eq!(view.title, "Mood check");
-        assert_eq!(view.state, "due");
+        assert_eq!(view.state, DueState::Due);
         assert_eq!((view.answered, view.complete), (0, false));
         // The introduction shares the first question's page; one question a page.
         assert_eq!(view.items[0].item_type, "display");
@@ -1231,28 +1225,28 @@ mod tests {
         let at = |s: &str| s.parse::<Timestamp>().unwrap();
         assert_eq!(
             state_of(&task("requested"), at("2026-11-19T12:00:00Z"), &tz),
-            "upcoming"
+            DueState::Upcoming
         );
         assert_eq!(
             state_of(&task("requested"), at("2026-11-23T12:00:00Z"), &tz),
-            "due"
+            DueState::Due
         );
         // The whole of the last day counts (in the unit's zone).
         assert_eq!(
             state_of(&task("requested"), at("2026-11-26T05:00:00Z"), &tz),
-            "due"
+            DueState::Due
         );
         assert_eq!(
             state_of(&task("requested"), at("2026-11-26T07:00:00Z"), &tz),
-            "overdue"
+            DueState::Overdue
         );
         assert_eq!(
             state_of(&task("completed"), at("2026-11-30T12:00:00Z"), &tz),
-            "done"
+            DueState::Done
         );
         assert_eq!(
             state_of(&task("cancelled"), at("2026-11-23T12:00:00Z"), &tz),
-            "closed"
+            DueState::Closed
         );
         assert_eq!(
             state_of(
@@ -1260,7 +1254,7 @@ mod tests {
                 at("2026-11-23T12:00:00Z"),
                 &tz
             ),
-            "due"
+            DueState::Due
         );
     }
 
@@ -1365,6 +1359,6 @@ mod tests {
         assert_eq!(series[0].mcid, Some(5.0));
         assert_eq!(series[0].higher_is_better, Some(false));
         assert!(series[0].points[0].meaning.is_some());
-        assert_eq!(series[0].verdict.as_deref(), Some("better"));
+        assert_eq!(series[0].verdict, Some(crate::contract::Verdict::Better));
     }
 }

@@ -128,9 +128,9 @@ pub fn search(conn: &Connection, text: &str) -> Result<Vec<SearchHit>> {
         let (t, id, title, snippet) = row?;
         out.push(SearchHit {
             kind: if t == "Communication" {
-                "message".into()
+                crate::contract::HitKind::Message
             } else {
-                "reading".into()
+                crate::contract::HitKind::Reading
             },
             id: format!("{t}/{id}"),
             title,

@@ -8,6 +8,7 @@ mod support;
 
 use carecycle_backend::RunningServer;
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
+use carecycle_core::contract::{DueState, HitKind, ItemState, Verdict};
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::{SystemBrowser, TokenSet};
 use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock};
@@ -160,7 +161,7 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
     let threads = r.core.messages(&r.profile).await.unwrap();
     let mine = threads.iter().find(|t| t.id == root).unwrap();
     assert_eq!(mine.messages.len(), 2);
-    assert!(mine.messages.iter().all(|m| m.state == "pending"));
+    assert!(mine.messages.iter().all(|m| m.state == ItemState::Pending));
     let err = r.core.sync(&r.profile).await;
     assert!(
         matches!(&err, Err(e) if e.code() == ErrorCode::Offline)
@@ -189,7 +190,7 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
         .unwrap();
     assert!(!question.id.contains("local-"));
     assert_eq!(question.messages.len(), 2);
-    assert!(question.messages.iter().all(|m| m.state == "sent"));
+    assert!(question.messages.iter().all(|m| m.state == ItemState::Sent));
     assert_eq!(
         question.answered_by.as_deref(),
         Some("Priya Raman, RN (Nurse navigator)")
@@ -319,7 +320,7 @@ async fn refusals_fail_visibly_and_stale_updates_conflict() {
         .flat_map(|t| &t.messages)
         .find(|m| m.text == "Refused once")
         .unwrap();
-    assert_eq!(failed.state, "failed");
+    assert_eq!(failed.state, ItemState::Failed);
     assert!(failed.problem.as_deref().unwrap().contains("injected 422"));
     assert_eq!(r.core.retry_failed(&r.profile).await.unwrap(), 1);
     r.core.sync(&r.profile).await.unwrap();
@@ -424,13 +425,13 @@ async fn search_due_list_and_answering_offline() {
     );
     assert!(
         hits.iter()
-            .all(|h| h.kind == "message" && h.snippet.contains('['))
+            .all(|h| h.kind == HitKind::Message && h.snippet.contains('['))
     );
     let spanish = r.core.search(&r.profile, "rodil".into()).await.unwrap();
     assert!(
         spanish
             .iter()
-            .any(|h| h.kind == "reading" && h.title.contains("rodilla")),
+            .any(|h| h.kind == HitKind::Reading && h.title.contains("rodilla")),
         "{spanish:?}"
     );
     assert!(
@@ -446,13 +447,13 @@ async fn search_due_list_and_answering_offline() {
     let state = |title: &str| {
         due.iter()
             .find(|d| d.title.starts_with(title))
-            .map(|d| d.state.clone())
+            .map(|d| d.state)
             .unwrap()
     };
-    assert_eq!(state("Mood check (PHQ-9) — before surgery"), "due");
-    assert_eq!(state("Knee health (KOOS JR) — baseline"), "done");
-    assert_eq!(state("Knee health (KOOS JR) — 6 weeks"), "upcoming");
-    assert_eq!(due[0].state, "due", "the most urgent first");
+    assert_eq!(state("Mood check (PHQ-9) — before surgery"), DueState::Due);
+    assert_eq!(state("Knee health (KOOS JR) — baseline"), DueState::Done);
+    assert_eq!(state("Knee health (KOOS JR) — 6 weeks"), DueState::Upcoming);
+    assert_eq!(due[0].state, DueState::Due, "the most urgent first");
     let phq9 = due
         .iter()
         .find(|d| d.title.starts_with("Mood check (PHQ-9) — before"))
@@ -520,7 +521,7 @@ async fn search_due_list_and_answering_offline() {
     let due = r.core.due_questionnaires(&r.profile).await.unwrap();
     assert_eq!(
         due.iter().find(|d| d.task_id == phq9).unwrap().state,
-        "done"
+        DueState::Done
     );
 
     // Back online: both reach the server once; the task is completed there.
@@ -642,7 +643,7 @@ async fn plain_servers_still_converge() {
         threads
             .iter()
             .flat_map(|t| &t.messages)
-            .any(|m| m.text == "Plain server, lost answer" && m.state == "sent")
+            .any(|m| m.text == "Plain server, lost answer" && m.state == ItemState::Sent)
     );
 }
 
@@ -764,7 +765,7 @@ async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
     );
     assert_eq!(phq.points[0].band.as_deref(), Some("Moderately severe"));
     assert_eq!(phq.direction, "A lower score is better.");
-    assert_eq!(phq.verdict.as_deref(), Some("better"));
+    assert_eq!(phq.verdict, Some(Verdict::Better));
     assert!(
         phq.change_since_baseline
             .as_deref()

@@ -103,11 +103,7 @@ fromMe: boolean, sender: string | null,
 /**
  * When it was written (RFC 3339).
  */
-sent: string | null, text: string, 
-/**
- * pending, sent, failed or conflict.
- */
-state: string, 
+sent: string | null, text: string, state: ItemState, 
 /**
  * Why it failed, when it did.
  */
@@ -146,11 +142,7 @@ unread: number, messages: Array<MessageView>, };
 
 export type SyncStatus = { lastSynced: string | null, pending: number, failed: number, conflicts: number, };
 
-export type SearchHit = { 
-/**
- * message or reading.
- */
-kind: string, id: string, title: string, 
+export type SearchHit = { kind: HitKind, id: string, title: string, 
 /**
  * The matching words in context, marked with [ and ].
  */
@@ -160,11 +152,7 @@ export type DueQuestionnaire = { taskId: string, title: string, questionnaireId:
 /**
  * The answering window (RFC 3339 or a date), when given.
  */
-opens: string | null, closes: string | null, 
-/**
- * upcoming, due, overdue, done or closed.
- */
-state: string, 
+opens: string | null, closes: string | null, state: DueState, 
 /**
  * Answers are saved and waiting to be finished.
  */
@@ -203,11 +191,7 @@ mcid: number | null, points: Array<ResultPoint>,
 /**
  * The latest change since the first score, in words, judged against the MCID.
  */
-changeSinceBaseline: string | null, 
-/**
- * better, worse, aboutTheSame or unknown.
- */
-verdict: string | null, };
+changeSinceBaseline: string | null, verdict: Verdict | null, };
 
 export type FormOption = { 
 /**
@@ -255,11 +239,7 @@ title: string,
 /**
  * The questionnaire's own name.
  */
-instrument: string, 
-/**
- * upcoming, due, overdue, done or closed.
- */
-state: string, closes: string | null, items: Array<FormItem>, pages: number, 
+instrument: string, state: DueState, closes: string | null, items: Array<FormItem>, pages: number, 
 /**
  * Questions asked now, and how many have an answer.
  */
@@ -333,9 +313,9 @@ due: string | null,
  */
 how: string | null, done: boolean, 
 /**
- * pending, sent, failed or conflict: whether the team has it yet.
+ * Whether the team has it yet.
  */
-state: string, };
+state: ItemState, };
 
 export type EducationItem = { id: string, title: string, 
 /**
@@ -380,6 +360,14 @@ familyView: boolean,
 notShared: Array<string>, };
 
 export type MessageKindOption = { code: string, };
+
+export type ItemState = "pending" | "sent" | "failed" | "conflict";
+
+export type DueState = "overdue" | "due" | "upcoming" | "done" | "closed";
+
+export type Verdict = "better" | "worse" | "aboutTheSame" | "unknown";
+
+export type HitKind = "message" | "reading";
 
 export type NotificationSettings = { 
 /**
