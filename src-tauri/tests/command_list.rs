@@ -9,17 +9,12 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use carecycle_app_lib::{OPEN_WHILE_LOCKED, attach_core, with_commands};
-use carecycle_core::secrets::Vault;
-use carecycle_core::smart::{ReturnPath, SystemBrowser};
-use carecycle_core::{CareCycle, CoreConfig, SystemClock};
+mod support;
+
+use carecycle_app_lib::OPEN_WHILE_LOCKED;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
-use tauri::webview::InvokeRequest;
 
 fn read(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
@@ -76,41 +71,9 @@ fn every_declared_command_is_handled_and_the_open_ones_are_declared() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let core = CareCycle::new(CoreConfig {
-        data_dir: dir.path().to_owned(),
-        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
-        clock: Arc::new(SystemClock),
-        browser: Arc::new(SystemBrowser),
-        return_path: ReturnPath::Loopback,
-        server_choices: vec![],
-    })
-    .unwrap();
-    let app = with_commands(mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    attach_core(app.handle(), Arc::new(core));
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let url = if cfg!(dev) {
-        "http://localhost:5173"
-    } else {
-        "tauri://localhost"
-    };
+    let (_app, webview) = support::window(support::core(dir.path(), vec![]));
     for command in declared().into_iter().chain(["no_such_command".to_owned()]) {
-        let answer = get_ipc_response(
-            &webview,
-            InvokeRequest {
-                cmd: command.clone(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: url.parse().unwrap(),
-                body: InvokeBody::Json(json!({})),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap());
+        let answer = support::invoke(&webview, &command, json!({}));
         // Without arguments most commands refuse, but as the command they
         // are; one nobody registered is "not found".
         let unknown = matches!(&answer, Err(Value::String(e)) if e.contains("not found"));

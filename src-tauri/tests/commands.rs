@@ -5,62 +5,19 @@
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use carecycle_app_lib::{attach_core, server_choices_from, with_commands};
-use carecycle_core::secrets::Vault;
-use carecycle_core::smart::SystemBrowser;
-use carecycle_core::{CareCycle, CoreConfig, SystemClock};
-use serde_json::{Value, json};
-use std::sync::Arc;
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder};
-use tauri::webview::InvokeRequest;
+mod support;
 
-fn invoke(
-    webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
-    cmd: &str,
-    args: Value,
-) -> Result<Value, Value> {
-    let url = if cfg!(dev) {
-        "http://localhost:5173"
-    } else {
-        "tauri://localhost"
-    };
-    get_ipc_response(
-        webview,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: url.parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-}
+use carecycle_app_lib::server_choices_from;
+use serde_json::{Value, json};
+use support::invoke;
 
 #[test]
 fn commands_answer_through_the_real_capabilities() {
     let dir = tempfile::tempdir().unwrap();
-    let core = CareCycle::new(CoreConfig {
-        data_dir: dir.path().to_owned(),
-        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
-        clock: Arc::new(SystemClock),
-        browser: Arc::new(SystemBrowser),
-        return_path: carecycle_core::smart::ReturnPath::Loopback,
-        server_choices: server_choices_from(
-            "Riverside (demo)|http://127.0.0.1:9/fhir; broken entry",
-        ),
-    })
-    .unwrap();
-    let app = with_commands(mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    attach_core(app.handle(), Arc::new(core));
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (_app, webview) = support::window(support::core(
+        dir.path(),
+        server_choices_from("Riverside (demo)|http://127.0.0.1:9/fhir; broken entry"),
+    ));
 
     assert_eq!(
         invoke(&webview, "app_overview", json!({})),
@@ -163,23 +120,9 @@ fn commands_answer_through_the_real_capabilities() {
 #[test]
 fn a_locked_app_refuses_every_command_that_shows_a_record() {
     let dir = tempfile::tempdir().unwrap();
-    let core = CareCycle::new(CoreConfig {
-        data_dir: dir.path().to_owned(),
-        vault: Ok(Vault::with_store(keyring_core::mock::Store::new().unwrap())),
-        clock: Arc::new(SystemClock),
-        browser: Arc::new(SystemBrowser),
-        return_path: carecycle_core::smart::ReturnPath::Loopback,
-        server_choices: vec![],
-    })
-    .unwrap();
+    let core = support::core(dir.path(), vec![]);
     core.enforce_lock(carecycle_core::lock::LockOptions::standard());
-    let app = with_commands(mock_builder())
-        .build(tauri::generate_context!())
-        .unwrap();
-    attach_core(app.handle(), Arc::new(core));
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (_app, webview) = support::window(core);
 
     let p = json!({"profileId": "p-1"});
     for (cmd, args) in [

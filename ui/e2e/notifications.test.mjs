@@ -33,14 +33,20 @@ function delivered(log) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-test('notifications: new things notify once without health details; detail on request; no service, no problem', async (t) => {
-  const log = join(tempDir('notifications'), 'delivered.jsonl');
+/** The recording service, and the patient signed in and synced once, syncing every `every` seconds. */
+async function signedInWithRecorder(t, name, every) {
+  const log = join(tempDir(name), 'delivered.jsonl');
   const recorder = await startNotificationRecorder(log);
   t.after(recorder.stop);
-  const { s, backend } = await signedInApp(t, { env: { CARECYCLE_SYNC_EVERY_SECS: '2' } });
+  const { s, backend } = await signedInApp(t, { env: { CARECYCLE_SYNC_EVERY_SECS: String(every) } });
+  await s.waitFor(async () => /Up to date/.test(await s.text(await s.find('[data-testid="sync-status"]'))), { what: 'the first sync' });
+  return { s, backend, log, recorder };
+}
+
+test('notifications: new things notify once without health details; detail on request; no service, no problem', async (t) => {
+  const { s, backend, log, recorder } = await signedInWithRecorder(t, 'notifications', 2);
 
   // Several background syncs later, what was already there has notified nothing.
-  await s.waitFor(async () => /Up to date/.test(await s.text(await s.find('[data-testid="sync-status"]'))), { what: 'the first sync' });
   await sleep(5000);
   assert.deepEqual(delivered(log), [], 'nothing already in the record notifies');
 
@@ -100,12 +106,8 @@ test('notifications: new things notify once without health details; detail on re
 });
 
 test('notifications: a tap brings the app up to date at once', async (t) => {
-  const log = join(tempDir('notification-tap'), 'delivered.jsonl');
-  const recorder = await startNotificationRecorder(log);
-  t.after(recorder.stop);
   // No timer within the test: only "Update now" and the tap sync.
-  const { s, backend } = await signedInApp(t, { env: { CARECYCLE_SYNC_EVERY_SECS: '3600' } });
-  await s.waitFor(async () => /Up to date/.test(await s.text(await s.find('[data-testid="sync-status"]'))), { what: 'the first sync' });
+  const { s, backend, log } = await signedInWithRecorder(t, 'notification-tap', 3600);
 
   team(backend, 'send', '--patient', PATIENT.user, '--kind', 'other', 'The car park is free on Saturdays.');
   await s.click(await findByText(s, 'button', (x) => x === 'Update now', 'the update button'));
