@@ -257,7 +257,7 @@ pub enum SecurityEvent {
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 /// CareCycle's codes for token events, which DICOM's list does not name.
-pub const SECURITY_EVENT_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/security-event";
+pub use carecycle_fhir::SECURITY_EVENT_SYSTEM;
 
 impl SecurityEvent {
     /// AuditEvent.type and .subtype as (system, code, display).

@@ -181,7 +181,7 @@ pub fn year_record(
             ResourceType::QuestionnaireResponse,
             json!({
                 "resourceType": "QuestionnaireResponse", "status": "completed",
-                "questionnaire": "https://carecycle.dev/fhir/Questionnaire/phq-9|1.0.0",
+                "questionnaire": carecycle_fhir::carecycle_url!("/Questionnaire/phq-9|1.0.0"),
                 "subject": pref, "authored": at(day), "item": items
             }),
         )?;
@@ -194,7 +194,7 @@ pub fn year_record(
             json!({
                 "resourceType": "DocumentReference", "status": "current",
                 "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("generated-{i}-en")}],
-                "category": [{"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/document-kind", "code": "education"}]}],
+                "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education"}]}],
                 "subject": pref, "description": format!("Reading {}", i + 1),
                 "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": "en", "title": format!("Reading {}", i + 1), "data": data}}]
             }),

@@ -23,11 +23,11 @@ use jiff::{Timestamp, Zoned};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
+pub use carecycle_fhir::{
+    BUSINESS_HOURS_EXTENSION as EXT_BUSINESS_HOURS, REPLY_POLICY_EXTENSION as EXT_REPLY_POLICY,
+    TIME_ZONE_EXTENSION as EXT_TIME_ZONE,
+};
 pub use carecycle_fhir::{MESSAGE_KIND_SYSTEM, MESSAGE_KINDS};
-pub const EXT_REPLY_POLICY: &str = "https://carecycle.dev/fhir/StructureDefinition/reply-policy";
-pub const EXT_BUSINESS_HOURS: &str =
-    "https://carecycle.dev/fhir/StructureDefinition/business-hours";
-pub const EXT_TIME_ZONE: &str = "https://carecycle.dev/fhir/StructureDefinition/time-zone";
 
 /// One line of an IPU's reply policy.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -233,11 +233,10 @@ impl SeedAppointment {
 }
 
 /// On the care-cycle CarePlan: the day of the procedure every anchored date hangs on.
-pub const EXT_PROCEDURE_DATE: &str =
-    "https://carecycle.dev/fhir/StructureDefinition/procedure-date";
+pub use carecycle_fhir::PROCEDURE_DATE_EXTENSION as EXT_PROCEDURE_DATE;
 
 /// Tag on every resource whose dates hang on the surgery date (moved with it).
-pub const ANCHOR_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/date-anchor";
+pub use carecycle_fhir::DATE_ANCHOR_SYSTEM as ANCHOR_SYSTEM;
 
 fn anchor_tag() -> Value {
     json!({"tag": [{"system": ANCHOR_SYSTEM, "code": "surgery", "display": "Dated relative to the surgery"}]})
@@ -482,7 +481,7 @@ fn seed_education(
                 "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{}-{}", doc.slug, doc.language)}],
                 "status": "current",
                 "type": {"text": "Patient education"},
-                "category": [{"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/document-kind", "code": "education", "display": "Patient education"}]}],
+                "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
                 "subject": {"reference": pref},
                 "description": doc.title,
                 "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": doc.language, "title": doc.title, "data": data}}],
@@ -573,7 +572,7 @@ fn seed_messages(
 }
 
 /// Identifier system shared by the copies of one education document.
-pub const EDUCATION_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/education-document";
+pub use carecycle_fhir::EDUCATION_ID_SYSTEM;
 
 struct EducationDoc {
     slug: &'static str,
@@ -872,7 +871,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
             "subject": {"reference": pref},
             "period": {"start": a.day(-60), "end": a.day(365)},
             "careTeam": [{"reference": format!("CareTeam/{care_team}")}],
-            "extension": [{"url": "https://carecycle.dev/fhir/StructureDefinition/episode", "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}},
+            "extension": [{"url": carecycle_fhir::EPISODE_EXTENSION, "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}},
                           {"url": EXT_PROCEDURE_DATE, "valueDate": a.day(0)}]
         }),
     )?;
@@ -1219,7 +1218,7 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
                 "meta": anchor_tag(),
                 "status": status,
                 "intent": "order",
-                "code": {"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/task-kind", "code": "checklist", "display": "Checklist item"}]},
+                "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
                 "description": title,
                 "note": [{"text": how}],
                 "basedOn": [phase_ref(phase)],

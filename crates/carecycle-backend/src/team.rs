@@ -523,7 +523,7 @@ fn execute(
                     "resourceType": "DocumentReference", "status": "current",
                     "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
                     "type": {"text": "Patient education"},
-                    "category": [{"coding": [{"system": "https://carecycle.dev/fhir/CodeSystem/document-kind", "code": "education", "display": "Patient education"}]}],
+                    "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
                     "subject": pref(&patient), "description": title,
                     "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
                     "context": {"related": [{"reference": format!("CarePlan/{}", phase_plan.id)}]}

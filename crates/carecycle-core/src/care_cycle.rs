@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 /// Extension on the managing Organization naming its IANA time zone.
-pub const TIME_ZONE_EXTENSION: &str = "https://carecycle.dev/fhir/StructureDefinition/time-zone";
+pub use carecycle_fhir::TIME_ZONE_EXTENSION;
 
 /// How many upcoming steps Today shows.
 pub const NEXT_STEPS_SHOWN: usize = 3;

@@ -30,25 +30,64 @@ pub const FHIR_JSON: &str = "application/fhir+json";
 /// The FHIR version this crate speaks.
 pub const FHIR_VERSION: &str = "4.0.1";
 
+/// A CareCycle canonical URL under [`CARECYCLE_CANONICAL`], as a compile-time
+/// string: the base is written once, here.
+#[macro_export]
+macro_rules! carecycle_url {
+    ($path:literal) => {
+        concat!("https://carecycle.dev/fhir", $path)
+    };
+}
+
 /// CareCycle's own canonical base for code systems and extensions that FHIR R4 has
 /// no standard code for (care-cycle phases, IPU team roles). A real IPU's server
 /// that uses other codes maps them at its edge; the app reads the `text`/`display`
 /// it is given whenever a code is unknown.
-pub const CARECYCLE_CANONICAL: &str = "https://carecycle.dev/fhir";
+pub const CARECYCLE_CANONICAL: &str = carecycle_url!("");
+
+// Every CareCycle canonical URL, defined once (the back end serves and the
+// app reads them; see the README's mapping table).
+
+/// Extension on the IPU's Organization: its IANA time zone.
+pub const TIME_ZONE_EXTENSION: &str = carecycle_url!("/StructureDefinition/time-zone");
+/// Extension on the IPU's Organization: who answers which kind of message, by when.
+pub const REPLY_POLICY_EXTENSION: &str = carecycle_url!("/StructureDefinition/reply-policy");
+/// Extension on the IPU's Organization: its business hours.
+pub const BUSINESS_HOURS_EXTENSION: &str = carecycle_url!("/StructureDefinition/business-hours");
+/// Extension on the care-cycle CarePlan: the episode of care it belongs to.
+pub const EPISODE_EXTENSION: &str = carecycle_url!("/StructureDefinition/episode");
+/// Extension on the care-cycle CarePlan: the planned procedure's date.
+pub const PROCEDURE_DATE_EXTENSION: &str = carecycle_url!("/StructureDefinition/procedure-date");
+/// Extension on a Questionnaire item: the red-flag rule an answer triggers.
+pub const RED_FLAG_EXTENSION: &str = carecycle_url!("/StructureDefinition/red-flag");
+/// Code system of the dates other dates are set from (the surgery).
+pub const DATE_ANCHOR_SYSTEM: &str = carecycle_url!("/CodeSystem/date-anchor");
+/// Code system of the kinds of document the team publishes (`education`).
+pub const DOCUMENT_KIND_SYSTEM: &str = carecycle_url!("/CodeSystem/document-kind");
+/// Code system of the security events the back end audits.
+pub const SECURITY_EVENT_SYSTEM: &str = carecycle_url!("/CodeSystem/security-event");
+/// Code system of the scores the engine computes (one code per scale).
+pub const SCORE_SYSTEM: &str = carecycle_url!("/CodeSystem/score");
+/// Identifier system linking an Observation to the response it scores.
+pub const SCORE_OF_SYSTEM: &str = carecycle_url!("/sid/score-of");
+/// Identifier system of the education documents.
+pub const EDUCATION_ID_SYSTEM: &str = carecycle_url!("/sid/education-document");
+/// The base of CareCycle's own Questionnaires' canonical URLs.
+pub const QUESTIONNAIRE_BASE: &str = carecycle_url!("/Questionnaire/");
 
 /// Code system for the roles of an IPU's care team.
-pub const TEAM_ROLE_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/ipu-team-role";
+pub const TEAM_ROLE_SYSTEM: &str = carecycle_url!("/CodeSystem/ipu-team-role");
 
 /// Code system that tags a CarePlan as the whole care cycle or as one phase of it.
-pub const CARE_PLAN_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/care-plan-kind";
+pub const CARE_PLAN_KIND_SYSTEM: &str = carecycle_url!("/CodeSystem/care-plan-kind");
 
 /// Code system of the kinds of task CareCycle tells apart: `checklist` (the
 /// patient's to-do), `questionnaire` (one to fill in), `reply` (the team's
 /// answer owed to a patient thread).
-pub const TASK_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/task-kind";
+pub const TASK_KIND_SYSTEM: &str = carecycle_url!("/CodeSystem/task-kind");
 
 /// Code system of the kinds of message a patient can start (in `Communication.category`).
-pub const MESSAGE_KIND_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/message-kind";
+pub const MESSAGE_KIND_SYSTEM: &str = carecycle_url!("/CodeSystem/message-kind");
 
 /// The kinds of message, in the order the app offers them, with their plain-English meaning.
 pub const MESSAGE_KINDS: [(&str, &str); 5] = [
@@ -155,7 +194,7 @@ pub const APP_SCOPES: &[&str] = &[
 
 /// Identifier system of the client identifiers the app puts on what it creates,
 /// so a conditional create can find a resource sent before a lost response.
-pub const CLIENT_ID_SYSTEM: &str = "https://carecycle.dev/fhir/sid/client-id";
+pub const CLIENT_ID_SYSTEM: &str = carecycle_url!("/sid/client-id");
 
 /// Errors from turning JSON into a typed resource.
 #[derive(Debug, thiserror::Error)]

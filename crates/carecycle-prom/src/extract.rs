@@ -15,10 +15,10 @@ use crate::response::Response;
 use crate::scoring::{self, LOINC, Score, ScoreOutcome};
 use serde_json::{Value, json};
 
-/// CareCycle's codes for scores LOINC has no code for: the engine's scale ids.
-pub const SCORE_SYSTEM: &str = "https://carecycle.dev/fhir/CodeSystem/score";
 /// Identifier system of extracted scores: the value is `[response id]/[scale id]`.
-pub const SCORE_OF_SYSTEM: &str = "https://carecycle.dev/fhir/sid/score-of";
+pub use carecycle_fhir::SCORE_OF_SYSTEM;
+/// CareCycle's codes for scores LOINC has no code for: the engine's scale ids.
+pub use carecycle_fhir::SCORE_SYSTEM;
 pub const OBSERVATION_CATEGORY_SYSTEM: &str =
     "http://terminology.hl7.org/CodeSystem/observation-category";
 pub const UCUM: &str = "http://unitsofmeasure.org";

@@ -49,7 +49,7 @@ pub const EXT_INITIAL_EXPRESSION: &str =
 pub const EXT_ANSWER_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-answerExpression";
 /// CareCycle's own extension: a red-flag rule declared on an item (see [`ItemRedFlag`]).
-pub const EXT_RED_FLAG: &str = "https://carecycle.dev/fhir/StructureDefinition/red-flag";
+pub use carecycle_fhir::RED_FLAG_EXTENSION as EXT_RED_FLAG;
 
 const SDC: &str = "http://hl7.org/fhir/uv/sdc/StructureDefinition/";
 const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";

@@ -32,7 +32,7 @@ use std::collections::HashSet;
 
 pub const LOINC: &str = "http://loinc.org";
 /// CareCycle's canonical base for questionnaires that have no other canonical URL.
-pub const QUESTIONNAIRE_BASE: &str = "https://carecycle.dev/fhir/Questionnaire/";
+pub use carecycle_fhir::QUESTIONNAIRE_BASE;
 
 /// Which way is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1086,7 +1086,7 @@ const INSTRUMENTS: &[Def] = &[
         id: "phq-9",
         name: "PHQ-9 (depression)",
         urls: &[
-            "https://carecycle.dev/fhir/Questionnaire/phq-9",
+            carecycle_fhir::carecycle_url!("/Questionnaire/phq-9"),
             "http://loinc.org/q/44249-1",
         ],
         loinc: &["44249-1"],
@@ -1104,7 +1104,7 @@ const INSTRUMENTS: &[Def] = &[
         id: "gad-7",
         name: "GAD-7 (anxiety)",
         urls: &[
-            "https://carecycle.dev/fhir/Questionnaire/gad-7",
+            carecycle_fhir::carecycle_url!("/Questionnaire/gad-7"),
             "http://loinc.org/q/69737-5",
         ],
         loinc: &["69737-5"],
@@ -1122,7 +1122,7 @@ const INSTRUMENTS: &[Def] = &[
         id: "phq-2",
         name: "PHQ-2 (depression screen)",
         urls: &[
-            "https://carecycle.dev/fhir/Questionnaire/phq-2",
+            carecycle_fhir::carecycle_url!("/Questionnaire/phq-2"),
             "http://loinc.org/q/55757-9",
         ],
         loinc: &["55757-9"],
@@ -1135,7 +1135,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::Gad2,
         id: "gad-2",
         name: "GAD-2 (anxiety screen)",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/gad-2"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/gad-2")],
         loinc: &[],
         score_codes: &[],
         title_words: &[
@@ -1151,7 +1151,7 @@ const INSTRUMENTS: &[Def] = &[
         id: "phq-4",
         name: "PHQ-4 (anxiety and depression screen)",
         urls: &[
-            "https://carecycle.dev/fhir/Questionnaire/phq-4",
+            carecycle_fhir::carecycle_url!("/Questionnaire/phq-4"),
             "http://loinc.org/q/69724-3",
         ],
         loinc: &["69724-3"],
@@ -1165,7 +1165,7 @@ const INSTRUMENTS: &[Def] = &[
         id: "promis-global-10",
         name: "PROMIS Global Health",
         urls: &[
-            "https://carecycle.dev/fhir/Questionnaire/promis-global-10",
+            carecycle_fhir::carecycle_url!("/Questionnaire/promis-global-10"),
             "http://loinc.org/q/85524-7",
         ],
         loinc: &["85524-7"],
@@ -1178,7 +1178,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::Odi,
         id: "odi",
         name: "Oswestry Disability Index",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/odi"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/odi")],
         loinc: &[],
         score_codes: &[],
         title_words: &["oswestry"],
@@ -1189,7 +1189,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::PainNrs,
         id: "pain-nrs",
         name: "Pain rating (0–10)",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/pain-nrs"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/pain-nrs")],
         loinc: &[],
         score_codes: &[],
         title_words: &[],
@@ -1200,7 +1200,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::Eq5d5l,
         id: "eq-5d-5l",
         name: "EQ-5D-5L",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/eq-5d-5l"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/eq-5d-5l")],
         loinc: &[],
         score_codes: &[],
         title_words: &["eq5d5l"],
@@ -1211,7 +1211,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::KoosJr,
         id: "koos-jr",
         name: "KOOS JR",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/koos-jr"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/koos-jr")],
         loinc: &[],
         score_codes: &[],
         title_words: &["koosjr"],
@@ -1222,7 +1222,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::HoosJr,
         id: "hoos-jr",
         name: "HOOS JR",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/hoos-jr"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/hoos-jr")],
         loinc: &[],
         score_codes: &[],
         title_words: &["hoosjr"],
@@ -1233,7 +1233,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::KoosPs,
         id: "koos-ps",
         name: "KOOS-PS",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/koos-ps"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/koos-ps")],
         loinc: &[],
         score_codes: &[],
         title_words: &[
@@ -1248,7 +1248,7 @@ const INSTRUMENTS: &[Def] = &[
         instrument: Instrument::HoosPs,
         id: "hoos-ps",
         name: "HOOS-PS",
-        urls: &["https://carecycle.dev/fhir/Questionnaire/hoos-ps"],
+        urls: &[carecycle_fhir::carecycle_url!("/Questionnaire/hoos-ps")],
         loinc: &[],
         score_codes: &[],
         title_words: &["hoosps", "hoosphysicalfunctionshort"],
