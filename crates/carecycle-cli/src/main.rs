@@ -247,7 +247,11 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                     ));
                 }
                 if let Some(c) = &today.coordinator {
-                    say(&format!("Your care coordinator: {} ({})", c.name, c.role));
+                    say(&format!(
+                        "Your care coordinator: {} ({})",
+                        c.name,
+                        c.role.as_deref().unwrap_or("care coordinator")
+                    ));
                 }
             }
         }

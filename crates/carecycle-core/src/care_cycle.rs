@@ -324,8 +324,7 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
         .iter()
         .find(|r| !r.has(TEAM_ROLE_SYSTEM, "care-coordinator"))
         .and_then(|r| r.label())
-        .unwrap_or("Care coordinator")
-        .to_owned();
+        .map(str::to_owned);
     Some(TeamMemberView {
         name: record.practitioner_name(participant.member.as_ref()?)?,
         role,
@@ -407,8 +406,7 @@ pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamM
                         && !r.has(TEAM_ROLE_SYSTEM, "team-captain")
                 })
                 .and_then(|r| r.label())
-                .unwrap_or("Care team member")
-                .to_owned();
+                .map(str::to_owned);
             let practitioner_role = roles
                 .iter()
                 .find(|r| r["practitioner"]["reference"].as_str() == Some(reference));
@@ -738,8 +736,8 @@ mod tests {
         );
         let c = view.coordinator.unwrap();
         assert_eq!(
-            (c.name.as_str(), c.role.as_str()),
-            ("Priya Raman, RN", "Nurse navigator")
+            (c.name.as_str(), c.role.as_deref()),
+            ("Priya Raman, RN", Some("Nurse navigator"))
         );
     }
 }

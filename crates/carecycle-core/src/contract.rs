@@ -91,8 +91,9 @@ pub struct NextStep {
 #[serde(rename_all = "camelCase")]
 pub struct TeamMemberView {
     pub name: String,
-    /// What they do, in words (e.g. "Nurse navigator").
-    pub role: String,
+    /// What they do, in the team's words (e.g. "Nurse navigator"); None when
+    /// the team gave none (the UI says "care coordinator" in the patient's language).
+    pub role: Option<String>,
     /// The one who oversees the whole care cycle.
     pub is_care_coordinator: bool,
 }
@@ -138,7 +139,8 @@ pub struct MessageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentView {
-    pub title: String,
+    /// The file's name; None when it has none (the UI says "attachment").
+    pub title: Option<String>,
     pub content_type: String,
     /// Bytes (a file of a few MB at most, so a plain number).
     #[ts(type = "number | null")]
@@ -437,8 +439,9 @@ pub struct SubmittedQuestionnaire {
 #[serde(rename_all = "camelCase")]
 pub struct TeamMemberDetail {
     pub name: String,
-    /// What they do, in words (e.g. "Physical therapist").
-    pub role: String,
+    /// What they do, in the team's words (e.g. "Physical therapist"); None
+    /// when the team gave none (the UI says "care team member").
+    pub role: Option<String>,
     /// What to contact them about, in the unit's words.
     pub contact_for: Option<String>,
     pub phone: Option<String>,

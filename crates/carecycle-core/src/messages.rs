@@ -82,7 +82,7 @@ fn attachments_of(m: &Value) -> Vec<AttachmentView> {
                 .filter(|t| ATTACHMENT_TYPES.contains(t));
             let content_type = sniffed.unwrap_or("application/octet-stream");
             AttachmentView {
-                title: a["title"].as_str().unwrap_or("Attachment").to_owned(),
+                title: a["title"].as_str().map(str::to_owned),
                 content_type: content_type.to_owned(),
                 size: carried
                     .as_ref()
@@ -464,8 +464,8 @@ mod tests {
         assert_eq!(m.attachments.len(), 1);
         let a = &m.attachments[0];
         assert_eq!(
-            (a.title.as_str(), a.content_type.as_str(), a.size),
-            ("wound.png", "image/png", Some(67))
+            (a.title.as_deref(), a.content_type.as_str(), a.size),
+            (Some("wound.png"), "image/png", Some(67))
         );
         assert!(
             a.data_url

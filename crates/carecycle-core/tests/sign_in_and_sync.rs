@@ -94,8 +94,8 @@ async fn sign_in_sync_and_today_match_the_seed() {
     );
     let coordinator = today.coordinator.clone().unwrap();
     assert_eq!(
-        (coordinator.name.as_str(), coordinator.role.as_str()),
-        ("Priya Raman, RN", "Nurse navigator")
+        (coordinator.name.as_str(), coordinator.role.as_deref()),
+        ("Priya Raman, RN", Some("Nurse navigator"))
     );
 
     let surgery_day = now

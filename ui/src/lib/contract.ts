@@ -57,9 +57,10 @@ time: string | null, place: string | null, who: string | null, prepare: string |
 
 export type TeamMemberView = { name: string, 
 /**
- * What they do, in words (e.g. "Nurse navigator").
+ * What they do, in the team's words (e.g. "Nurse navigator"); None when
+ * the team gave none (the UI says "care coordinator" in the patient's language).
  */
-role: string, 
+role: string | null, 
 /**
  * The one who oversees the whole care cycle.
  */
@@ -73,7 +74,11 @@ sent: number, received: number, failures: Array<SyncFailure>, finishedAt: string
 
 export type SyncFailure = { resourceType: string, message: string, };
 
-export type AttachmentView = { title: string, contentType: string, 
+export type AttachmentView = { 
+/**
+ * The file's name; None when it has none (the UI says "attachment").
+ */
+title: string | null, contentType: string, 
 /**
  * Bytes (a file of a few MB at most, so a plain number).
  */
@@ -291,9 +296,10 @@ calls: Array<[string, string]>, };
 
 export type TeamMemberDetail = { name: string, 
 /**
- * What they do, in words (e.g. "Physical therapist").
+ * What they do, in the team's words (e.g. "Physical therapist"); None
+ * when the team gave none (the UI says "care team member").
  */
-role: string, 
+role: string | null, 
 /**
  * What to contact them about, in the unit's words.
  */
