@@ -1,7 +1,9 @@
 // The app in Spanish, in the real window: the person switches language; the
 // app's words, the reading (where the team wrote it in Spanish), the
 // questionnaire's own Spanish text and the crisis guidance all follow, the
-// page says lang="es", and the choice survives a restart.
+// page says lang="es", and the choice survives a restart. What the care team
+// wrote with a Spanish translation (phases, appointments, roles, the
+// condition) shows in Spanish.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PATIENT, findByText, screenshots, signedInApp, team, texts } from './support/app.mjs';
@@ -24,6 +26,14 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   const s = await relaunch();
   await s.waitFor(async () => (await texts(s, '[data-testid="nav-today"]'))[0] === 'Hoy', { what: 'Spanish after a restart' });
   assert.match(await s.text(await s.find('#steps-heading')), /Sus próximos pasos/);
+  // What the team wrote, in the Spanish they gave with it (FHIR's translation extension).
+  const today = await s.text(await s.find('main'));
+  for (const spanish of ['Prehabilitación', 'Enfermera navegadora', 'Artrosis de rodilla', 'Fisioterapia de prehabilitación']) {
+    assert.ok(today.includes(spanish), `${spanish} on Today`);
+  }
+  for (const english of ['Prehabilitation', 'Nurse navigator', 'Knee osteoarthritis', 'Wear comfortable']) {
+    assert.ok(!today.includes(english), `${english} on Today in Spanish`);
+  }
   assert.deepEqual(await axeViolations(s), [], 'Hoy has no accessibility violations');
   await screenshots(s, 'today-es');
 

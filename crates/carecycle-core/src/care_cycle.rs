@@ -36,37 +36,42 @@ pub struct Record {
     pub tasks: Vec<Task>,
 }
 
-fn typed<T: Resource>(values: Vec<Value>) -> Vec<T> {
+fn typed<T: Resource>(values: Vec<Value>, lang: &str) -> Vec<T> {
     // A resource the app cannot read is left out of the views, not fatal: the
     // rest of the record must still show.
     values
         .into_iter()
-        .filter_map(|v| T::from_value(v).ok())
+        .filter_map(|mut v| {
+            carecycle_fhir::translation::localize(&mut v, lang);
+            T::from_value(v).ok()
+        })
         .collect()
 }
 
-fn with_ids<T: Resource>(values: Vec<Value>) -> Vec<(String, T)> {
-    typed::<T>(values)
+fn with_ids<T: Resource>(values: Vec<Value>, lang: &str) -> Vec<(String, T)> {
+    typed::<T>(values, lang)
         .into_iter()
         .filter_map(|r| r.id().map(str::to_owned).map(|id| (id, r)))
         .collect()
 }
 
 impl Record {
-    pub fn load(store: &Store) -> Result<Record> {
+    /// The record as the views read it, with what the team wrote in `lang`
+    /// wherever they gave a translation (FHIR's `translation` extension).
+    pub fn load(store: &Store, lang: &str) -> Result<Record> {
         let patient_id = store
             .meta("patient_id")?
             .ok_or_else(|| CoreError::Data("this profile has not synced yet".into()))?;
         Ok(Record {
             patient_id,
-            patients: typed(store.all(ResourceType::Patient)?),
-            episodes: typed(store.all(ResourceType::EpisodeOfCare)?),
-            organizations: with_ids(store.all(ResourceType::Organization)?),
-            practitioners: with_ids(store.all(ResourceType::Practitioner)?),
-            care_teams: typed(store.all(ResourceType::CareTeam)?),
-            care_plans: typed(store.all(ResourceType::CarePlan)?),
-            appointments: typed(store.all(ResourceType::Appointment)?),
-            tasks: typed(store.all(ResourceType::Task)?),
+            patients: typed(store.all(ResourceType::Patient)?, lang),
+            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, lang),
+            organizations: with_ids(store.all(ResourceType::Organization)?, lang),
+            practitioners: with_ids(store.all(ResourceType::Practitioner)?, lang),
+            care_teams: typed(store.all(ResourceType::CareTeam)?, lang),
+            care_plans: typed(store.all(ResourceType::CarePlan)?, lang),
+            appointments: typed(store.all(ResourceType::Appointment)?, lang),
+            tasks: typed(store.all(ResourceType::Task)?, lang),
         })
     }
 

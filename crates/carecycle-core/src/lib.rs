@@ -170,7 +170,7 @@ impl CareCycle {
             let patient_name = match self.profile(&entry.id).await {
                 Ok(_) if locked => None,
                 Ok(open) => with_store(&open.store, |s| {
-                    Ok(care_cycle::Record::load(s)
+                    Ok(care_cycle::Record::load(s, "en")
                         .ok()
                         .and_then(|r| r.patient_name()))
                 })
@@ -217,7 +217,10 @@ impl CareCycle {
         }
         let mut settings = profiles::DeviceSettings::load(&self.data_dir);
         settings.language = language;
-        settings.save(&self.data_dir)
+        settings.save(&self.data_dir)?;
+        // What the team wrote reads in the new language: every screen re-reads.
+        let _ = self.events.send(ChangeEvent::ProfilesChanged);
+        Ok(())
     }
 
     async fn profile(&self, profile_id: &str) -> Result<Arc<OpenProfile>> {
@@ -447,8 +450,9 @@ impl CareCycle {
     /// The Today screen, from the local store (works offline).
     pub async fn today(&self, profile_id: &str) -> Result<TodayView> {
         let now = self.clock.now();
+        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let record = care_cycle::Record::load(s)?;
+            let record = care_cycle::Record::load(s, lang)?;
             Ok(care_cycle::today_view(&record, now, s.meta("last_synced")?))
         })
         .await
@@ -593,9 +597,10 @@ impl CareCycle {
         profile_id: &str,
     ) -> Result<Vec<contract::DueQuestionnaire>> {
         let now = self.clock.now();
+        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let tz = care_cycle::Record::load(s)?.time_zone();
-            questionnaires::due_list(s, now, &tz)
+            let tz = care_cycle::Record::load(s, lang)?.time_zone();
+            questionnaires::due_list(s, now, &tz, lang)
         })
         .await
     }
@@ -693,8 +698,9 @@ impl CareCycle {
         language: String,
     ) -> Result<contract::FormView> {
         let now = self.clock.now();
+        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let tz = care_cycle::Record::load(s)?.time_zone();
+            let tz = care_cycle::Record::load(s, lang)?.time_zone();
             questionnaires::form(s, &task_id, answers.as_ref(), &language, now, &tz)
         })
         .await
@@ -767,9 +773,13 @@ impl CareCycle {
 
     /// Everyone on the care team and whom to ask about what (offline).
     pub async fn care_team(&self, profile_id: &str) -> Result<Vec<contract::TeamMemberDetail>> {
+        let lang = self.language().code();
         self.in_store(profile_id, |s| {
-            let record = care_cycle::Record::load(s)?;
-            let roles = s.all(carecycle_fhir::ResourceType::PractitionerRole)?;
+            let record = care_cycle::Record::load(s, lang)?;
+            let mut roles = s.all(carecycle_fhir::ResourceType::PractitionerRole)?;
+            roles
+                .iter_mut()
+                .for_each(|r| carecycle_fhir::translation::localize(r, lang));
             Ok(care_cycle::care_team(&record, &roles))
         })
         .await
@@ -777,8 +787,9 @@ impl CareCycle {
 
     /// The patient's checklist, open items first (offline).
     pub async fn checklist(&self, profile_id: &str) -> Result<Vec<contract::ChecklistItem>> {
+        let lang = self.language().code();
         self.in_store(profile_id, |s| {
-            let record = care_cycle::Record::load(s)?;
+            let record = care_cycle::Record::load(s, lang)?;
             let conn = s.connection_ref();
             Ok(care_cycle::checklist(&record, |id| {
                 outbox::state_of(conn, carecycle_fhir::ResourceType::Task, id)
@@ -797,8 +808,9 @@ impl CareCycle {
         language: String,
     ) -> Result<Vec<contract::EducationItem>> {
         let now = self.clock.now();
+        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let record = care_cycle::Record::load(s)?;
+            let record = care_cycle::Record::load(s, lang)?;
             let today = now.to_zoned(record.time_zone()).date();
             education::library(s, &record, today, &language)
         })
@@ -819,8 +831,12 @@ impl CareCycle {
     /// The care-cycle timeline (offline).
     pub async fn timeline(&self, profile_id: &str) -> Result<contract::TimelineView> {
         let now = self.clock.now();
+        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            Ok(care_cycle::timeline(&care_cycle::Record::load(s)?, now))
+            Ok(care_cycle::timeline(
+                &care_cycle::Record::load(s, lang)?,
+                now,
+            ))
         })
         .await
     }
@@ -837,7 +853,7 @@ impl CareCycle {
         let now = self.clock.now();
         let lang = self.language();
         self.in_store(profile_id, move |s| {
-            let record = care_cycle::Record::load(s)?;
+            let record = care_cycle::Record::load(s, lang.code())?;
             let missing = || CoreError::NotHere("that appointment");
             let ics = care_cycle::appointment_ics(&record, &appointment_id, now, lang)
                 .ok_or_else(missing)?;

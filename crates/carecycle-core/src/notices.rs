@@ -61,7 +61,7 @@ pub fn candidates(
     lang: Lang,
 ) -> Result<Vec<Notice>> {
     let private = || say(lang, Phrase::PrivateTitle);
-    let record = Record::load(store)?;
+    let record = Record::load(store, lang.code())?;
     let tz = record.time_zone();
     let mut out = Vec::new();
 
@@ -95,7 +95,7 @@ pub fn candidates(
         }
     }
 
-    for q in questionnaires::due_list(store, now, &tz)?
+    for q in questionnaires::due_list(store, now, &tz, lang.code())?
         .into_iter()
         .filter(|q| q.answerable)
     {

@@ -117,7 +117,14 @@ fn unavailable(
 }
 
 /// Every assigned questionnaire, the most urgent first.
-pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQuestionnaire>> {
+/// The assigned questionnaires, most urgent first, with the team's titles in
+/// `lang` where they gave one.
+pub fn due_list(
+    store: &Store,
+    now: Timestamp,
+    tz: &TimeZone,
+    lang: &str,
+) -> Result<Vec<DueQuestionnaire>> {
     let mut drafts = std::collections::HashSet::new();
     for t in store.all(ResourceType::Task)? {
         if let Some(id) = t["id"].as_str()
@@ -127,8 +134,11 @@ pub fn due_list(store: &Store, now: Timestamp, tz: &TimeZone) -> Result<Vec<DueQ
         }
     }
     let sets = store.value_sets()?;
-    let mut out: Vec<DueQuestionnaire> = store
-        .all(ResourceType::Task)?
+    let mut tasks = store.all(ResourceType::Task)?;
+    tasks
+        .iter_mut()
+        .for_each(|t| carecycle_fhir::translation::localize(t, lang));
+    let mut out: Vec<DueQuestionnaire> = tasks
         .iter()
         .filter(|t| is_questionnaire_task(t))
         .map(|t| (t, state_of(t, now, tz)))
@@ -930,7 +940,7 @@ mod tests {
         let (q, expanded) = phq9_naming_ll358_3();
         let (_dir, mut store) = store_with_form("phq9-vs", q);
         // Before the list arrives: the form waits for a sync, which knows what to fetch.
-        let due = due_list(&store, now(), &tz()).unwrap();
+        let due = due_list(&store, now(), &tz(), "en").unwrap();
         assert_eq!(due[0].unavailable, Some(FormUnavailable::NotYetOnDevice));
         assert_eq!(
             crate::sync::value_sets_to_fetch(&store).unwrap(),
@@ -942,7 +952,10 @@ mod tests {
             .put_value_set("http://loinc.org/vs/LL358-3", &expanded)
             .unwrap();
         assert!(crate::sync::value_sets_to_fetch(&store).unwrap().is_empty());
-        assert_eq!(due_list(&store, now(), &tz()).unwrap()[0].unavailable, None);
+        assert_eq!(
+            due_list(&store, now(), &tz(), "en").unwrap()[0].unavailable,
+            None
+        );
         let view = form(&store, "Task/t1", None, "es", now(), &tz()).unwrap();
         let first = view.items.iter().find(|i| i.link_id == "/44250-9").unwrap();
         let labels: Vec<&str> = first.options.iter().map(|o| o.label.as_str()).collect();
@@ -976,7 +989,7 @@ mod tests {
         q["modifierExtension"] =
             json!([{"url": "https://forms.example.org/only-for-clinicians", "valueBoolean": true}]);
         let (_dir, store) = store_with_form("gad7-modified", q);
-        let due = due_list(&store, now(), &tz()).unwrap();
+        let due = due_list(&store, now(), &tz(), "en").unwrap();
         assert_eq!(due[0].unavailable, Some(FormUnavailable::CannotBeShown));
         let e = form(&store, "Task/t1", None, "en", now(), &tz()).unwrap_err();
         assert!(e.to_string().contains("only-for-clinicians"), "{e}");
@@ -1192,7 +1205,7 @@ mod tests {
         let resumed = form(&store, "t1", None, "en", now(), &tz()).unwrap();
         assert_eq!(resumed.items[1].answers, vec![json!("LA6570-1")]);
         assert!(resumed.saved_at.is_some());
-        let due = due_list(&store, now(), &tz()).unwrap();
+        let due = due_list(&store, now(), &tz(), "en").unwrap();
         assert!(due[0].in_progress);
 
         // 2+2+2+1+1+1+0+0+1 = 10: moderate (Kroenke 2001: 10–14).
@@ -1208,7 +1221,7 @@ mod tests {
         assert_eq!(score.band.as_deref(), Some("Moderate"));
         assert!(score.meaning.is_some() && score.direction.is_some());
         assert_eq!(done.guidance[0].calls[0].1, "988");
-        assert!(!due_list(&store, now(), &tz()).unwrap()[0].in_progress);
+        assert!(!due_list(&store, now(), &tz(), "en").unwrap()[0].in_progress);
         let series = results(&store, "en").unwrap();
         assert_eq!(series[0].points.len(), 1);
         assert_eq!(
@@ -1272,7 +1285,7 @@ mod tests {
     #[test]
     fn an_sdc_assignment_names_its_form_by_canonical_url() {
         let (_dir, mut store) = store_with("phq-9");
-        let due = due_list(&store, now(), &tz()).unwrap();
+        let due = due_list(&store, now(), &tz(), "en").unwrap();
         assert_eq!(due[0].questionnaire_id.as_deref(), Some("phq-9"));
         assert!(due[0].answerable && due[0].unavailable.is_none());
         let task = answered_task(&mut store);
@@ -1288,7 +1301,7 @@ mod tests {
     #[test]
     fn an_assignment_written_the_old_way_is_still_listed_and_answered() {
         let (_dir, mut store) = store_with_old_task("phq-9");
-        let due = due_list(&store, now(), &tz()).unwrap();
+        let due = due_list(&store, now(), &tz(), "en").unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].questionnaire_id.as_deref(), Some("phq-9"));
         assert!(due[0].answerable);

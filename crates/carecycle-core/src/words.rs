@@ -21,6 +21,14 @@ impl Lang {
         }
     }
 
+    /// The language's tag, as FHIR and the UI write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
     /// The person's choice, else the system's language, as the window decides it.
     pub fn chosen_or_system(choice: Option<&str>) -> Lang {
         choice

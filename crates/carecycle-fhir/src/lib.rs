@@ -16,6 +16,7 @@ pub mod resource_type;
 pub mod resources;
 pub mod sdc;
 pub mod time;
+pub mod translation;
 
 pub use bundle::{Bundle, BundleEntry, BundleLink, EntryRequest, EntryResponse, EntrySearch};
 pub use datatypes::*;

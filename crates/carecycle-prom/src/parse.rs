@@ -37,7 +37,7 @@ pub const EXT_ITEM_CONTROL: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl";
 pub const EXT_CHOICE_ORIENTATION: &str =
     "http://hl7.org/fhir/StructureDefinition/questionnaire-choiceOrientation";
-pub const EXT_TRANSLATION: &str = "http://hl7.org/fhir/StructureDefinition/translation";
+pub use carecycle_fhir::translation::TRANSLATION_EXTENSION as EXT_TRANSLATION;
 pub const EXT_UNIT: &str = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
 pub const EXT_CALCULATED_EXPRESSION: &str =
     "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression";
