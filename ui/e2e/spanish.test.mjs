@@ -14,6 +14,9 @@ const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().s
 test('a patient switches to Spanish: the app, the reading, a questionnaire and its guidance follow', async (t) => {
   const { s: first, backend, relaunch } = await signedInApp(t);
   team(backend, 'assign', '--patient', PATIENT.user, '--questionnaire', 'phq-9', '--from', day(-1), '--to', day(7), '--title', 'PHQ-9');
+  // The team writes in both languages with its own tools.
+  team(backend, 'appointment', '--patient', PATIENT.user, '--title', 'Blood test before surgery', '--title-es', 'Análisis de sangre antes de la cirugía',
+    '--start', `${day(1)}T08:00:00-06:00`, '--prepare', 'Do not eat after midnight.', '--prepare-es', 'No coma después de la medianoche.');
 
   await first.execute(
     `const el = document.querySelector('[data-testid="language"]');
@@ -27,11 +30,17 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   await s.waitFor(async () => (await texts(s, '[data-testid="nav-today"]'))[0] === 'Hoy', { what: 'Spanish after a restart' });
   assert.match(await s.text(await s.find('#steps-heading')), /Sus próximos pasos/);
   // What the team wrote, in the Spanish they gave with it (FHIR's translation extension).
-  const today = await s.text(await s.find('main'));
-  for (const spanish of ['Prehabilitación', 'Enfermera navegadora', 'Artrosis de rodilla', 'Fisioterapia de prehabilitación']) {
+  const today = await s.waitFor(
+    async () => {
+      const text = await s.text(await s.find('main'));
+      return text.includes('Análisis de sangre') && text;
+    },
+    { what: "the team's new appointment, in Spanish" },
+  );
+  for (const spanish of ['Prehabilitación', 'Enfermera navegadora', 'Artrosis de rodilla', 'Análisis de sangre antes de la cirugía']) {
     assert.ok(today.includes(spanish), `${spanish} on Today`);
   }
-  for (const english of ['Prehabilitation', 'Nurse navigator', 'Knee osteoarthritis', 'Wear comfortable']) {
+  for (const english of ['Prehabilitation', 'Nurse navigator', 'Knee osteoarthritis', 'Blood test', 'Do not eat']) {
     assert.ok(!today.includes(english), `${english} on Today in Spanish`);
   }
   assert.deepEqual(await axeViolations(s), [], 'Hoy has no accessibility violations');

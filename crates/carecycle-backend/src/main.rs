@@ -44,7 +44,7 @@ enum Command {
         #[arg(long = "as")]
         as_user: String,
         #[command(subcommand)]
-        command: team::Command,
+        command: Box<team::Command>,
     },
     /// Print the access policy table (markdown), as the README shows it.
     Policy,
@@ -72,7 +72,7 @@ async fn main() -> ExitCode {
             data,
             as_user,
             command,
-        } => run_team(&data, &as_user, command),
+        } => run_team(&data, &as_user, *command),
         Command::Serve { addr, data, seed } => {
             if !addr.ip().is_loopback() {
                 tracing::warn!(

@@ -26,6 +26,21 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::{Value, json};
 
+/// Adds each Spanish text given as the translation of its element of `fields`
+/// (the element must be there, in the team's own language).
+fn in_spanish(fields: &mut Value, translations: &[(&str, Option<String>)]) {
+    let Some(object) = fields.as_object_mut() else {
+        return;
+    };
+    for (element, spanish) in translations {
+        if let Some(spanish) = spanish
+            && object.get(*element).is_some_and(Value::is_string)
+        {
+            carecycle_fhir::translation::add(object, element, "es", spanish);
+        }
+    }
+}
+
 /// What the team can do (also the `team` subcommands of the binary).
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
@@ -63,6 +78,12 @@ pub enum Command {
         with: Option<String>,
         #[arg(long)]
         prepare: Option<String>,
+        /// The title in Spanish (FHIR's translation extension).
+        #[arg(long)]
+        title_es: Option<String>,
+        /// How to prepare, in Spanish.
+        #[arg(long)]
+        prepare_es: Option<String>,
     },
     /// Publish a checklist activity (or update one with --id).
     Activity {
@@ -77,6 +98,12 @@ pub enum Command {
         due: String,
         #[arg(long)]
         how: Option<String>,
+        /// The title in Spanish (FHIR's translation extension).
+        #[arg(long)]
+        title_es: Option<String>,
+        /// How to do it, in Spanish.
+        #[arg(long)]
+        how_es: Option<String>,
     },
     /// Move the procedure date and every future date anchored to it.
     MoveSurgery {
@@ -394,6 +421,8 @@ fn execute(
             place,
             with,
             prepare,
+            title_es,
+            prepare_es,
         } => {
             let patient = resolve_patient(tx, p, &patient)?;
             let begin = FhirDateTime::parse(&start).map_err(|_| {
@@ -422,6 +451,13 @@ fn execute(
             if let Some(prepare) = prepare {
                 fields["patientInstruction"] = json!(prepare);
             }
+            in_spanish(
+                &mut fields,
+                &[
+                    ("description", title_es),
+                    ("patientInstruction", prepare_es),
+                ],
+            );
             let stored = upsert(tx, s, p, ResourceType::Appointment, id.as_deref(), fields)?;
             Ok(format!(
                 "Appointment/{} version {}\n",
@@ -434,6 +470,8 @@ fn execute(
             title,
             due,
             how,
+            title_es,
+            how_es,
         } => {
             let patient = resolve_patient(tx, p, &patient)?;
             let mut fields = json!({
@@ -442,8 +480,14 @@ fn execute(
                 "description": title, "for": pref(&patient), "owner": pref(&patient),
                 "restriction": {"period": {"end": due}}
             });
+            in_spanish(&mut fields, &[("description", title_es)]);
             if let Some(how) = how {
                 fields["note"] = json!([{"text": how}]);
+                if let Some(note) = fields["note"][0].as_object_mut()
+                    && let Some(how_es) = how_es
+                {
+                    carecycle_fhir::translation::add(note, "text", "es", &how_es);
+                }
             }
             let stored = upsert(tx, s, p, ResourceType::Task, id.as_deref(), fields)?;
             Ok(format!("Task/{} version {}\n", stored.id, stored.version))
