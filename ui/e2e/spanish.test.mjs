@@ -5,9 +5,26 @@
 // wrote with a Spanish translation (phases, appointments, roles, the
 // condition) shows in Spanish.
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PATIENT, findByText, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
+
+/**
+ * Every fixed stretch (12 characters or more) of the app's English catalog
+ * that its Spanish catalog does not also contain: none of them may show on a
+ * screen in Spanish.
+ */
+function englishOfTheCatalog() {
+  const source = readFileSync(new URL('../src/lib/i18n.svelte.ts', import.meta.url), 'utf8');
+  const block = (start) => source.split(start)[1].split(/\n\}( as const)?;/)[0];
+  const values = (text) => [...text.matchAll(/^\s+'[^']+':\s*(?:\n\s*)?(['"])((?:\\.|(?!\1).)*)\1/gm)].map((m) => m[2]);
+  const spanish = values(block('const es: Record<Key, string> = {')).join('\n');
+  return values(block('const en = {'))
+    .flatMap((v) => v.split(/\{\w+\}/))
+    .map((fragment) => fragment.trim())
+    .filter((fragment) => fragment.length >= 12 && !spanish.includes(fragment));
+}
 
 const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
 
@@ -134,4 +151,15 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   }
   assert.deepEqual(await axeViolations(s), [], 'Spanish messages have no accessibility violations');
   await screenshots(s, 'messages-es');
+
+  // Every screen, in Spanish, shows none of the app's English.
+  const english = englishOfTheCatalog();
+  assert.ok(english.length > 100, `the English catalog was read (${english.length} fragments)`);
+  for (const view of ['today', 'care', 'messages', 'team', 'reading', 'questionnaires', 'results']) {
+    await s.click(await s.find(`[data-testid="nav-${view}"]`));
+    await s.waitFor(async () => !(await s.execute('return document.querySelector("[aria-busy=true]") !== null')), { what: `${view} loaded` });
+    const shown = await s.execute('return document.body.innerText');
+    const leaks = english.filter((fragment) => shown.includes(fragment));
+    assert.deepEqual(leaks, [], `English on ${view} in Spanish`);
+  }
 });

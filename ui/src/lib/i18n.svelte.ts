@@ -54,8 +54,8 @@ const en = {
   'passcode.tooSimple': 'That passcode is too easy to guess. Avoid repeats and runs like 123456.',
   'settings.lockTitle': 'Lock',
   'settings.lockAfter': 'Lock CareCycle after',
-  'settings.minute': '1 minute',
-  'settings.minutes': '{n} minutes',
+  'settings.minutes.one': '{n} minute',
+  'settings.minutes.other': '{n} minutes',
   'settings.lockWhy':
     'When nobody uses CareCycle for this long, or its window is away that long, it locks and asks for your passcode.',
   'app.language': 'Language',
@@ -151,8 +151,8 @@ const en = {
   'msg.new': 'Write to your care team',
   'msg.loading': 'Loading your messages…',
   'msg.none': 'No messages yet.',
-  'msg.new1': '1 new',
-  'msg.newN': '{n} new',
+  'msg.new.one': '{n} new',
+  'msg.new.other': '{n} new',
   'msg.all': '← All conversations',
   'msg.aboutReading': 'Your question is about the reading “{title}”. Your care team will see which one.',
   'sync.partial': 'Some of your information could not be updated.',
@@ -182,8 +182,8 @@ const en = {
   'msg.sendAnyway': 'Send my message anyway',
   'msg.goBack': 'Go back to my message',
   'msg.checking': 'Checking for new messages…',
-  'msg.waiting1': '1 message is waiting to send; it goes out when you are back online.',
-  'msg.waitingN': '{n} messages are waiting to send; they go out when you are back online.',
+  'msg.waiting.one': '{n} message is waiting to send; it goes out when you are back online.',
+  'msg.waiting.other': '{n} messages are waiting to send; they go out when you are back online.',
   'msg.failed': '{n} could not be sent.',
   'msg.allSent': 'All your messages have been sent.',
   'msg.check': 'Check for new messages',
@@ -196,8 +196,8 @@ const en = {
   'read.back': '← All reading',
   'read.ask': 'I have a question about this',
   'read.now': 'For where you are now: {phase}',
-  'read.found1': 'Found 1 reading',
-  'read.foundN': 'Found {n} readings',
+  'read.found.one': 'Found {n} reading',
+  'read.found.other': 'Found {n} readings',
   'read.general': 'General',
   'read.other': 'For the other steps of your care',
   'read.read': 'read',
@@ -243,8 +243,8 @@ const en = {
   'form.atMost': 'At most {max}',
   'form.file': 'This question asks for a file. Please send it to your care team in a message.',
   'form.readGuidance': 'I have read this — back to the questions',
-  'form.problems1': 'Please look at the question marked above.',
-  'form.problemsN': 'Please look at the {n} questions marked above.',
+  'form.problems.one': 'Please look at the question marked above.',
+  'form.problems.other': 'Please look at the {n} questions marked above.',
   'form.back': 'Back',
   'form.next': 'Next',
   'form.send': 'Send my answers',
@@ -319,8 +319,8 @@ const es: Record<Key, string> = {
   'passcode.tooSimple': 'Ese código es demasiado fácil de adivinar. Evite repeticiones y series como 123456.',
   'settings.lockTitle': 'Bloqueo',
   'settings.lockAfter': 'Bloquear CareCycle después de',
-  'settings.minute': '1 minuto',
-  'settings.minutes': '{n} minutos',
+  'settings.minutes.one': '{n} minuto',
+  'settings.minutes.other': '{n} minutos',
   'settings.lockWhy':
     'Cuando nadie usa CareCycle durante ese tiempo, o su ventana está fuera de la vista ese tiempo, se bloquea y pide su código.',
   'app.language': 'Idioma',
@@ -411,8 +411,8 @@ const es: Record<Key, string> = {
   'msg.new': 'Escribir a su equipo',
   'msg.loading': 'Cargando sus mensajes…',
   'msg.none': 'Aún no hay mensajes.',
-  'msg.new1': '1 nuevo',
-  'msg.newN': '{n} nuevos',
+  'msg.new.one': '{n} nuevo',
+  'msg.new.other': '{n} nuevos',
   'msg.all': '← Todas las conversaciones',
   'msg.aboutReading': 'Su pregunta es sobre la lectura «{title}». Su equipo verá cuál es.',
   'sync.partial': 'Parte de su información no se pudo actualizar.',
@@ -442,8 +442,8 @@ const es: Record<Key, string> = {
   'msg.sendAnyway': 'Enviar mi mensaje de todos modos',
   'msg.goBack': 'Volver a mi mensaje',
   'msg.checking': 'Buscando mensajes nuevos…',
-  'msg.waiting1': '1 mensaje espera para enviarse; saldrá cuando vuelva a tener conexión.',
-  'msg.waitingN': '{n} mensajes esperan para enviarse; saldrán cuando vuelva a tener conexión.',
+  'msg.waiting.one': '{n} mensaje espera para enviarse; saldrá cuando vuelva a tener conexión.',
+  'msg.waiting.other': '{n} mensajes esperan para enviarse; saldrán cuando vuelva a tener conexión.',
   'msg.failed': '{n} no se pudieron enviar.',
   'msg.allSent': 'Todos sus mensajes se enviaron.',
   'msg.check': 'Buscar mensajes nuevos',
@@ -455,8 +455,8 @@ const es: Record<Key, string> = {
   'read.back': '← Todas las lecturas',
   'read.ask': 'Tengo una pregunta sobre esto',
   'read.now': 'Para donde está ahora: {phase}',
-  'read.found1': 'Se encontró 1 lectura',
-  'read.foundN': 'Se encontraron {n} lecturas',
+  'read.found.one': 'Se encontró {n} lectura',
+  'read.found.other': 'Se encontraron {n} lecturas',
   'read.general': 'General',
   'read.other': 'Para los otros pasos de su atención',
   'read.read': 'leída',
@@ -501,8 +501,8 @@ const es: Record<Key, string> = {
   'form.atMost': 'Como máximo {max}',
   'form.file': 'Esta pregunta pide un archivo. Envíelo a su equipo en un mensaje.',
   'form.readGuidance': 'Lo he leído: volver a las preguntas',
-  'form.problems1': 'Revise la pregunta marcada arriba.',
-  'form.problemsN': 'Revise las {n} preguntas marcadas arriba.',
+  'form.problems.one': 'Revise la pregunta marcada arriba.',
+  'form.problems.other': 'Revise las {n} preguntas marcadas arriba.',
   'form.back': 'Atrás',
   'form.next': 'Siguiente',
   'form.send': 'Enviar mis respuestas',
@@ -551,6 +551,19 @@ export function setLanguage(language: Language | string | null | undefined) {
 export function kindLabel(code: string): string {
   const key = `kind.${code}`;
   return t(key in en ? (key as Key) : 'kind.other');
+}
+
+/** The words that change with a count: `base.one` and `base.other` in the catalogs. */
+type PluralBase = { [K in Key]: K extends `${infer B}.one` ? B : never }[Key];
+
+/**
+ * The words for `count` of something, in the form the current language's
+ * plural rules (Intl.PluralRules) pick, with `{n}` the count.
+ */
+export function tn(base: PluralBase, count: number, vars: Record<string, string | number> = {}): string {
+  const form = new Intl.PluralRules(locale.language).select(count);
+  const key = `${base}.${form}`;
+  return t(key in en ? (key as Key) : (`${base}.other` as Key), { n: count, ...vars });
 }
 
 /** The words for `key` in the current language, with `{name}` filled from `vars`. */

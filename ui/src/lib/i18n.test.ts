@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
 import App from '../App.svelte';
 import { fakeBackend, profile } from './fake-backend';
-import { locale, setLanguage, t } from './i18n.svelte';
+import { locale, setLanguage, t, tn } from './i18n.svelte';
 import { describeError } from './errors';
 
 afterEach(() => {
@@ -32,5 +32,15 @@ describe('languages', () => {
     setLanguage('es');
     expect(t('form.progress', { answered: 3, questions: 9 })).toBe('3 de 9 preguntas respondidas');
     expect(describeError({ code: 'offline', message: 'x' }).sentence).toMatch(/^No pudimos comunicarnos/);
+  });
+
+  it("counts in the form each language's plural rules pick", () => {
+    expect(tn('msg.new', 1)).toBe('1 new');
+    expect(tn('msg.new', 3)).toBe('3 new');
+    expect(tn('read.found', 0)).toBe('Found 0 readings');
+    setLanguage('es');
+    expect(tn('read.found', 1)).toBe('Se encontró 1 lectura');
+    expect(tn('read.found', 2)).toBe('Se encontraron 2 lecturas');
+    expect(tn('settings.minutes', 1_000_000)).toBe('1000000 minutos');
   });
 });
