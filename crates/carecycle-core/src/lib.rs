@@ -640,13 +640,7 @@ impl CareCycle {
             && let Ok(config) = smart::discover(&self.http, &base).await
             && let Some(endpoint) = config.revocation_endpoint
         {
-            let token = tokens.refresh_token.unwrap_or(tokens.access_token);
-            let revoked = self
-                .http
-                .post(&endpoint)
-                .form(&[("token", token.as_str()), ("client_id", smart::CLIENT_ID)])
-                .send()
-                .await;
+            let revoked = smart::revoke(&self.http, &endpoint, &tokens).await;
             if revoked.is_err() {
                 tracing::warn!(
                     "could not reach the server to revoke the sign-in; removing it here anyway"

@@ -559,6 +559,40 @@ enum Answer {
     AppScheme(tokio::sync::broadcast::Receiver<String>),
 }
 
+/// Ends the sign-in at the server (RFC 7009): the refresh token when there is
+/// one (which ends the access tokens made from it), else the access token.
+/// A plain form POST rather than the `oauth2` crate's revocation request,
+/// which refuses any http endpoint — also the loopback one the app allows for
+/// a server on this computer ([`check_transport`] already vetted it).
+pub async fn revoke(
+    http: &reqwest::Client,
+    revocation_endpoint: &str,
+    tokens: &TokenSet,
+) -> Result<()> {
+    let (token, hint) = match &tokens.refresh_token {
+        Some(refresh) => (refresh.as_str(), "refresh_token"),
+        None => (tokens.access_token.as_str(), "access_token"),
+    };
+    let answer = http
+        .post(revocation_endpoint)
+        .form(&[
+            ("token", token),
+            ("token_type_hint", hint),
+            ("client_id", CLIENT_ID),
+        ])
+        .send()
+        .await
+        .map_err(CoreError::network)?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(CoreError::Server {
+            status: answer.status().as_u16(),
+            message: "the server did not end the sign-in".into(),
+        })
+    }
+}
+
 /// Trades a refresh token for new tokens. The server rotates refresh tokens:
 /// the old one is spent, and the new set must replace it at once.
 pub async fn refresh(
