@@ -151,6 +151,34 @@ fn collect_references(value: &Value, out: &mut std::collections::BTreeSet<String
     }
 }
 
+/// What a failed read means for a pull that goes on: an area of the record
+/// not shared with this sign-in (403), or a failure to record. A sign-in the
+/// server no longer accepts stops the pull (the `Err`).
+enum Miss {
+    NotShared,
+    Failed(CoreError),
+}
+
+fn miss(e: CoreError) -> Result<Miss> {
+    match e {
+        CoreError::SessionExpired(_) => Err(e),
+        CoreError::Server { status: 403, .. } => Ok(Miss::NotShared),
+        other => Ok(Miss::Failed(other)),
+    }
+}
+
+impl PullResult {
+    /// Records a failed read of `what`; a sign-in the server no longer accepts
+    /// stops the pull instead.
+    fn failed(&mut self, what: impl Into<String>, e: CoreError) -> Result<()> {
+        if let CoreError::SessionExpired(_) = e {
+            return Err(e);
+        }
+        self.failures.push((what.into(), e));
+        Ok(())
+    }
+}
+
 /// Per-type outcome of a pull.
 #[derive(Debug, Default)]
 pub struct PullResult {
@@ -182,8 +210,7 @@ pub async fn pull(
             .await?;
             result.received += n;
         }
-        Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-        Err(e) => result.failures.push(("Patient".into(), e)),
+        Err(e) => result.failed("Patient", e)?,
     }
 
     for &t in PULLED_TYPES {
@@ -192,14 +219,12 @@ pub async fn pull(
         while let Some(current) = url.take() {
             let page = match session.get_json(&current).await {
                 Ok(v) => v,
-                Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-                // A family member's record without this area shared: nothing to fetch.
-                Err(CoreError::Server { status: 403, .. }) => {
-                    result.not_shared.push(t);
-                    break;
-                }
                 Err(e) => {
-                    result.failures.push((t.to_string(), e));
+                    match miss(e)? {
+                        // A family member's record without this area shared: nothing to fetch.
+                        Miss::NotShared => result.not_shared.push(t),
+                        Miss::Failed(e) => result.failures.push((t.to_string(), e)),
+                    }
                     break;
                 }
             };
@@ -243,8 +268,7 @@ pub async fn pull(
                 })
                 .await?;
             }
-            Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-            Err(e) => result.failures.push((r.resource_type.to_string(), e)),
+            Err(e) => result.failed(r.resource_type.to_string(), e)?,
         }
     }
     // Forms change on the server (a team corrects an option, or adds an
@@ -279,8 +303,7 @@ pub async fn pull(
                 }
                 Err(e) => result.failures.push(("ValueSet".into(), e)),
             },
-            Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-            Err(e) => result.failures.push(("ValueSet".into(), e)),
+            Err(e) => result.failed("ValueSet", e)?,
         }
     }
     // The unit's roles: what to contact each team member about, and how.
@@ -307,9 +330,11 @@ pub async fn pull(
                 })
                 .await?;
             }
-            Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-            Err(CoreError::Server { status: 403, .. }) => {}
-            Err(e) => result.failures.push(("PractitionerRole".into(), e)),
+            Err(e) => {
+                if let Miss::Failed(e) = miss(e)? {
+                    result.failures.push(("PractitionerRole".into(), e));
+                }
+            }
         }
     }
     Ok(result)
@@ -342,8 +367,7 @@ async fn search_once(
                 .failures
                 .push((t.to_string(), CoreError::Data(format!("not a Bundle: {e}")))),
         },
-        Err(e) if matches!(e, CoreError::SessionExpired(_)) => return Err(e),
-        Err(e) => result.failures.push((t.to_string(), e)),
+        Err(e) => result.failed(t.to_string(), e)?,
     }
     Ok(())
 }
