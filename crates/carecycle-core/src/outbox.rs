@@ -148,6 +148,68 @@ pub fn decide(
     }
 }
 
+/// How to send one entry, decided before anything goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendPlan {
+    /// A search to run first: after an attempt whose answer was lost, the
+    /// server may already hold it (a server that ignores If-None-Exist
+    /// would otherwise make a second copy). Found, it counts as sent.
+    pub look_first: Option<String>,
+    pub method: Method,
+    pub url: String,
+    /// If-None-Exist on a create (conditional create), If-Match on an update.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The search that finds what an entry created, by the client id it carries.
+pub fn lookup_url(base: &str, entry: &OutboxEntry) -> String {
+    format!(
+        "{base}/{}?{}",
+        entry.resource_type,
+        url_query(&format!(
+            "identifier={CLIENT_ID_SYSTEM}|{}",
+            entry.client_id
+        ))
+    )
+}
+
+/// How to send `entry` to the server at `base`.
+pub fn plan(base: &str, entry: &OutboxEntry) -> SendPlan {
+    let t = entry.resource_type;
+    match entry.method {
+        Method::Create => SendPlan {
+            look_first: (entry.attempts > 0).then(|| lookup_url(base, entry)),
+            method: Method::Create,
+            url: format!("{base}/{t}"),
+            headers: vec![(
+                "If-None-Exist",
+                format!("identifier={CLIENT_ID_SYSTEM}|{}", entry.client_id),
+            )],
+        },
+        Method::Update => SendPlan {
+            look_first: None,
+            method: Method::Update,
+            url: format!("{base}/{t}/{}", entry.local_id),
+            headers: entry
+                .base_version
+                .iter()
+                .map(|v| ("If-Match", format!("W/\"{v}\"")))
+                .collect(),
+        },
+    }
+}
+
+/// What a send means when the server said yes without returning the resource
+/// (`Prefer: return=minimal`) and [`lookup_url`] cannot find it either:
+/// another try later, which the conditional create and the look first make
+/// safe. `attempts` counts this one.
+pub fn unconfirmed(attempts: u32, now: Timestamp, jitter: f64) -> Decision {
+    Decision::Retry {
+        at: now.checked_add(backoff(attempts, jitter)).unwrap_or(now),
+        reason: "the server did not return what it stored".into(),
+    }
+}
+
 /// Queues a new resource: stored locally (as pending) and in the outbox, in one
 /// transaction. Returns its local id.
 pub fn queue_create(
@@ -496,49 +558,21 @@ pub async fn push(
             result.waiting += 1;
             continue;
         };
-        let t = entry.resource_type;
-        let attempt = match entry.method {
-            Method::Create => {
-                let condition = format!("identifier={CLIENT_ID_SYSTEM}|{}", entry.client_id);
-                // Portable idempotency: after an attempt whose answer was lost,
-                // look first, in case this server ignores If-None-Exist.
-                let found = if entry.attempts > 0 {
-                    session
-                        .search_one(&format!("{}/{t}?{}", session.base(), url_query(&condition)))
-                        .await
-                        .ok()
-                        .flatten()
-                } else {
-                    None
+        let plan = plan(session.base(), &entry);
+        let found = match &plan.look_first {
+            Some(url) => session.search_one(url).await.ok().flatten(),
+            None => None,
+        };
+        let attempt = match found {
+            Some(existing) => Ok((200, Some(existing))),
+            None => {
+                let method = match plan.method {
+                    Method::Create => reqwest::Method::POST,
+                    Method::Update => reqwest::Method::PUT,
                 };
-                match found {
-                    Some(existing) => Ok((200, Some(existing))),
-                    None => {
-                        session
-                            .send(
-                                reqwest::Method::POST,
-                                &format!("{}/{t}", session.base()),
-                                &body,
-                                &[("If-None-Exist", condition.as_str())],
-                            )
-                            .await
-                    }
-                }
-            }
-            Method::Update => {
-                let etag = entry.base_version.as_ref().map(|v| format!("W/\"{v}\""));
-                let mut headers = Vec::new();
-                if let Some(etag) = &etag {
-                    headers.push(("If-Match", etag.as_str()));
-                }
-                session
-                    .send(
-                        reqwest::Method::PUT,
-                        &format!("{}/{t}/{}", session.base(), entry.local_id),
-                        &body,
-                        &headers,
-                    )
-                    .await
+                let headers: Vec<(&str, &str)> =
+                    plan.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                session.send(method, &plan.url, &body, &headers).await
             }
         };
         let (answer, returned) = match attempt {
@@ -559,37 +593,24 @@ pub async fn push(
         let decision = decide(entry.method, &answer, entry.attempts + 1, now, jitter());
         match &decision {
             Decision::Sent => {
-                // A 2xx without a body (return=minimal servers): fetch what was made.
+                // A 2xx without a body (return=minimal servers): look up what was made.
                 let server = match returned.filter(|v| v.get("id").is_some()) {
                     Some(v) => Some(v),
                     None => session
-                        .search_one(&format!(
-                            "{}/{t}?{}",
-                            session.base(),
-                            url_query(&format!(
-                                "identifier={CLIENT_ID_SYSTEM}|{}",
-                                entry.client_id
-                            ))
-                        ))
+                        .search_one(&lookup_url(session.base(), &entry))
                         .await
                         .ok()
                         .flatten(),
                 };
+                let e = entry.clone();
                 match server {
                     Some(server) => {
-                        let e = entry.clone();
                         with_store(store, move |s| settle_sent(s.connection(), &e, &server))
                             .await?;
                         result.sent += 1;
                     }
                     None => {
-                        let e = entry.clone();
-                        let retry = Decision::Retry {
-                            at: now
-                                .checked_add(backoff(e.attempts + 1, jitter()))
-                                .unwrap_or(now),
-                            reason: "the server did not return what it stored".into(),
-                        };
+                        let retry = unconfirmed(e.attempts + 1, now, jitter());
                         with_store(store, move |s| settle(s.connection(), &e, &retry)).await?;
                         result.waiting += 1;
                     }
@@ -624,6 +645,105 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    fn entry(method: Method, attempts: u32, base_version: Option<&str>) -> OutboxEntry {
+        OutboxEntry {
+            seq: 1,
+            client_id: "c-1".into(),
+            resource_type: ResourceType::Communication,
+            local_id: "local-1".into(),
+            method,
+            base_version: base_version.map(str::to_owned),
+            state: ItemState::Pending,
+            attempts,
+            next_attempt_at: None,
+            last_error: None,
+        }
+    }
+
+    /// Transcripts of what went over the wire, replayed through the pure
+    /// decisions the executor only carries out: each step is what the app
+    /// plans to send, then what the server (or the network) answered.
+    #[test]
+    fn recorded_transcripts_replay_to_the_same_decisions() {
+        let base = "https://fhir.example.org/r4";
+        let now = at("2026-11-23T10:00:00Z");
+        let lookup = "https://fhir.example.org/r4/Communication?identifier=https%3A%2F%2Fcarecycle.dev%2Ffhir%2Fsid%2Fclient-id%7Cc-1";
+        let status = |status: u16, message: &str| Answer::Status {
+            status,
+            message: message.into(),
+        };
+
+        // A create whose answer was lost, then a server that said yes without a body.
+        let first = plan(base, &entry(Method::Create, 0, None));
+        assert_eq!(
+            first.look_first, None,
+            "nothing to look for before a first try"
+        );
+        assert_eq!(first.url, "https://fhir.example.org/r4/Communication");
+        assert_eq!(
+            first.headers,
+            [(
+                "If-None-Exist",
+                "identifier=https://carecycle.dev/fhir/sid/client-id|c-1".to_owned()
+            )]
+        );
+        let lost = decide(
+            Method::Create,
+            &Answer::NoAnswer("reset".into()),
+            1,
+            now,
+            0.5,
+        );
+        assert!(matches!(lost, Decision::Retry { .. }), "{lost:?}");
+        let second = plan(base, &entry(Method::Create, 1, None));
+        assert_eq!(
+            second.look_first.as_deref(),
+            Some(lookup),
+            "look first after a lost answer"
+        );
+        assert_eq!(lookup_url(base, &entry(Method::Create, 1, None)), lookup);
+        assert_eq!(
+            decide(Method::Create, &status(201, ""), 2, now, 0.5),
+            Decision::Sent
+        );
+        let Decision::Retry { reason, at: when } = unconfirmed(2, now, 0.5) else {
+            panic!("a yes that cannot be found is tried again");
+        };
+        assert!(reason.contains("did not return"), "{reason}");
+        assert!(when > now);
+
+        // An update based on version 3 that someone else changed first.
+        let update = plan(base, &entry(Method::Update, 0, Some("3")));
+        assert_eq!(
+            update.url,
+            "https://fhir.example.org/r4/Communication/local-1"
+        );
+        assert_eq!(update.headers, [("If-Match", "W/\"3\"".to_owned())]);
+        assert_eq!(update.look_first, None);
+        assert_eq!(
+            decide(Method::Update, &status(412, ""), 1, now, 0.5),
+            Decision::Conflict
+        );
+
+        // A refusal keeps the server's words; a busy server is tried again.
+        assert_eq!(
+            decide(
+                Method::Create,
+                &status(422, "Communication.sent: not a dateTime"),
+                1,
+                now,
+                0.5
+            ),
+            Decision::Failed {
+                reason: "Communication.sent: not a dateTime".into()
+            }
+        );
+        assert!(matches!(
+            decide(Method::Create, &status(503, ""), 1, now, 0.5),
+            Decision::Retry { .. }
+        ));
     }
 
     #[test]
