@@ -47,142 +47,183 @@ pub enum Command {
     /// List the unit's patients.
     Patients,
     /// Send a message to a patient (into a thread with --thread).
-    Send {
-        /// The patient's id, or the username they sign in with.
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        thread: Option<String>,
-        /// clinical, scheduling, medications, billing or other (for a new thread).
-        #[arg(long)]
-        kind: Option<String>,
-        text: String,
-    },
+    Send(SendArgs),
     /// Publish an appointment (or update one with --id).
-    Appointment {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        id: Option<String>,
-        #[arg(long)]
-        title: String,
-        /// Start with its offset, e.g. 2026-12-02T14:00:00-06:00.
-        #[arg(long)]
-        start: String,
-        #[arg(long, default_value_t = 30)]
-        minutes: i64,
-        #[arg(long)]
-        place: Option<String>,
-        /// Practitioner id (default: you).
-        #[arg(long)]
-        with: Option<String>,
-        #[arg(long)]
-        prepare: Option<String>,
-        /// The title in Spanish (FHIR's translation extension).
-        #[arg(long)]
-        title_es: Option<String>,
-        /// How to prepare, in Spanish.
-        #[arg(long)]
-        prepare_es: Option<String>,
-    },
+    Appointment(AppointmentArgs),
     /// Publish a checklist activity (or update one with --id).
-    Activity {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        id: Option<String>,
-        #[arg(long)]
-        title: String,
-        /// Due day (YYYY-MM-DD).
-        #[arg(long)]
-        due: String,
-        #[arg(long)]
-        how: Option<String>,
-        /// The title in Spanish (FHIR's translation extension).
-        #[arg(long)]
-        title_es: Option<String>,
-        /// How to do it, in Spanish.
-        #[arg(long)]
-        how_es: Option<String>,
-    },
+    Activity(ActivityArgs),
     /// Move the procedure date and every future date anchored to it.
-    MoveSurgery {
-        #[arg(long)]
-        patient: String,
-        /// The new day (YYYY-MM-DD).
-        #[arg(long)]
-        to: String,
-    },
+    MoveSurgery(MoveSurgeryArgs),
     /// Assign a questionnaire with a window (dates or date-times).
-    Assign {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        questionnaire: String,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        title: Option<String>,
-    },
+    Assign(AssignArgs),
     /// Publish a markdown education document for a phase of the patient's care.
-    Publish {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        phase: String,
-        #[arg(long)]
-        title: String,
-        /// The markdown file.
-        #[arg(long)]
-        file: std::path::PathBuf,
-        #[arg(long, default_value = "en")]
-        language: String,
-    },
+    Publish(PublishArgs),
     /// Publish a Questionnaire or ValueSet (or a Bundle of them) from a JSON
     /// file, and say whether the app can show each form and how it scores it.
-    PublishForm {
-        #[arg(long)]
-        file: std::path::PathBuf,
-    },
+    PublishForm(PublishFormArgs),
     /// Every questionnaire with the app's verdict: usable (scored as what),
     /// refused (why), and the extensions it does not run.
     Forms,
     /// Add a family member who signs in with their own username.
-    AddProxy {
-        #[arg(long)]
-        patient: String,
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        password: String,
-        #[arg(long)]
-        given: String,
-        #[arg(long)]
-        family: String,
-        #[arg(long, default_value = "Family member")]
-        relationship: String,
-        /// Areas: schedule, education, messages, questionnaires (comma-separated).
-        #[arg(long = "grant", value_delimiter = ',')]
-        grants: Vec<String>,
-        /// When the access ends by itself: a date (the start of that day, UTC) or an instant.
-        #[arg(long)]
-        until: Option<String>,
-    },
+    AddProxy(AddProxyArgs),
     /// Withdraw a family member's access to one area.
-    Revoke {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        area: String,
-    },
+    Revoke(RevokeArgs),
     /// Patient messages waiting for a reply: who answers and by when.
     Inbox,
     /// Questionnaire responses with their scores.
     Responses,
     /// Responses with red flags.
     Flags,
+}
+
+/// The arguments of `send`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SendArgs {
+    /// The patient's id, or the username they sign in with.
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub thread: Option<String>,
+    /// clinical, scheduling, medications, billing or other (for a new thread).
+    #[arg(long)]
+    pub kind: Option<String>,
+    pub text: String,
+}
+
+/// The arguments of `appointment`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AppointmentArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long)]
+    pub title: String,
+    /// Start with its offset, e.g. 2026-12-02T14:00:00-06:00.
+    #[arg(long)]
+    pub start: String,
+    #[arg(long, default_value_t = 30)]
+    pub minutes: i64,
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Practitioner id (default: you).
+    #[arg(long)]
+    pub with: Option<String>,
+    #[arg(long)]
+    pub prepare: Option<String>,
+    /// The title in Spanish (FHIR's translation extension).
+    #[arg(long)]
+    pub title_es: Option<String>,
+    /// How to prepare, in Spanish.
+    #[arg(long)]
+    pub prepare_es: Option<String>,
+}
+
+/// The arguments of `activity`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ActivityArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub id: Option<String>,
+    #[arg(long)]
+    pub title: String,
+    /// Due day (YYYY-MM-DD).
+    #[arg(long)]
+    pub due: String,
+    #[arg(long)]
+    pub how: Option<String>,
+    /// The title in Spanish (FHIR's translation extension).
+    #[arg(long)]
+    pub title_es: Option<String>,
+    /// How to do it, in Spanish.
+    #[arg(long)]
+    pub how_es: Option<String>,
+}
+
+/// The arguments of `move-surgery`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MoveSurgeryArgs {
+    #[arg(long)]
+    pub patient: String,
+    /// The new day (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: String,
+}
+
+/// The arguments of `assign`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AssignArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub questionnaire: String,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// The arguments of `publish`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub phase: String,
+    #[arg(long)]
+    pub title: String,
+    /// The markdown file.
+    #[arg(long)]
+    pub file: std::path::PathBuf,
+    #[arg(long, default_value = "en")]
+    pub language: String,
+}
+
+/// The arguments of `publish-form`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishFormArgs {
+    #[arg(long)]
+    pub file: std::path::PathBuf,
+}
+
+/// The arguments of `add-proxy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AddProxyArgs {
+    #[arg(long)]
+    pub patient: String,
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub password: String,
+    #[arg(long)]
+    pub given: String,
+    #[arg(long)]
+    pub family: String,
+    #[arg(long, default_value = "Family member")]
+    pub relationship: String,
+    /// Areas: schedule, education, messages, questionnaires (comma-separated).
+    #[arg(long = "grant", value_delimiter = ',')]
+    pub grants: Vec<String>,
+    /// When the access ends by itself: a date (the start of that day, UTC) or an instant.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// The arguments of `revoke`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RevokeArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub area: String,
+}
+
+/// A reference to the patient `id`.
+fn pref(id: &str) -> Value {
+    json!({"reference": format!("Patient/{id}")})
 }
 
 /// Runs one command as the care-team user `username`; the text to print.
@@ -352,326 +393,400 @@ fn execute(
     p: &Principal,
     command: Command,
 ) -> Result<String, ApiError> {
-    let pref = |id: &str| json!({"reference": format!("Patient/{id}")});
     match command {
-        Command::Patients => {
-            let mut out = String::new();
-            let mut stmt = tx
-                .prepare("SELECT DISTINCT patient FROM care_link WHERE org = ?1 ORDER BY patient")
-                .map_err(ApiError::from_sql)?;
-            let ids: Vec<String> = stmt
-                .query_map([organization(p)], |r| r.get(0))
-                .map_err(ApiError::from_sql)?
-                .collect::<Result<_, _>>()
-                .map_err(ApiError::from_sql)?;
-            for id in ids {
-                let name = store::read(tx, ResourceType::Patient, &id)?
-                    .and_then(|r| {
-                        let n = &r.content["name"][0];
-                        Some(format!(
-                            "{} {}",
-                            n["given"][0].as_str()?,
-                            n["family"].as_str()?
-                        ))
-                    })
-                    .unwrap_or_default();
-                out.push_str(&format!("{id}  {name}\n"));
-            }
-            Ok(out)
+        Command::Patients => patients(tx, p),
+        Command::Send(args) => send(tx, s, p, args),
+        Command::Appointment(args) => appointment(tx, s, p, args),
+        Command::Activity(args) => activity(tx, s, p, args),
+        Command::MoveSurgery(MoveSurgeryArgs { patient, to }) => {
+            move_surgery(tx, s, p, &patient, &to)
         }
-        Command::Send {
-            patient,
-            thread,
-            kind,
-            text,
-        } => {
-            let patient = resolve_patient(tx, p, &patient)?;
-            let now = format_instant(s.clock().now());
-            let mut message = json!({
-                "resourceType": "Communication",
-                "status": "completed",
-                "subject": pref(&patient),
-                "sent": now,
-                "sender": {"reference": format!("Practitioner/{}", practitioner(p))},
-                "recipient": [pref(&patient)],
-                "payload": [{"contentString": text}]
-            });
-            if let Some(root) = thread {
-                let root = root.trim_start_matches("Communication/").to_owned();
-                let found = store::read(tx, ResourceType::Communication, &root)?
-                    .filter(|r| r.patient.as_deref() == Some(patient.as_str()))
-                    .ok_or_else(|| {
-                        ApiError::NotFound(format!("no thread {root} for this patient"))
-                    })?;
-                message["partOf"] = json!([{"reference": format!("Communication/{}", found.id)}]);
-            }
-            if let Some(kind) = kind {
-                message["category"] =
-                    json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
-            }
-            let stored = create(tx, s, p, ResourceType::Communication, message)?;
-            Ok(format!("sent Communication/{}\n", stored.id))
-        }
-        Command::Appointment {
-            patient,
-            id,
-            title,
-            start,
-            minutes,
-            place,
-            with,
-            prepare,
-            title_es,
-            prepare_es,
-        } => {
-            let patient = resolve_patient(tx, p, &patient)?;
-            let begin = FhirDateTime::parse(&start).map_err(|_| {
-                ApiError::BadRequest(format!(
-                    "--start {start:?} is not a date-time with an offset"
-                ))
-            })?;
-            let begin = begin.start_instant(&TimeZone::UTC);
-            let end = begin
-                .checked_add(jiff::SignedDuration::from_mins(minutes))
-                .unwrap_or(begin);
-            let tz = unit_time_zone(tx, p)?;
-            let with = with.unwrap_or_else(|| practitioner(p).to_owned());
-            let mut participants = vec![
-                json!({"actor": pref(&patient), "status": "accepted"}),
-                json!({"actor": {"reference": format!("Practitioner/{with}")}, "status": "accepted"}),
-            ];
-            if let Some(place) = place {
-                participants.push(json!({"actor": {"display": place}, "status": "accepted"}));
-            }
-            let mut fields = json!({
-                "resourceType": "Appointment", "status": "booked", "description": title,
-                "start": start, "end": format_zoned(&end.to_zoned(tz)), "minutesDuration": minutes,
-                "participant": participants
-            });
-            if let Some(prepare) = prepare {
-                fields["patientInstruction"] = json!(prepare);
-            }
-            in_spanish(
-                &mut fields,
-                &[
-                    ("description", title_es),
-                    ("patientInstruction", prepare_es),
-                ],
-            );
-            let stored = upsert(tx, s, p, ResourceType::Appointment, id.as_deref(), fields)?;
-            Ok(format!(
-                "Appointment/{} version {}\n",
-                stored.id, stored.version
-            ))
-        }
-        Command::Activity {
-            patient,
-            id,
-            title,
-            due,
-            how,
-            title_es,
-            how_es,
-        } => {
-            let patient = resolve_patient(tx, p, &patient)?;
-            let mut fields = json!({
-                "resourceType": "Task", "status": "requested", "intent": "order",
-                "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
-                "description": title, "for": pref(&patient), "owner": pref(&patient),
-                "restriction": {"period": {"end": due}}
-            });
-            in_spanish(&mut fields, &[("description", title_es)]);
-            if let Some(how) = how {
-                fields["note"] = json!([{"text": how}]);
-                if let Some(note) = fields["note"][0].as_object_mut()
-                    && let Some(how_es) = how_es
-                {
-                    carecycle_fhir::translation::add(note, "text", "es", &how_es);
-                }
-            }
-            let stored = upsert(tx, s, p, ResourceType::Task, id.as_deref(), fields)?;
-            Ok(format!("Task/{} version {}\n", stored.id, stored.version))
-        }
-        Command::MoveSurgery { patient, to } => move_surgery(tx, s, p, &patient, &to),
-        Command::Assign {
-            patient,
-            questionnaire,
-            from,
-            to,
-            title,
-        } => {
-            let patient = resolve_patient(tx, p, &patient)?;
-            let q = store::read(tx, ResourceType::Questionnaire, &questionnaire)?
-                .filter(|q| !q.deleted)
-                .ok_or_else(|| ApiError::NotFound(format!("no Questionnaire/{questionnaire}")))?;
-            forms::assignable(tx, &q)?;
-            let title = title
-                .or_else(|| q.content["title"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| questionnaire.clone());
-            // SDC names the form by its canonical URL (rule sdc-t1: no focus).
-            let url = q.content["url"].as_str().ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "Questionnaire/{questionnaire} has no canonical url: give it one before assigning it"
-                ))
-            })?;
-            let task = json!({
-                "resourceType": "Task", "status": "requested", "intent": "order",
-                "code": sdc::task_code(),
-                "description": title,
-                "for": pref(&patient), "owner": pref(&patient),
-                "requester": {"reference": format!("Practitioner/{}", practitioner(p))},
-                "authoredOn": format_instant(s.clock().now()),
-                "restriction": {"period": {"start": from, "end": to}},
-                "input": sdc::questionnaire_input(url)
-            });
-            let stored = create(tx, s, p, ResourceType::Task, task)?;
-            Ok(format!("assigned Task/{}\n", stored.id))
-        }
-        Command::Publish {
-            patient,
-            phase,
-            title,
-            file,
-            language,
-        } => {
-            let markdown = std::fs::read_to_string(&file).map_err(|e| {
-                ApiError::BadRequest(format!("cannot read {}: {e}", file.display()))
-            })?;
-            let patient = resolve_patient(tx, p, &patient)?;
-            let phases = care_plans(tx, &patient, "phase")?;
-            let phase_plan = phases
-                .iter()
-                .find(|c| {
-                    c.content["title"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(&phase))
-                })
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("no phase called {phase:?} in this patient's care"))
-                })?;
-            let slug: String = title
-                .to_lowercase()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
-            let data = base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                markdown.as_bytes(),
-            );
-            let stored = create(
-                tx,
-                s,
-                p,
-                ResourceType::DocumentReference,
-                json!({
-                    "resourceType": "DocumentReference", "status": "current",
-                    "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
-                    "type": {"text": "Patient education"},
-                    "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
-                    "subject": pref(&patient), "description": title,
-                    "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
-                    "context": {"related": [{"reference": format!("CarePlan/{}", phase_plan.id)}]}
-                }),
-            )?;
-            Ok(format!("published DocumentReference/{}\n", stored.id))
-        }
-        Command::AddProxy {
-            patient,
-            username,
-            password,
-            given,
-            family,
-            relationship,
-            grants,
-            until,
-        } => {
-            let patient = resolve_patient(tx, p, &patient)?;
-            let until = until
-                .map(|u| {
-                    FhirDateTime::parse(&u)
-                        .map(|d| format_instant(d.start_instant(&TimeZone::UTC)))
-                        .map_err(|_| {
-                            ApiError::BadRequest(format!("--until {u:?} is not a date or instant"))
-                        })
-                })
-                .transpose()?;
-            let areas = grants
-                .iter()
-                .map(|g| Area::parse(g).ok_or_else(|| ApiError::BadRequest(format!("unknown area {g:?}: use schedule, education, messages or questionnaires"))))
-                .collect::<Result<Vec<_>, _>>()?;
-            let person = create(
-                tx,
-                s,
-                p,
-                ResourceType::RelatedPerson,
-                json!({
-                    "resourceType": "RelatedPerson", "active": true, "patient": pref(&patient),
-                    "relationship": [{"text": relationship}],
-                    "name": [{"use": "official", "given": [given], "family": family}]
-                }),
-            )?;
-            auth::put_user(
-                tx,
-                &username,
-                &password,
-                &format!("RelatedPerson/{}", person.id),
-                Some(&patient),
-            )?;
-            let now = format_instant(s.clock().now());
-            for area in &areas {
-                access::grant(tx, &person.id, &patient, *area, &now, until.as_deref())
-                    .map_err(ApiError::from_sql)?;
-            }
-            Ok(format!(
-                "RelatedPerson/{} signs in as {username}; sees: {}\n",
-                person.id,
-                areas
-                    .iter()
-                    .map(|a| a.code())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
-        Command::Revoke { username, area } => {
-            let area = Area::parse(&area)
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown area {area:?}")))?;
-            let related: Option<String> = tx
-                .query_row("SELECT fhir_user FROM user_account WHERE username = ?1 AND fhir_user LIKE 'RelatedPerson/%'", [&username], |r| r.get(0))
-                .optional()
-                .map_err(ApiError::from_sql)?;
-            let related = related.ok_or_else(|| {
-                ApiError::NotFound(format!("{username} is not a family member here"))
-            })?;
-            let id = related.trim_start_matches("RelatedPerson/");
-            let person = store::read(tx, ResourceType::RelatedPerson, id)?
-                .filter(|r| api::readable(tx, p, r))
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!(
-                        "{username} is not a family member of your unit's patients"
-                    ))
-                })?;
-            let done = access::revoke(tx, &person.id, area, &format_instant(s.clock().now()))
-                .map_err(ApiError::from_sql)?;
-            Ok(if done {
-                format!("{username} no longer sees {}\n", area.code())
-            } else {
-                format!("{username} did not see {}\n", area.code())
-            })
-        }
-        Command::PublishForm { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                ApiError::BadRequest(format!("cannot read {}: {e}", file.display()))
-            })?;
-            let document = serde_json::from_str(&text).map_err(|e| {
-                ApiError::BadRequest(format!("{} is not JSON: {e}", file.display()))
-            })?;
-            forms::publish(tx, s, p, document)
-        }
+        Command::Assign(args) => assign(tx, s, p, args),
+        Command::Publish(args) => publish(tx, s, p, args),
+        Command::AddProxy(args) => add_proxy(tx, s, p, args),
+        Command::Revoke(args) => revoke(tx, s, p, args),
+        Command::PublishForm(args) => publish_form(tx, s, p, args),
         Command::Forms => forms::list(tx),
         Command::Inbox => inbox(tx, p),
         Command::Responses => responses(tx, p, false),
         Command::Flags => responses(tx, p, true),
     }
+}
+
+/// `patients`: the unit's patients, with their names.
+fn patients(tx: &Transaction<'_>, p: &Principal) -> Result<String, ApiError> {
+    let mut out = String::new();
+    let mut stmt = tx
+        .prepare("SELECT DISTINCT patient FROM care_link WHERE org = ?1 ORDER BY patient")
+        .map_err(ApiError::from_sql)?;
+    let ids: Vec<String> = stmt
+        .query_map([organization(p)], |r| r.get(0))
+        .map_err(ApiError::from_sql)?
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::from_sql)?;
+    for id in ids {
+        let name = store::read(tx, ResourceType::Patient, &id)?
+            .and_then(|r| {
+                let n = &r.content["name"][0];
+                Some(format!(
+                    "{} {}",
+                    n["given"][0].as_str()?,
+                    n["family"].as_str()?
+                ))
+            })
+            .unwrap_or_default();
+        out.push_str(&format!("{id}  {name}\n"));
+    }
+    Ok(out)
+}
+/// `send`.
+fn send(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: SendArgs,
+) -> Result<String, ApiError> {
+    let SendArgs {
+        patient,
+        thread,
+        kind,
+        text,
+    } = args;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let now = format_instant(s.clock().now());
+    let mut message = json!({
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": pref(&patient),
+        "sent": now,
+        "sender": {"reference": format!("Practitioner/{}", practitioner(p))},
+        "recipient": [pref(&patient)],
+        "payload": [{"contentString": text}]
+    });
+    if let Some(root) = thread {
+        let root = root.trim_start_matches("Communication/").to_owned();
+        let found = store::read(tx, ResourceType::Communication, &root)?
+            .filter(|r| r.patient.as_deref() == Some(patient.as_str()))
+            .ok_or_else(|| ApiError::NotFound(format!("no thread {root} for this patient")))?;
+        message["partOf"] = json!([{"reference": format!("Communication/{}", found.id)}]);
+    }
+    if let Some(kind) = kind {
+        message["category"] = json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
+    }
+    let stored = create(tx, s, p, ResourceType::Communication, message)?;
+    Ok(format!("sent Communication/{}\n", stored.id))
+}
+
+/// `appointment`.
+fn appointment(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: AppointmentArgs,
+) -> Result<String, ApiError> {
+    let AppointmentArgs {
+        patient,
+        id,
+        title,
+        start,
+        minutes,
+        place,
+        with,
+        prepare,
+        title_es,
+        prepare_es,
+    } = args;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let begin = FhirDateTime::parse(&start).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "--start {start:?} is not a date-time with an offset"
+        ))
+    })?;
+    let begin = begin.start_instant(&TimeZone::UTC);
+    let end = begin
+        .checked_add(jiff::SignedDuration::from_mins(minutes))
+        .unwrap_or(begin);
+    let tz = unit_time_zone(tx, p)?;
+    let with = with.unwrap_or_else(|| practitioner(p).to_owned());
+    let mut participants = vec![
+        json!({"actor": pref(&patient), "status": "accepted"}),
+        json!({"actor": {"reference": format!("Practitioner/{with}")}, "status": "accepted"}),
+    ];
+    if let Some(place) = place {
+        participants.push(json!({"actor": {"display": place}, "status": "accepted"}));
+    }
+    let mut fields = json!({
+        "resourceType": "Appointment", "status": "booked", "description": title,
+        "start": start, "end": format_zoned(&end.to_zoned(tz)), "minutesDuration": minutes,
+        "participant": participants
+    });
+    if let Some(prepare) = prepare {
+        fields["patientInstruction"] = json!(prepare);
+    }
+    in_spanish(
+        &mut fields,
+        &[
+            ("description", title_es),
+            ("patientInstruction", prepare_es),
+        ],
+    );
+    let stored = upsert(tx, s, p, ResourceType::Appointment, id.as_deref(), fields)?;
+    Ok(format!(
+        "Appointment/{} version {}\n",
+        stored.id, stored.version
+    ))
+}
+
+/// `activity`.
+fn activity(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: ActivityArgs,
+) -> Result<String, ApiError> {
+    let ActivityArgs {
+        patient,
+        id,
+        title,
+        due,
+        how,
+        title_es,
+        how_es,
+    } = args;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let mut fields = json!({
+        "resourceType": "Task", "status": "requested", "intent": "order",
+        "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
+        "description": title, "for": pref(&patient), "owner": pref(&patient),
+        "restriction": {"period": {"end": due}}
+    });
+    in_spanish(&mut fields, &[("description", title_es)]);
+    if let Some(how) = how {
+        fields["note"] = json!([{"text": how}]);
+        if let Some(note) = fields["note"][0].as_object_mut()
+            && let Some(how_es) = how_es
+        {
+            carecycle_fhir::translation::add(note, "text", "es", &how_es);
+        }
+    }
+    let stored = upsert(tx, s, p, ResourceType::Task, id.as_deref(), fields)?;
+    Ok(format!("Task/{} version {}\n", stored.id, stored.version))
+}
+
+/// `assign`.
+fn assign(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: AssignArgs,
+) -> Result<String, ApiError> {
+    let AssignArgs {
+        patient,
+        questionnaire,
+        from,
+        to,
+        title,
+    } = args;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let q = store::read(tx, ResourceType::Questionnaire, &questionnaire)?
+        .filter(|q| !q.deleted)
+        .ok_or_else(|| ApiError::NotFound(format!("no Questionnaire/{questionnaire}")))?;
+    forms::assignable(tx, &q)?;
+    let title = title
+        .or_else(|| q.content["title"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| questionnaire.clone());
+    // SDC names the form by its canonical URL (rule sdc-t1: no focus).
+    let url = q.content["url"].as_str().ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "Questionnaire/{questionnaire} has no canonical url: give it one before assigning it"
+        ))
+    })?;
+    let task = json!({
+        "resourceType": "Task", "status": "requested", "intent": "order",
+        "code": sdc::task_code(),
+        "description": title,
+        "for": pref(&patient), "owner": pref(&patient),
+        "requester": {"reference": format!("Practitioner/{}", practitioner(p))},
+        "authoredOn": format_instant(s.clock().now()),
+        "restriction": {"period": {"start": from, "end": to}},
+        "input": sdc::questionnaire_input(url)
+    });
+    let stored = create(tx, s, p, ResourceType::Task, task)?;
+    Ok(format!("assigned Task/{}\n", stored.id))
+}
+
+/// `publish`.
+fn publish(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: PublishArgs,
+) -> Result<String, ApiError> {
+    let PublishArgs {
+        patient,
+        phase,
+        title,
+        file,
+        language,
+    } = args;
+    let markdown = std::fs::read_to_string(&file)
+        .map_err(|e| ApiError::BadRequest(format!("cannot read {}: {e}", file.display())))?;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let phases = care_plans(tx, &patient, "phase")?;
+    let phase_plan = phases
+        .iter()
+        .find(|c| {
+            c.content["title"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(&phase))
+        })
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no phase called {phase:?} in this patient's care"))
+        })?;
+    let slug: String = title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let data = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        markdown.as_bytes(),
+    );
+    let stored = create(
+        tx,
+        s,
+        p,
+        ResourceType::DocumentReference,
+        json!({
+            "resourceType": "DocumentReference", "status": "current",
+            "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
+            "type": {"text": "Patient education"},
+            "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
+            "subject": pref(&patient), "description": title,
+            "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
+            "context": {"related": [{"reference": format!("CarePlan/{}", phase_plan.id)}]}
+        }),
+    )?;
+    Ok(format!("published DocumentReference/{}\n", stored.id))
+}
+
+/// `publish-form`.
+fn publish_form(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: PublishFormArgs,
+) -> Result<String, ApiError> {
+    let PublishFormArgs { file } = args;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| ApiError::BadRequest(format!("cannot read {}: {e}", file.display())))?;
+    let document = serde_json::from_str(&text)
+        .map_err(|e| ApiError::BadRequest(format!("{} is not JSON: {e}", file.display())))?;
+    forms::publish(tx, s, p, document)
+}
+
+/// `add-proxy`.
+fn add_proxy(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: AddProxyArgs,
+) -> Result<String, ApiError> {
+    let AddProxyArgs {
+        patient,
+        username,
+        password,
+        given,
+        family,
+        relationship,
+        grants,
+        until,
+    } = args;
+    let patient = resolve_patient(tx, p, &patient)?;
+    let until = until
+        .map(|u| {
+            FhirDateTime::parse(&u)
+                .map(|d| format_instant(d.start_instant(&TimeZone::UTC)))
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("--until {u:?} is not a date or instant"))
+                })
+        })
+        .transpose()?;
+    let areas = grants
+        .iter()
+        .map(|g| {
+            Area::parse(g).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "unknown area {g:?}: use schedule, education, messages or questionnaires"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let person = create(
+        tx,
+        s,
+        p,
+        ResourceType::RelatedPerson,
+        json!({
+            "resourceType": "RelatedPerson", "active": true, "patient": pref(&patient),
+            "relationship": [{"text": relationship}],
+            "name": [{"use": "official", "given": [given], "family": family}]
+        }),
+    )?;
+    auth::put_user(
+        tx,
+        &username,
+        &password,
+        &format!("RelatedPerson/{}", person.id),
+        Some(&patient),
+    )?;
+    let now = format_instant(s.clock().now());
+    for area in &areas {
+        access::grant(tx, &person.id, &patient, *area, &now, until.as_deref())
+            .map_err(ApiError::from_sql)?;
+    }
+    Ok(format!(
+        "RelatedPerson/{} signs in as {username}; sees: {}\n",
+        person.id,
+        areas
+            .iter()
+            .map(|a| a.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// `revoke`.
+fn revoke(
+    tx: &Transaction<'_>,
+    s: &Stamper,
+    p: &Principal,
+    args: RevokeArgs,
+) -> Result<String, ApiError> {
+    let RevokeArgs { username, area } = args;
+    let area =
+        Area::parse(&area).ok_or_else(|| ApiError::BadRequest(format!("unknown area {area:?}")))?;
+    let related: Option<String> = tx
+        .query_row("SELECT fhir_user FROM user_account WHERE username = ?1 AND fhir_user LIKE 'RelatedPerson/%'", [&username], |r| r.get(0))
+        .optional()
+        .map_err(ApiError::from_sql)?;
+    let related = related
+        .ok_or_else(|| ApiError::NotFound(format!("{username} is not a family member here")))?;
+    let id = related.trim_start_matches("RelatedPerson/");
+    let person = store::read(tx, ResourceType::RelatedPerson, id)?
+        .filter(|r| api::readable(tx, p, r))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "{username} is not a family member of your unit's patients"
+            ))
+        })?;
+    let done = access::revoke(tx, &person.id, area, &format_instant(s.clock().now()))
+        .map_err(ApiError::from_sql)?;
+    Ok(if done {
+        format!("{username} no longer sees {}\n", area.code())
+    } else {
+        format!("{username} did not see {}\n", area.code())
+    })
 }
 
 /// The patient's care plans of one kind (`care-cycle` or `phase`).
