@@ -27,6 +27,7 @@ use crate::access::{Area, area_of};
 use carecycle_fhir::compartment::patient_of;
 use carecycle_fhir::time::{Clock, format_instant};
 use carecycle_fhir::{Identifier, ResourceType};
+use carecycle_schema::Step;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
@@ -270,6 +271,32 @@ fn move_audit_events(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The record's shape, step by step (see `carecycle_schema`); a record made by
+/// an earlier release gets the steps since.
+const STEPS: &[Step<StoreError>] = &[Step::Code(release_0_1)];
+
+/// Step 1: the shape releases up to 0.1 built in place on every start —
+/// tables made if missing, the columns added since, the compartments of old
+/// history worked out, AuditEvents moved to their own file. Safe to run on a
+/// record of any of those releases, and again after a crash part-way.
+fn release_0_1(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(&resource_tables("main"))?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(crate::access::SCHEMA)?;
+    conn.execute_batch(crate::auth::SCHEMA)?;
+    add_column_if_missing(conn, "resource", "area", "TEXT")?;
+    add_column_if_missing(conn, "user_account", "organization", "TEXT")?;
+    add_column_if_missing(conn, "proxy_grant", "expires_at", "TEXT")?;
+    add_column_if_missing(conn, "resource_history", "patient", "TEXT")?;
+    add_column_if_missing(conn, "resource_history", "area", "TEXT")?;
+    backfill_history_compartments(conn)?;
+    // After the columns above: older record files gain `patient` there first.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS main.history_by_patient ON resource_history (patient, type, last_updated)",
+    )?;
+    move_audit_events(conn)
+}
+
 impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::Open(e.to_string()))?;
@@ -296,30 +323,18 @@ impl Db {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(&resource_tables("main"))
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        conn.execute_batch(crate::access::SCHEMA)
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        conn.execute_batch(crate::auth::SCHEMA)
-            .map_err(|e| StoreError::Open(e.to_string()))?;
-        // Databases written by earlier versions gain the columns added since.
-        add_column_if_missing(&conn, "resource", "area", "TEXT")?;
-        add_column_if_missing(&conn, "user_account", "organization", "TEXT")?;
-        add_column_if_missing(&conn, "proxy_grant", "expires_at", "TEXT")?;
-        add_column_if_missing(&conn, "resource_history", "patient", "TEXT")?;
-        add_column_if_missing(&conn, "resource_history", "area", "TEXT")?;
-        backfill_history_compartments(&conn)?;
+        // The audit file may be new beside an old record (it is a second
+        // file): its tables are made on every start.
         conn.execute_batch(&resource_tables("audit"))
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        // After the columns above: older record files gain `patient` there first.
-        for schema in ["main", "audit"] {
-            conn.execute_batch(&format!(
-                "CREATE INDEX IF NOT EXISTS {schema}.history_by_patient ON resource_history (patient, type, last_updated)"
-            ))?;
-        }
-        move_audit_events(&mut conn)?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS audit.history_by_patient ON resource_history (patient, type, last_updated)",
+        )?;
+        carecycle_schema::migrate(&mut conn, STEPS, |step| {
+            StoreError::Open(format!(
+                "written by a newer release of the back end (schema step {step})"
+            ))
+        })?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             readers: Arc::new(ReadPool {
@@ -1204,6 +1219,75 @@ mod tests {
     use super::*;
     use carecycle_fhir::time::FixedClock;
     use serde_json::json;
+
+    /// A record as a release before the audit file and the compartment
+    /// columns left it: no `area`, no history `patient`, an AuditEvent kept
+    /// with the record, no schema count. It opens upgraded, nothing lost.
+    #[test]
+    fn a_record_from_an_earlier_release_opens_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("record.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            r#"
+            CREATE TABLE resource (type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+                last_updated TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, patient TEXT,
+                content TEXT NOT NULL, PRIMARY KEY (type, id));
+            CREATE TABLE resource_history (type TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+                last_updated TEXT NOT NULL, deleted INTEGER NOT NULL, content TEXT NOT NULL,
+                PRIMARY KEY (type, id, version));
+            CREATE TABLE resource_identifier (type TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL,
+                id TEXT NOT NULL, PRIMARY KEY (type, system, value, id));
+            INSERT INTO resource VALUES ('Patient', 'p1', 1, '2025-01-01T00:00:00Z', 0, 'p1',
+                '{"resourceType":"Patient","id":"p1","name":[{"family":"Ruiz"}]}');
+            INSERT INTO resource_history VALUES ('Patient', 'p1', 1, '2025-01-01T00:00:00Z', 0,
+                '{"resourceType":"Patient","id":"p1","name":[{"family":"Ruiz"}]}');
+            INSERT INTO resource VALUES ('AuditEvent', 'a1', 1, '2025-01-01T00:00:01Z', 0, NULL,
+                '{"resourceType":"AuditEvent","id":"a1"}');
+            INSERT INTO resource_history VALUES ('AuditEvent', 'a1', 1, '2025-01-01T00:00:01Z', 0,
+                '{"resourceType":"AuditEvent","id":"a1"}');
+            "#,
+        )
+        .unwrap();
+        drop(old);
+
+        let db = Db::open(&path).unwrap();
+        db.with(|c| -> Result<(), StoreError> {
+            assert_eq!(carecycle_schema::version(c)?, STEPS.len());
+            let patient = read(c, ResourceType::Patient, "p1")?.unwrap();
+            assert_eq!(patient.content["name"][0]["family"], "Ruiz");
+            let history_patient: Option<String> = c.query_row(
+                "SELECT patient FROM resource_history WHERE type = 'Patient'",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(
+                history_patient.as_deref(),
+                Some("p1"),
+                "old history gains its compartment"
+            );
+            assert!(
+                read(c, ResourceType::AuditEvent, "a1")?.is_some(),
+                "the audit trail moved, kept"
+            );
+            let left: i64 = c.query_row(
+                "SELECT count(*) FROM main.resource WHERE type = 'AuditEvent'",
+                [],
+                |r| r.get(0),
+            )?;
+            assert_eq!(left, 0);
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        // Opened again, nothing runs twice.
+        let db = Db::open(&path).unwrap();
+        db.with(|c| -> Result<(), StoreError> {
+            assert_eq!(carecycle_schema::version(c)?, STEPS.len());
+            Ok(())
+        })
+        .unwrap();
+    }
 
     fn setup() -> (Db, Stamper) {
         let db = Db::open_in_memory().unwrap();

@@ -3,13 +3,16 @@
 
 use crate::error::{CoreError, Result};
 use carecycle_fhir::ResourceType;
+use carecycle_schema::Step;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::path::Path;
 
-/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    r#"
+/// The store's shape, step by step (see `carecycle_schema`): a store made by
+/// an earlier release gets the steps since.
+const MIGRATIONS: &[Step<CoreError>] = &[
+    Step::Sql(
+        r#"
 CREATE TABLE resource (
     type TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -27,7 +30,9 @@ CREATE TABLE profile_meta (
     value TEXT NOT NULL
 );
 "#,
-    r#"
+    ),
+    Step::Sql(
+        r#"
 -- What the patient wrote and has not yet seen the server accept (see outbox.rs).
 ALTER TABLE resource ADD COLUMN local_state TEXT;
 CREATE TABLE outbox (
@@ -46,20 +51,26 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_by_local ON outbox (type, local_id);
 "#,
-    r#"
+    ),
+    Step::Sql(
+        r#"
 -- Full-text search over messages and reading (see text_index.rs).
 CREATE VIRTUAL TABLE text_index USING fts5(
     type UNINDEXED, id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2'
 );
 "#,
-    r#"
+    ),
+    Step::Sql(
+        r#"
 -- Notifications already given on this device (see notices.rs).
 CREATE TABLE notified (
     key TEXT PRIMARY KEY,
     at TEXT NOT NULL
 );
 "#,
-    r#"
+    ),
+    Step::Sql(
+        r#"
 -- Answer lists forms name by canonical URL, as the server expanded them
 -- (ValueSet/$expand), so the forms work offline (see sync.rs).
 CREATE TABLE value_set (
@@ -67,6 +78,7 @@ CREATE TABLE value_set (
     content TEXT NOT NULL
 );
 "#,
+    ),
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).
@@ -128,16 +140,11 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let done: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let done = usize::try_from(done).unwrap_or(0);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
+        carecycle_schema::migrate(&mut self.conn, MIGRATIONS, |_| {
+            CoreError::StoreLocked(
+                "this record was written by a newer CareCycle: update the app to open it".into(),
+            )
+        })?;
         Ok(())
     }
 
