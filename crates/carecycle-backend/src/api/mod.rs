@@ -4,6 +4,10 @@
 //! Every request is checked against the caller's scopes and patient compartment;
 //! a resource outside the caller's compartment answers 404, exactly as one that
 //! does not exist, so a denial reveals nothing.
+//!
+//! Here the interactions on one resource; `searching` the search
+//! interactions, `capability` the CapabilityStatement, `errors` how failures
+//! are answered.
 
 use crate::AppState;
 use crate::access::{self, Role};
@@ -12,154 +16,34 @@ use crate::auth::Principal;
 use crate::extract;
 use crate::policy::{self, Op};
 use crate::routing;
-use crate::search::{self, SearchRequest, split_token};
-use crate::store::{self, Query, Stamper, StoreError, Stored};
+use crate::search::split_token;
+use crate::store::{self, Stamper, StoreError, Stored};
 use crate::validate;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carecycle_fhir::compartment::patient_of;
 use carecycle_fhir::reference::is_valid_id;
-use carecycle_fhir::{FHIR_JSON, FHIR_VERSION, OperationOutcome, ResourceType};
+use carecycle_fhir::{FHIR_JSON, ResourceType};
 use rusqlite::{Connection, Transaction};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+mod capability;
+mod errors;
+mod searching;
 
 pub use crate::search::MAX_PAGE_BYTES;
 pub(crate) use crate::search::parse_last_updated;
+pub use capability::metadata;
+pub use errors::ApiError;
+pub(crate) use searching::scope_search;
+pub use searching::{search, search_post};
 
 /// Largest request body the server reads (attachments travel inline as base64).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Gone(String),
-    #[error("{0}")]
-    PreconditionFailed(String),
-    #[error("the request body is larger than the server accepts")]
-    PayloadTooLarge,
-    #[error("{0}")]
-    Unprocessable(String),
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("too many attempts; try again in {0} seconds")]
-    TooManyRequests(u64),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    #[error("{0}")]
-    NotAcceptable(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
-    #[error("the request URL is longer than the server accepts")]
-    UriTooLong,
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl ApiError {
-    pub fn from_sql(e: rusqlite::Error) -> ApiError {
-        ApiError::Internal(e.to_string())
-    }
-
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
-            ApiError::Gone(_) => (StatusCode::GONE, "deleted"),
-            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "conflict"),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-long"),
-            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "processing"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "login"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported")
-            }
-            ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not-supported"),
-            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "not-supported"),
-            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "too-long"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "exception"),
-        }
-    }
-}
-
-impl ApiError {
-    /// The status line and issue code, for a batch entry's response.
-    pub(crate) fn clone_response_parts(&self) -> (String, &'static str) {
-        let (status, code) = self.status_and_code();
-        (status.to_string(), code)
-    }
-
-    /// The same error, said of entry `index` of a Bundle.
-    pub(crate) fn in_entry(self, index: usize) -> ApiError {
-        let at = |m: String| format!("entry {index}: {m}");
-        match self {
-            ApiError::BadRequest(m) => ApiError::BadRequest(at(m)),
-            ApiError::NotFound(m) => ApiError::NotFound(at(m)),
-            ApiError::Gone(m) => ApiError::Gone(at(m)),
-            ApiError::PreconditionFailed(m) => ApiError::PreconditionFailed(at(m)),
-            ApiError::Unprocessable(m) => ApiError::Unprocessable(at(m)),
-            ApiError::Forbidden(m) => ApiError::Forbidden(at(m)),
-            ApiError::Conflict(m) => ApiError::Conflict(at(m)),
-            other => other,
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::VersionConflict { current } => ApiError::PreconditionFailed(format!(
-                "the resource has changed: it is now at version {current}"
-            )),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let diagnostics = match &self {
-            // Never echo internals to the caller; they go to the (PHI-free) log.
-            ApiError::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                "the server could not complete the request".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let mut response = (
-            status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-            Json(OperationOutcome::error(code, diagnostics)),
-        )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"fhir\""),
-            );
-        }
-        if let ApiError::TooManyRequests(seconds) = &self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
-        }
-        response
-    }
-}
 
 pub(crate) fn parse_type(name: &str) -> Result<ResourceType, ApiError> {
     name.parse()
@@ -744,302 +628,4 @@ pub async fn delete(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Restricts a search to what the caller may see, or refuses it.
-pub(crate) fn scope_search(
-    conn: &Connection,
-    principal: &Principal,
-    t: ResourceType,
-    requested_patient: Option<String>,
-    q: &mut Query,
-) -> Result<(), ApiError> {
-    policy::may_search(&principal.role, t).map_err(|r| ApiError::Forbidden(r.0))?;
-    if !t.in_patient_compartment() {
-        return Ok(());
-    }
-    match &principal.role {
-        Role::Patient { patient } | Role::Proxy { patient, .. } => {
-            if requested_patient.as_ref().is_some_and(|p| p != patient) {
-                return Err(ApiError::Forbidden(
-                    "you can only search the record you see".into(),
-                ));
-            }
-            q.patient = Some(patient.clone());
-            if let Role::Proxy {
-                related_person,
-                areas,
-                ..
-            } = &principal.role
-            {
-                match t {
-                    ResourceType::RelatedPerson => {
-                        // Only their own; an `_id` asking for another finds nothing.
-                        let mine = q
-                            .ids
-                            .as_ref()
-                            .is_none_or(|ids| ids.contains(related_person));
-                        q.ids = Some(if mine {
-                            vec![related_person.clone()]
-                        } else {
-                            vec![]
-                        });
-                    }
-                    ResourceType::Patient if areas.is_empty() => {
-                        return Err(ApiError::Forbidden(
-                            "the patient shares nothing with you now".into(),
-                        ));
-                    }
-                    _ => {
-                        // A type wholly inside one area that is not shared says so.
-                        if let Some(area) = access::area_of(t, &Value::Null)
-                            && t != ResourceType::Task
-                            && !areas.contains(&area)
-                        {
-                            return Err(ApiError::Forbidden(access::not_shared(area).into()));
-                        }
-                        q.areas = Some(areas.clone());
-                    }
-                }
-            }
-        }
-        Role::Team { organization, .. } => match requested_patient {
-            Some(p)
-                if access::org_reaches(conn, organization, &p).map_err(ApiError::from_sql)? =>
-            {
-                q.patient = Some(p)
-            }
-            Some(_) => {
-                return Err(ApiError::Forbidden(
-                    "you can only search the patients of your care unit".into(),
-                ));
-            }
-            None => q.org = Some(organization.clone()),
-        },
-        Role::Unlinked => {}
-    }
-    Ok(())
-}
-
-/// `GET [type]?params` (R4 http.html#search).
-pub async fn search(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(type_name): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let params = search::pairs(raw.unwrap_or_default().as_bytes());
-    search_with(state, principal, &type_name, &headers, params).await
-}
-
-/// `POST [type]/_search` (R4 http.html#search): the parameters of the URL and
-/// of the form body together, meaning exactly what they mean in a GET.
-pub async fn search_post(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(type_name): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let mut params = search::pairs(raw.unwrap_or_default().as_bytes());
-    params.extend(search::pairs(&read_body(body)?));
-    search_with(state, principal, &type_name, &headers, params).await
-}
-
-async fn search_with(
-    state: AppState,
-    principal: Principal,
-    type_name: &str,
-    headers: &HeaderMap,
-    params: Vec<(String, String)>,
-) -> Result<Response, ApiError> {
-    let t = parse_type(type_name)?;
-    require_scope(&principal, t, 's')?;
-    let mut request = search::parse(t, &params, prefers(headers, "handling=strict"))?;
-    let stamper = state.stamper.clone();
-    let (request, found, event) = state
-        .db
-        .read(move |c| -> Result<_, ApiError> {
-            let (found, event) = find(c, &stamper, &principal, t, &mut request)?;
-            Ok((request, found, event))
-        })
-        .await?;
-    commit_audit(&state, event).await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-        Json(search::bundle(&state.fhir_base, t, &request, found)),
-    )
-        .into_response())
-}
-
-/// Runs a search for one caller: the matches and included resources they
-/// may see, and the AuditEvent it leaves (committed by the caller).
-fn find(
-    tx: &Connection,
-    stamper: &Stamper,
-    principal: &Principal,
-    t: ResourceType,
-    request: &mut SearchRequest,
-) -> Result<(search::Found, Option<Value>), ApiError> {
-    let patient = request.requested_patient.take();
-    scope_search(tx, principal, t, patient, &mut request.query)?;
-    let mut page = store::search(tx, t, &request.query)?;
-    // The SQL narrows to the caller's reach; the policy judges each match.
-    page.resources
-        .retain(|r| readable_by(tx, principal, Op::Search, r));
-    search::bound_page_bytes(&mut page);
-    let included = included(tx, principal, t, request, &page.resources)?;
-    let mut event = None;
-    if t != ResourceType::AuditEvent {
-        let mut patients: Vec<&str> = page
-            .resources
-            .iter()
-            .chain(included.iter())
-            .filter_map(|r| r.patient.as_deref())
-            .collect();
-        patients.sort_unstable();
-        patients.dedup();
-        event = audit::event(stamper, principal, Interaction::Search, &patients, None);
-    }
-    Ok((search::Found { page, included }, event))
-}
-
-/// What `_include` and `_revinclude` add to the matches (R4 search.html#include).
-fn included(
-    tx: &Connection,
-    principal: &Principal,
-    t: ResourceType,
-    request: &SearchRequest,
-    matches: &[Stored],
-) -> Result<Vec<Stored>, ApiError> {
-    let mut out: Vec<Stored> = Vec::new();
-    for include in &request.includes {
-        for r in matches {
-            for found in search::follow(tx, r, include)? {
-                add_included(tx, principal, matches, &mut out, found);
-            }
-        }
-    }
-    for rev in &request.revincludes {
-        for found in revincluded(tx, principal, t, rev, matches)? {
-            add_included(tx, principal, matches, &mut out, found);
-        }
-    }
-    Ok(out)
-}
-
-/// Adds `found` once, when the caller may read it: an included resource
-/// (either way) needs the same scope and policy as a read of it.
-fn add_included(
-    tx: &Connection,
-    principal: &Principal,
-    matches: &[Stored],
-    out: &mut Vec<Stored>,
-    found: Stored,
-) {
-    let dup = out
-        .iter()
-        .chain(matches)
-        .any(|x| x.resource_type == found.resource_type && x.id == found.id);
-    if !dup
-        && !found.deleted
-        && principal.may(found.resource_type.as_str(), 'r')
-        && readable(tx, principal, &found)
-    {
-        out.push(found);
-    }
-}
-
-/// Resources of `rev.source` that point at the matches, within the caller's
-/// reach as for a search of that type (a type they may not search adds nothing).
-fn revincluded(
-    tx: &Connection,
-    principal: &Principal,
-    t: ResourceType,
-    rev: &search::RevInclude,
-    matches: &[Stored],
-) -> Result<Vec<Stored>, ApiError> {
-    let Some(mut q) = search::revinclude_query(t, rev, matches) else {
-        return Ok(Vec::new());
-    };
-    match scope_search(tx, principal, rev.source, None, &mut q) {
-        Err(ApiError::Forbidden(_)) => Ok(Vec::new()),
-        Err(e) => Err(e),
-        Ok(()) => Ok(store::search(tx, rev.source, &q)?.resources),
-    }
-}
-
-/// The CapabilityStatement: exactly what this server does.
-pub async fn metadata(State(state): State<AppState>) -> Response {
-    let origin = &state.origin;
-    let resources: Vec<Value> = ResourceType::ALL
-        .iter()
-        .map(|t| {
-            let interactions: Vec<Value> = [
-                "read",
-                "vread",
-                "create",
-                "update",
-                "delete",
-                "search-type",
-                "history-instance",
-                "history-type",
-            ]
-            .iter()
-            .map(|c| json!({"code": c}))
-            .collect();
-            let mut resource = json!({
-                "type": t.as_str(),
-                "interaction": interactions,
-                "versioning": "versioned-update",
-                "conditionalCreate": true,
-                "conditionalUpdate": false,
-                "conditionalDelete": "not-supported",
-            });
-            // searchParam, searchInclude, searchRevInclude: from the table search applies.
-            if let (Some(resource), Value::Object(search)) =
-                (resource.as_object_mut(), search::capability(*t))
-            {
-                resource.extend(search);
-            }
-            if *t == ResourceType::ValueSet {
-                // R4 §4.9.9: the answer lists forms name by URL (terminology.rs).
-                resource["operation"] = json!([{"name": "expand",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}]);
-            }
-            resource
-        })
-        .collect();
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-        Json(json!({
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "date": "2026-11-22",
-            "kind": "instance",
-            "software": {"name": "CareCycle reference IPU back end", "version": env!("CARGO_PKG_VERSION")},
-            "implementation": {"description": "CareCycle reference IPU back end", "url": state.fhir_base},
-            "fhirVersion": FHIR_VERSION,
-            "format": ["application/fhir+json", "json"],
-            "rest": [{
-                "mode": "server",
-                "security": {
-                    "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
-                    "extension": [{
-                        "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                        "extension": [
-                            {"url": "authorize", "valueUri": format!("{origin}/auth/authorize")},
-                            {"url": "token", "valueUri": format!("{origin}/auth/token")},
-                            {"url": "revoke", "valueUri": format!("{origin}/auth/revoke")}
-                        ]
-                    }]
-                },
-                "resource": resources,
-                "interaction": [{"code": "transaction"}, {"code": "batch"}]
-            }]
-        })),
-    )
-        .into_response()
 }
