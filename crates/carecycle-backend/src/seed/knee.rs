@@ -1,9 +1,7 @@
-//! Seed data that reads like a real IPU: a knee-osteoarthritis unit with its
-//! named team, one demo patient part-way through prehabilitation for a right
-//! total knee replacement, and a second IPU and patient that exist to prove
-//! isolation. Every date is anchored to the surgery date, which is set 16 days
-//! after the day of seeding (in the unit's time zone).
+//! Riverside Knee & Hip Unit: Eleanor's care cycle around a knee replacement,
+//! its team, appointments, checklist, questionnaires, reading and messages.
 
+use super::*;
 use crate::access::{self, Area};
 use crate::api::ApiError;
 use crate::auth::{put_team_user, put_user};
@@ -12,95 +10,9 @@ use crate::store::{self, Stamper};
 use carecycle_fhir::time::format_zoned;
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM, sdc};
 use jiff::civil::{Date, Time};
-use jiff::tz::TimeZone;
 use jiff::{ToSpan, Zoned};
 use rusqlite::Connection;
 use serde_json::{Value, json};
-
-pub const DEMO_PATIENT_USERNAME: &str = "eleanor";
-pub const DEMO_PATIENT_PASSWORD: &str = "knee-demo-2026";
-pub const SECOND_PATIENT_USERNAME: &str = "dana";
-pub const SECOND_PATIENT_PASSWORD: &str = "breast-demo-2026";
-
-/// The demo patient's daughter: a family member who sees the schedule and the
-/// education documents, not the messages or questionnaires.
-pub const PROXY_USERNAME: &str = "claire";
-pub const PROXY_PASSWORD: &str = "daughter-demo-2026";
-/// Care-team sign-ins of each IPU (for the team's own tools and tests).
-pub const KNEE_TEAM_USERNAME: &str = "priya";
-pub const KNEE_TEAM_PASSWORD: &str = "knee-team-2026";
-pub const BREAST_TEAM_USERNAME: &str = "kenji";
-pub const BREAST_TEAM_PASSWORD: &str = "breast-team-2026";
-pub const KNEE_ORG_ID: &str = "org-riverside-knee";
-pub const BREAST_ORG_ID: &str = "org-lakeshore-breast";
-
-pub const KNEE_IPU_NAME: &str = "Riverside Knee & Hip Unit";
-pub const KNEE_IPU_TIME_ZONE: &str = "America/Chicago";
-/// Days from the day of seeding to the demo patient's surgery.
-pub const DAYS_TO_SURGERY: i64 = 16;
-
-const META_SEEDED: &str = "seed.demo";
-pub const META_ORG_NAME: &str = "org.name";
-
-/// Builds dates relative to the surgery day in the unit's time zone.
-struct Anchor {
-    tz: TimeZone,
-    surgery_day: Date,
-}
-
-impl Anchor {
-    fn at(&self, days: i64, hour: i8, minute: i8) -> String {
-        let day = self.surgery_day.saturating_add(days.days());
-        let time = Time::new(hour, minute, 0, 0).unwrap_or(Time::midnight());
-        day.to_datetime(time)
-            .to_zoned(self.tz.clone())
-            .map(|z| format_zoned(&z))
-            .unwrap_or_default()
-    }
-
-    fn day(&self, days: i64) -> String {
-        self.surgery_day.saturating_add(days.days()).to_string()
-    }
-}
-
-fn put(
-    conn: &mut Connection,
-    stamper: &Stamper,
-    t: ResourceType,
-    id: &str,
-    mut content: Value,
-) -> Result<(), ApiError> {
-    with_spanish(&mut content);
-    let tx = conn.transaction().map_err(ApiError::from_sql)?;
-    store::write(&tx, stamper, t, id, content, None)?;
-    tx.commit().map_err(ApiError::from_sql)?;
-    Ok(())
-}
-
-/// Stores a questionnaire response with its scores extracted, as the API does.
-fn put_response(
-    conn: &mut Connection,
-    stamper: &Stamper,
-    id: &str,
-    content: Value,
-) -> Result<(), ApiError> {
-    let tx = conn.transaction().map_err(ApiError::from_sql)?;
-    let stored = store::write(
-        &tx,
-        stamper,
-        ResourceType::QuestionnaireResponse,
-        id,
-        content,
-        None,
-    )?;
-    crate::extract::after_write(&tx, stamper, &stored)?;
-    tx.commit().map_err(ApiError::from_sql)?;
-    Ok(())
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
 
 struct Member {
     id: &'static str,
@@ -233,16 +145,6 @@ impl SeedAppointment {
     }
 }
 
-/// On the care-cycle CarePlan: the day of the procedure every anchored date hangs on.
-pub use carecycle_fhir::PROCEDURE_DATE_EXTENSION as EXT_PROCEDURE_DATE;
-
-/// Tag on every resource whose dates hang on the surgery date (moved with it).
-pub use carecycle_fhir::DATE_ANCHOR_SYSTEM as ANCHOR_SYSTEM;
-
-fn anchor_tag() -> Value {
-    json!({"tag": [{"system": ANCHOR_SYSTEM, "code": "surgery", "display": "Dated relative to the surgery"}]})
-}
-
 /// US federal holidays the unit is closed on (observed dates), for reply targets.
 const KNEE_CLOSED_DAYS: [(i16, i8, i8); 10] = [
     (2026, 11, 26),
@@ -276,17 +178,6 @@ fn knee_reply_policy() -> Vec<Value> {
         "17:00:00",
         &KNEE_CLOSED_DAYS.map(|(y, m, d)| Date::new(y, m, d).unwrap_or_default()),
     )
-}
-
-/// The standard questionnaires every IPU here can assign.
-fn seed_questionnaires(conn: &mut Connection, s: &Stamper) -> Result<(), ApiError> {
-    for (id, text) in carecycle_prom::library::ALL {
-        let mut q: Value = serde_json::from_str(text)
-            .map_err(|e| ApiError::Internal(format!("bundled questionnaire {id}: {e}")))?;
-        q["id"] = json!(id);
-        put(conn, s, ResourceType::Questionnaire, id, q)?;
-    }
-    Ok(())
 }
 
 /// Questionnaires assigned at baseline and follow-ups, each with its window
@@ -572,288 +463,6 @@ fn seed_messages(
     Ok(())
 }
 
-/// The elements a patient reads that the knee unit wrote in both languages.
-const TRANSLATED_ELEMENTS: &[&str] = &[
-    "title",
-    "description",
-    "patientInstruction",
-    "text",
-    "availabilityExceptions",
-];
-
-/// The knee unit's words in Spanish (English as the team wrote it, Spanish).
-const SPANISH: &[(&str, &str)] = &[
-    // The care cycle and its phases.
-    (
-        "Right total knee replacement",
-        "Reemplazo total de rodilla derecha",
-    ),
-    (
-        "Your care from the first visit to one year after surgery.",
-        "Su atención desde la primera visita hasta un año después de la cirugía.",
-    ),
-    ("Knee osteoarthritis", "Artrosis de rodilla"),
-    ("Evaluation", "Evaluación"),
-    (
-        "We learn about your knee, your health and what matters to you.",
-        "Conocemos su rodilla, su salud y lo que es importante para usted.",
-    ),
-    ("Shared decision", "Decisión compartida"),
-    (
-        "You and Dr. Okonkwo decide together whether surgery is right for you.",
-        "Usted y el Dr. Okonkwo deciden juntos si la cirugía es adecuada para usted.",
-    ),
-    ("Prehabilitation", "Prehabilitación"),
-    (
-        "You get stronger and ready for surgery, and prepare your home.",
-        "Se fortalece y se prepara para la cirugía, y prepara su casa.",
-    ),
-    ("Surgery", "Cirugía"),
-    (
-        "The day of your knee replacement.",
-        "El día de su reemplazo de rodilla.",
-    ),
-    ("Hospital stay", "Estancia en el hospital"),
-    (
-        "You start walking with help and learn how to care for your knee.",
-        "Empieza a caminar con ayuda y aprende a cuidar su rodilla.",
-    ),
-    ("Home rehabilitation", "Rehabilitación en casa"),
-    (
-        "Exercises at home and with your physical therapist to get moving again.",
-        "Ejercicios en casa y con su fisioterapeuta para volver a moverse.",
-    ),
-    ("Follow-up at 2 weeks", "Seguimiento a las 2 semanas"),
-    (
-        "We check your wound and take out the staples; you keep building up your exercises.",
-        "Revisamos la herida y quitamos las grapas; usted sigue aumentando sus ejercicios.",
-    ),
-    ("Follow-up at 6 weeks", "Seguimiento a las 6 semanas"),
-    (
-        "Dr. Okonkwo checks how your knee bends and when you can drive and return to work.",
-        "El Dr. Okonkwo revisa cómo se dobla su rodilla y cuándo puede manejar y volver al trabajo.",
-    ),
-    ("Follow-up at 3 months", "Seguimiento a los 3 meses"),
-    (
-        "Most people are back to daily activities; we check your progress.",
-        "La mayoría de las personas ya hace sus actividades diarias; revisamos su progreso.",
-    ),
-    ("Follow-up at 1 year", "Seguimiento al año"),
-    (
-        "We look at how well your new knee works for the long run.",
-        "Vemos qué tan bien funciona su nueva rodilla a largo plazo.",
-    ),
-    // Appointments and how to prepare.
-    (
-        "First visit with the joint team",
-        "Primera visita con el equipo de articulaciones",
-    ),
-    (
-        "Bring your knee X-rays if you have them and a list of your medicines.",
-        "Traiga sus radiografías de rodilla si las tiene y una lista de sus medicamentos.",
-    ),
-    (
-        "Shared decision visit with Dr. Okonkwo",
-        "Visita de decisión compartida con el Dr. Okonkwo",
-    ),
-    (
-        "Write down your questions and what you most want to be able to do again.",
-        "Anote sus preguntas y lo que más quiere volver a poder hacer.",
-    ),
-    (
-        "Prehabilitation physical therapy",
-        "Fisioterapia de prehabilitación",
-    ),
-    (
-        "Wear comfortable clothes and shoes you can walk in. Bring your exercise log.",
-        "Use ropa cómoda y zapatos para caminar. Traiga su registro de ejercicios.",
-    ),
-    ("Pre-operative assessment", "Evaluación preoperatoria"),
-    (
-        "Bring a list of every medicine you take, including vitamins and supplements.",
-        "Traiga una lista de todos los medicamentos que toma, incluidos vitaminas y suplementos.",
-    ),
-    (
-        "Joint replacement class",
-        "Clase sobre el reemplazo de articulaciones",
-    ),
-    (
-        "Bring the person who will help you at home after surgery.",
-        "Venga con la persona que le ayudará en casa después de la cirugía.",
-    ),
-    (
-        "Do not eat after midnight. You may drink clear liquids until 2 hours before you arrive. Arrive at 5:30 am.",
-        "No coma después de la medianoche. Puede tomar líquidos claros hasta 2 horas antes de llegar. Llegue a las 5:30 a. m.",
-    ),
-    (
-        "2-week check: wound and staples",
-        "Control a las 2 semanas: herida y grapas",
-    ),
-    (
-        "Wear loose trousers or shorts so we can see your knee.",
-        "Use pantalones holgados o cortos para que podamos ver su rodilla.",
-    ),
-    (
-        "6-week follow-up with Dr. Okonkwo",
-        "Seguimiento a las 6 semanas con el Dr. Okonkwo",
-    ),
-    (
-        "Bring your walking aid and your exercise log.",
-        "Traiga su ayuda para caminar y su registro de ejercicios.",
-    ),
-    ("3-month follow-up", "Seguimiento a los 3 meses"),
-    (
-        "We will ask you a few questions about your knee before the visit.",
-        "Le haremos algunas preguntas sobre su rodilla antes de la visita.",
-    ),
-    ("1-year follow-up", "Seguimiento al año"),
-    // The checklist.
-    (
-        "Fill in your health history form",
-        "Complete su formulario de antecedentes de salud",
-    ),
-    (
-        "Your team uses it to plan safe care.",
-        "Su equipo lo usa para planificar una atención segura.",
-    ),
-    (
-        "Arrange a ride home and someone to stay with you",
-        "Organice quién le lleve a casa y quién se quede con usted",
-    ),
-    (
-        "You cannot drive for about 6 weeks. Plan for someone to stay with you for the first few days.",
-        "No podrá manejar durante unas 6 semanas. Planee que alguien se quede con usted los primeros días.",
-    ),
-    (
-        "Stop your blood thinner (apixaban)",
-        "Deje de tomar su anticoagulante (apixabán)",
-    ),
-    (
-        "Take your last dose 5 days before surgery, unless Dr. Okonkwo tells you otherwise. Call the pharmacist if you are unsure.",
-        "Tome la última dosis 5 días antes de la cirugía, salvo que el Dr. Okonkwo le indique otra cosa. Llame al farmacéutico si tiene dudas.",
-    ),
-    ("Prepare your home", "Prepare su casa"),
-    (
-        "Remove loose rugs, put things you use every day at waist height, and set up a firm chair with arms.",
-        "Quite las alfombras sueltas, ponga lo que usa a diario a la altura de la cintura y prepare una silla firme con brazos.",
-    ),
-    (
-        "Shower with the antiseptic soap",
-        "Dúchese con el jabón antiséptico",
-    ),
-    (
-        "The evening before and the morning of surgery. Do not shave your leg.",
-        "La noche anterior y la mañana de la cirugía. No se afeite la pierna.",
-    ),
-    (
-        "Do your home exercises three times a day",
-        "Haga sus ejercicios en casa tres veces al día",
-    ),
-    (
-        "Follow the sheet from your physical therapist. A little pain is normal; stop if the pain is sharp.",
-        "Siga la hoja de su fisioterapeuta. Un poco de dolor es normal; pare si el dolor es agudo.",
-    ),
-    // Questionnaire assignments.
-    (
-        "Knee health (KOOS JR) — baseline",
-        "Salud de la rodilla (KOOS JR): inicio",
-    ),
-    (
-        "General health (PROMIS) — baseline",
-        "Salud general (PROMIS): inicio",
-    ),
-    (
-        "Mood check (PHQ-9) — before surgery",
-        "Estado de ánimo (PHQ-9): antes de la cirugía",
-    ),
-    (
-        "General health (PROMIS) — before surgery",
-        "Salud general (PROMIS): antes de la cirugía",
-    ),
-    (
-        "Knee health (KOOS JR) — 6 weeks",
-        "Salud de la rodilla (KOOS JR): 6 semanas",
-    ),
-    (
-        "General health (PROMIS) — 6 weeks",
-        "Salud general (PROMIS): 6 semanas",
-    ),
-    (
-        "Knee health (KOOS JR) — 3 months",
-        "Salud de la rodilla (KOOS JR): 3 meses",
-    ),
-    (
-        "Mood check (PHQ-9) — 3 months",
-        "Estado de ánimo (PHQ-9): 3 meses",
-    ),
-    (
-        "Knee health (KOOS JR) — 1 year",
-        "Salud de la rodilla (KOOS JR): 1 año",
-    ),
-    // The team: roles, and what to ask each about.
-    ("Orthopaedic surgeon", "Cirujano ortopédico"),
-    ("Nurse navigator", "Enfermera navegadora"),
-    ("Physical therapist", "Fisioterapeuta"),
-    ("Social worker", "Trabajador/a social"),
-    ("Dietitian", "Dietista"),
-    ("Pharmacist", "Farmacéutico/a"),
-    ("Team captain", "Líder del equipo"),
-    (
-        "Questions about your surgery and whether it is the right choice for you",
-        "Preguntas sobre su cirugía y si es la opción adecuada para usted",
-    ),
-    (
-        "Anything at all: your schedule, your next steps, or a worry you are not sure about",
-        "Cualquier cosa: su horario, sus próximos pasos o una preocupación que no sabe a quién decir",
-    ),
-    (
-        "Your exercises before and after surgery, walking aids, stiffness",
-        "Sus ejercicios antes y después de la cirugía, ayudas para caminar, rigidez",
-    ),
-    (
-        "Help at home, transport, work leave, and how you are coping",
-        "Ayuda en casa, transporte, permisos de trabajo y cómo lo está llevando",
-    ),
-    (
-        "Eating well before surgery and healing afterwards",
-        "Comer bien antes de la cirugía y sanar después",
-    ),
-    (
-        "Your medicines, blood thinners, and pain relief",
-        "Sus medicamentos, anticoagulantes y alivio del dolor",
-    ),
-];
-
-/// Adds the Spanish of every element a patient reads that the table has, as
-/// FHIR's `translation` extension, so the seeded record carries both languages.
-fn with_spanish(value: &mut Value) {
-    match value {
-        Value::Object(object) => {
-            let found: Vec<(&str, &str)> = TRANSLATED_ELEMENTS
-                .iter()
-                .filter_map(|element| {
-                    let english = object.get(*element)?.as_str()?;
-                    let (_, spanish) = SPANISH.iter().find(|(en, _)| *en == english)?;
-                    Some((*element, *spanish))
-                })
-                .collect();
-            for (element, spanish) in found {
-                carecycle_fhir::translation::add(object, element, "es", spanish);
-            }
-            for (key, child) in object.iter_mut() {
-                if !key.starts_with('_') {
-                    with_spanish(child);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(with_spanish),
-        _ => {}
-    }
-}
-
-/// Identifier system shared by the copies of one education document.
-pub use carecycle_fhir::EDUCATION_ID_SYSTEM;
-
 struct EducationDoc {
     slug: &'static str,
     phase: usize,
@@ -868,84 +477,84 @@ const EDUCATION: &[EducationDoc] = &[
         phase: 0,
         language: "en",
         title: "What is knee osteoarthritis?",
-        markdown: include_str!("../education/what-is-knee-oa.en.md"),
+        markdown: include_str!("../../education/what-is-knee-oa.en.md"),
     },
     EducationDoc {
         slug: "what-is-knee-oa",
         phase: 0,
         language: "es",
         title: "¿Qué es la artrosis de rodilla?",
-        markdown: include_str!("../education/what-is-knee-oa.es.md"),
+        markdown: include_str!("../../education/what-is-knee-oa.es.md"),
     },
     EducationDoc {
         slug: "choosing-treatment",
         phase: 1,
         language: "en",
         title: "Surgery or not: making the choice together",
-        markdown: include_str!("../education/choosing-treatment.en.md"),
+        markdown: include_str!("../../education/choosing-treatment.en.md"),
     },
     EducationDoc {
         slug: "prehab-exercises",
         phase: 2,
         language: "en",
         title: "Getting stronger before surgery",
-        markdown: include_str!("../education/prehab-exercises.en.md"),
+        markdown: include_str!("../../education/prehab-exercises.en.md"),
     },
     EducationDoc {
         slug: "prehab-exercises",
         phase: 2,
         language: "es",
         title: "Fortalecerse antes de la cirugía",
-        markdown: include_str!("../education/prehab-exercises.es.md"),
+        markdown: include_str!("../../education/prehab-exercises.es.md"),
     },
     EducationDoc {
         slug: "preparing-home",
         phase: 2,
         language: "en",
         title: "Preparing your home",
-        markdown: include_str!("../education/preparing-home.en.md"),
+        markdown: include_str!("../../education/preparing-home.en.md"),
     },
     EducationDoc {
         slug: "day-of-surgery",
         phase: 3,
         language: "en",
         title: "The day of your surgery",
-        markdown: include_str!("../education/day-of-surgery.en.md"),
+        markdown: include_str!("../../education/day-of-surgery.en.md"),
     },
     EducationDoc {
         slug: "hospital-stay",
         phase: 4,
         language: "en",
         title: "Your hospital stay",
-        markdown: include_str!("../education/hospital-stay.en.md"),
+        markdown: include_str!("../../education/hospital-stay.en.md"),
     },
     EducationDoc {
         slug: "home-recovery",
         phase: 5,
         language: "en",
         title: "Recovering at home: the first six weeks",
-        markdown: include_str!("../education/home-recovery.en.md"),
+        markdown: include_str!("../../education/home-recovery.en.md"),
     },
     EducationDoc {
         slug: "home-recovery",
         phase: 5,
         language: "es",
         title: "Recuperación en casa: las primeras seis semanas",
-        markdown: include_str!("../education/home-recovery.es.md"),
+        markdown: include_str!("../../education/home-recovery.es.md"),
     },
     EducationDoc {
         slug: "warning-signs",
         phase: 5,
         language: "en",
         title: "When to call us straight away",
-        markdown: include_str!("../education/warning-signs.en.md"),
+        markdown: include_str!("../../education/warning-signs.en.md"),
     },
     EducationDoc {
         slug: "long-term",
         phase: 8,
         language: "en",
         title: "Your new knee in the long run",
-        markdown: include_str!("../education/long-term.en.md"),
+        markdown: include_str!("../../education/long-term.en.md"),
     },
 ];
 
@@ -961,26 +570,11 @@ fn member_display(m: &Member) -> String {
     name
 }
 
-/// Seeds the demo data once; a data directory seeded before is left as it is.
-pub fn demo(conn: &mut Connection, stamper: &Stamper) -> Result<(), ApiError> {
-    if store::meta_get(conn, META_SEEDED)?.is_some() {
-        return Ok(());
-    }
-    let tz = TimeZone::get(KNEE_IPU_TIME_ZONE)
-        .map_err(|e| ApiError::Internal(format!("time zone data missing: {e}")))?;
-    let today = stamper.clock().now().to_zoned(tz.clone()).date();
-    let a = Anchor {
-        tz,
-        surgery_day: today.saturating_add(DAYS_TO_SURGERY.days()),
-    };
-    seed_knee_ipu(conn, stamper, &a)?;
-    seed_breast_ipu(conn, stamper, &a)?;
-    store::meta_set(conn, META_SEEDED, &today.to_string())?;
-    store::meta_set(conn, META_ORG_NAME, KNEE_IPU_NAME)?;
-    Ok(())
-}
-
-fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), ApiError> {
+pub(super) fn seed_knee_ipu(
+    conn: &mut Connection,
+    s: &Stamper,
+    a: &Anchor,
+) -> Result<(), ApiError> {
     use ResourceType::*;
     put(
         conn,
@@ -1512,85 +1106,5 @@ fn seed_knee_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), A
     seed_assignments(conn, s, a, &pref, &phase_ids)?;
     seed_education(conn, s, &pref, &phase_ids)?;
     seed_messages(conn, s, a, &pref)?;
-    Ok(())
-}
-
-fn seed_breast_ipu(conn: &mut Connection, s: &Stamper, a: &Anchor) -> Result<(), ApiError> {
-    use ResourceType::*;
-    put(
-        conn,
-        s,
-        Organization,
-        "org-lakeshore-breast",
-        json!({
-            "resourceType": "Organization", "active": true, "name": "Lakeshore Breast Cancer Unit"
-        }),
-    )?;
-    put(
-        conn,
-        s,
-        Practitioner,
-        "pr-nakamura",
-        json!({
-            "resourceType": "Practitioner", "active": true,
-            "name": [{"use": "official", "prefix": ["Dr."], "given": ["Kenji"], "family": "Nakamura"}]
-        }),
-    )?;
-    let patient = new_id();
-    let pref = format!("Patient/{patient}");
-    put(
-        conn,
-        s,
-        Patient,
-        &patient,
-        json!({
-            "resourceType": "Patient", "active": true,
-            "name": [{"use": "official", "given": ["Dana"], "family": "Okafor"}],
-            "gender": "female", "birthDate": "1979-09-30"
-        }),
-    )?;
-    put_user(
-        conn,
-        SECOND_PATIENT_USERNAME,
-        SECOND_PATIENT_PASSWORD,
-        &pref,
-        Some(&patient),
-    )?;
-    put_team_user(
-        conn,
-        BREAST_TEAM_USERNAME,
-        BREAST_TEAM_PASSWORD,
-        "pr-nakamura",
-        BREAST_ORG_ID,
-    )?;
-    put(
-        conn,
-        s,
-        EpisodeOfCare,
-        &new_id(),
-        json!({
-            "resourceType": "EpisodeOfCare", "status": "active",
-            "type": [{"text": "Breast cancer"}],
-            "patient": {"reference": pref},
-            "managingOrganization": {"reference": "Organization/org-lakeshore-breast"},
-            "period": {"start": a.at(-20, 9, 0)}
-        }),
-    )?;
-    put(
-        conn,
-        s,
-        Appointment,
-        &new_id(),
-        json!({
-            "resourceType": "Appointment", "status": "booked",
-            "description": "Oncology consultation",
-            "start": a.at(-2, 13, 0),
-            "end": a.at(-2, 13, 45),
-            "participant": [
-                {"actor": {"reference": pref}, "status": "accepted"},
-                {"actor": {"reference": "Practitioner/pr-nakamura"}, "status": "accepted"}
-            ]
-        }),
-    )?;
     Ok(())
 }
