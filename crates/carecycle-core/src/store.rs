@@ -277,6 +277,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A store made by the first release (only the first step, a record in
+    /// it) opens with every step since applied and the record kept.
+    #[test]
+    fn a_store_from_the_first_release_opens_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let key = new_database_key();
+        {
+            let mut old = Connection::open(&path).unwrap();
+            old.execute_batch(&format!("PRAGMA key = \"x'{key}'\";"))
+                .unwrap();
+            carecycle_schema::migrate(&mut old, &MIGRATIONS[..1], |_| {
+                CoreError::Data("newer".into())
+            })
+            .unwrap();
+            old.execute(
+                "INSERT INTO resource (type, id, version_id, last_updated, content) VALUES ('Patient', 'p1', '1', '2025-01-01T00:00:00Z', ?1)",
+                [r#"{"resourceType":"Patient","id":"p1","name":[{"family":"Ruiz"}]}"#],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path, &key).unwrap();
+        assert_eq!(
+            carecycle_schema::version(store.connection()).unwrap(),
+            MIGRATIONS.len()
+        );
+        let patient = store.get(ResourceType::Patient, "p1").unwrap().unwrap();
+        assert_eq!(patient["name"][0]["family"], "Ruiz");
+        let outbox: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(outbox, 0, "the tables added since are there");
+    }
+
     #[test]
     fn encrypted_at_rest_and_wrong_key_is_clear() {
         let dir = tempfile::tempdir().unwrap();
