@@ -161,15 +161,18 @@ pub struct SendPlan {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// The search condition that finds what an entry created: the client id it
+/// carries (the If-None-Exist of a create, and the look-up after a lost answer).
+fn by_client_id(entry: &OutboxEntry) -> String {
+    format!("identifier={CLIENT_ID_SYSTEM}|{}", entry.client_id)
+}
+
 /// The search that finds what an entry created, by the client id it carries.
 pub fn lookup_url(base: &str, entry: &OutboxEntry) -> String {
     format!(
         "{base}/{}?{}",
         entry.resource_type,
-        url_query(&format!(
-            "identifier={CLIENT_ID_SYSTEM}|{}",
-            entry.client_id
-        ))
+        url_query(&by_client_id(entry))
     )
 }
 
@@ -181,10 +184,7 @@ pub fn plan(base: &str, entry: &OutboxEntry) -> SendPlan {
             look_first: (entry.attempts > 0).then(|| lookup_url(base, entry)),
             method: Method::Create,
             url: format!("{base}/{t}"),
-            headers: vec![(
-                "If-None-Exist",
-                format!("identifier={CLIENT_ID_SYSTEM}|{}", entry.client_id),
-            )],
+            headers: vec![("If-None-Exist", by_client_id(entry))],
         },
         Method::Update => SendPlan {
             look_first: None,

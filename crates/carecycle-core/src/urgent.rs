@@ -202,7 +202,7 @@ fn negated(words: &[String], at: usize) -> bool {
 /// `language` picks English or Spanish wording.
 pub fn check(text: &str, language: &str) -> Option<UrgentGuidance> {
     let words = normalise(text);
-    let spanish = language.to_lowercase().starts_with("es");
+    let spanish = carecycle_prom::spanish::is_spanish(language);
     let rule = RULES.iter().find(|r| {
         r.phrases
             .iter()

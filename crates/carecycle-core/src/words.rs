@@ -14,7 +14,7 @@ pub enum Lang {
 impl Lang {
     /// "es…" (any region) is Spanish; anything else is English.
     pub fn from_tag(tag: &str) -> Lang {
-        if tag.trim().to_ascii_lowercase().starts_with("es") {
+        if carecycle_prom::spanish::is_spanish(tag) {
             Lang::Es
         } else {
             Lang::En

@@ -22,7 +22,7 @@ pub struct Localized {
 
 impl Localized {
     pub fn get(&self, language: &str) -> &str {
-        if language.to_ascii_lowercase().starts_with("es") {
+        if crate::spanish::is_spanish(language) {
             &self.es
         } else {
             &self.en

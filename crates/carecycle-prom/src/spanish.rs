@@ -332,7 +332,8 @@ fn fill(text: &str, english: &str, spanish: &str) -> Option<String> {
     Some(out)
 }
 
-/// Whether `language` (a tag such as "es" or "es-MX") is Spanish.
+/// Whether `language` (a tag such as "es", "es-MX" or "es_US.UTF-8") is
+/// Spanish: the one test the engine, the core and its catalogs share.
 pub fn is_spanish(language: &str) -> bool {
     language.trim().to_ascii_lowercase().starts_with("es")
 }
