@@ -73,12 +73,20 @@ async function checked(s, linkId) {
 
 async function open(s, title) {
   await tap(s, await s.find('[data-testid="nav-questionnaires"]'));
-  const entry = await findByText(s, '[data-testid="due-questionnaire"]', title);
-  const [start] = await s.findIn(entry, '[data-testid="start-questionnaire"]');
-  const label = await s.text(start);
-  await tap(s, start);
-  await s.find('[data-testid="questionnaire-form"]');
-  return { label };
+  // The list may be read again under the test (a sync finishing re-renders
+  // it): a button found just before is then gone, and is found again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const entry = await findByText(s, '[data-testid="due-questionnaire"]', title);
+      const [start] = await s.findIn(entry, '[data-testid="start-questionnaire"]');
+      const label = await s.text(start);
+      await tap(s, start);
+      await s.find('[data-testid="questionnaire-form"]');
+      return { label };
+    } catch (e) {
+      if (attempt >= 3 || !/stale element/.test(String(e))) throw e;
+    }
+  }
 }
 
 async function progress(s) {

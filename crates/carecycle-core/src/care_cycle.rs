@@ -75,6 +75,23 @@ impl Record {
         })
     }
 
+    /// The unit's time zone, reading only what says it (the episodes and the
+    /// organizations), for the views that need no more of the record.
+    pub fn time_zone_of(store: &Store) -> Result<TimeZone> {
+        let record = Record {
+            patient_id: String::new(),
+            patients: Vec::new(),
+            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, ""),
+            organizations: with_ids(store.all(ResourceType::Organization)?, ""),
+            practitioners: Vec::new(),
+            care_teams: Vec::new(),
+            care_plans: Vec::new(),
+            appointments: Vec::new(),
+            tasks: Vec::new(),
+        };
+        Ok(record.time_zone())
+    }
+
     pub fn patient_name(&self) -> Option<String> {
         self.patients
             .iter()

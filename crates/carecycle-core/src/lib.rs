@@ -599,7 +599,7 @@ impl CareCycle {
         let now = self.clock.now();
         let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let tz = care_cycle::Record::load(s, lang)?.time_zone();
+            let tz = care_cycle::Record::time_zone_of(s)?;
             questionnaires::due_list(s, now, &tz, lang)
         })
         .await
@@ -692,9 +692,8 @@ impl CareCycle {
         language: String,
     ) -> Result<contract::FormView> {
         let now = self.clock.now();
-        let lang = self.language().code();
         self.in_store(profile_id, move |s| {
-            let tz = care_cycle::Record::load(s, lang)?.time_zone();
+            let tz = care_cycle::Record::time_zone_of(s)?;
             questionnaires::form(s, &task_id, answers.as_ref(), &language, now, &tz)
         })
         .await
