@@ -219,11 +219,9 @@ pub async fn export_ics<R: tauri::Runtime>(
     let dir = std::env::var_os("CARECYCLE_DOWNLOAD_DIR")
         .map(std::path::PathBuf::from)
         .or_else(|| app.path().download_dir().ok())
-        .ok_or_else(|| {
-            carecycle_core::CoreError::InvalidInput(
-                "there is no Downloads folder to save to".into(),
-            )
-        })?;
+        .ok_or(carecycle_core::CoreError::InvalidInput(
+            carecycle_core::Invalid::NoDownloadFolder,
+        ))?;
     let path = core
         .save_appointment_ics(&profile_id, appointment_id, dir)
         .await?;

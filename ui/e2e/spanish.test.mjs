@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { PATIENT, findByText, screenshots, signedInApp, team, texts } from './support/app.mjs';
+import { PATIENT, findByText, lockStage, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
 
 /**
@@ -153,13 +153,60 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   await screenshots(s, 'messages-es');
 
   // Every screen, in Spanish, shows none of the app's English.
-  const english = englishOfTheCatalog();
-  assert.ok(english.length > 100, `the English catalog was read (${english.length} fragments)`);
   for (const view of ['today', 'care', 'messages', 'team', 'reading', 'questionnaires', 'results']) {
     await s.click(await s.find(`[data-testid="nav-${view}"]`));
     await s.waitFor(async () => !(await s.execute('return document.querySelector("[aria-busy=true]") !== null')), { what: `${view} loaded` });
-    const shown = await s.execute('return document.body.innerText');
-    const leaks = english.filter((fragment) => shown.includes(fragment));
-    assert.deepEqual(leaks, [], `English on ${view} in Spanish`);
+    await noEnglish(s, view);
   }
+});
+
+const ENGLISH = englishOfTheCatalog();
+
+/** Fails when any stretch of the app's English catalog shows in the window now. */
+async function noEnglish(s, where) {
+  assert.ok(ENGLISH.length > 100, `the English catalog was read (${ENGLISH.length} fragments)`);
+  const shown = await s.execute('return document.body.innerText');
+  const leaks = ENGLISH.filter((fragment) => shown.includes(fragment));
+  assert.deepEqual(leaks, [], `English on ${where} in Spanish`);
+}
+
+test('on a Spanish system, a family member signs in, sees the shared care and the lock screen in Spanish', async (t) => {
+  // No choice made in the app: it follows the system's language, as a
+  // phone or desktop set to Spanish starts it (the core and the window both).
+  const spanishSystem = { LANG: 'es_MX.UTF-8', LANGUAGE: 'es_MX:es' };
+  const { s, relaunch } = await signedInApp(t, {
+    user: 'claire',
+    password: 'daughter-demo-2026',
+    env: spanishSystem,
+    // The sign-in screen and the first passcode, before the record exists.
+    before: async (first) => {
+      await first.waitFor(async () => (await texts(first, '[data-testid="sign-in-choice"]')).length > 0, { what: 'the sign-in screen' });
+      assert.equal(await first.execute('return document.documentElement.lang'), 'es');
+      await noEnglish(first, 'sign-in');
+      await screenshots(first, 'sign-in-es');
+    },
+    choosing: async (first) => {
+      await noEnglish(first, 'choosing the passcode');
+    },
+  });
+  const banner = await s.waitFor(async () => s.text(await s.find('[data-testid="family-banner"]')), { what: 'the family banner' });
+  assert.match(banner, /^Está viendo la atención de Eleanor Whitfield como familiar\./);
+  assert.match(banner, /los mensajes/);
+  const nav = await texts(s, 'nav.sections button');
+  assert.deepEqual(nav.slice(0, 2), ['Hoy', 'Mi atención'], nav.join(', '));
+  await noEnglish(s, 'the family view');
+  assert.deepEqual(await axeViolations(s), [], 'the Spanish family view has no accessibility violations');
+  await screenshots(s, 'family-es');
+  for (const view of ['care', 'team', 'reading']) {
+    await s.click(await s.find(`[data-testid="nav-${view}"]`));
+    await s.waitFor(async () => !(await s.execute('return document.querySelector("[aria-busy=true]") !== null')), { what: `${view} loaded` });
+    await noEnglish(s, `the family view's ${view}`);
+  }
+
+  // Started again, the app is locked, in Spanish.
+  const locked = await relaunch({ unlock: false });
+  await locked.waitFor(async () => (await lockStage(locked)) === 'locked', { what: 'the lock screen' });
+  assert.equal(await locked.text(await locked.find('h1')), 'CareCycle está bloqueado');
+  await noEnglish(locked, 'the lock screen');
+  await screenshots(locked, 'lock-es');
 });

@@ -4,7 +4,7 @@
 
 use carecycle_core::contract::ServerChoice;
 use carecycle_core::smart::SystemBrowser;
-use carecycle_core::{CareCycle, CoreConfig, CoreError, SystemClock};
+use carecycle_core::{CareCycle, CoreConfig, CoreError, Invalid, SystemClock};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -142,9 +142,9 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
             None => match overview.profiles.as_slice() {
                 [only] => Ok(only.id.clone()),
                 [] => Err(CoreError::NotSignedIn),
-                _ => Err(CoreError::InvalidInput(
-                    "there are several records here: choose one with --profile (see `carecycle profiles`)".into(),
-                )),
+                _ => Err(CoreError::InvalidInput(Invalid::malformed(
+                    "there are several records here: choose one with --profile (see `carecycle profiles`)",
+                ))),
             },
         }
     };
@@ -160,9 +160,9 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                         .await?
                 }
                 (Some(_), None) => {
-                    return Err(CoreError::InvalidInput(
-                        "--token needs --patient with the record's id".into(),
-                    ));
+                    return Err(CoreError::InvalidInput(Invalid::malformed(
+                        "--token needs --patient with the record's id",
+                    )));
                 }
                 (None, None) => core.sign_in(&fhir_base_url).await?,
             };
@@ -265,9 +265,9 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                 None => threads,
             };
             if thread.is_some() && chosen.is_empty() {
-                return Err(CoreError::InvalidInput(
-                    "no such conversation on this device".into(),
-                ));
+                return Err(CoreError::InvalidInput(Invalid::malformed(
+                    "no such conversation on this device",
+                )));
             }
             if cli.json {
                 json_out(&chosen);
@@ -332,10 +332,16 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
         }
         Command::Answer { task, answers } => {
             let text = std::fs::read_to_string(&answers).map_err(|e| {
-                CoreError::InvalidInput(format!("cannot read {}: {e}", answers.display()))
+                CoreError::InvalidInput(Invalid::malformed(format!(
+                    "cannot read {}: {e}",
+                    answers.display()
+                )))
             })?;
             let answers: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                CoreError::InvalidInput(format!("{} is not JSON: {e}", answers.display()))
+                CoreError::InvalidInput(Invalid::malformed(format!(
+                    "{} is not JSON: {e}",
+                    answers.display()
+                )))
             })?;
             let done = core
                 .answer_questionnaire(&profile().await?, task, answers)
@@ -382,9 +388,9 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
             let status = core.sync_status(&id).await?;
             let unsent = status.pending + status.failed + status.conflicts;
             if unsent > 0 && !force {
-                return Err(CoreError::InvalidInput(format!(
+                return Err(CoreError::InvalidInput(Invalid::malformed(format!(
                     "{unsent} items have not reached your care team; sync first, or sign out with --force to lose them"
-                )));
+                ))));
             }
             core.sign_out(&id).await?;
             say("signed out; this record's data is gone from this device");

@@ -32,8 +32,9 @@ pub struct AppOverview {
     pub server_choices: Vec<ServerChoice>,
     /// False when the system keyring cannot be used: nothing can be stored safely.
     pub keyring_available: bool,
-    /// The language the person chose on this device (en, es); None follows the system.
-    pub language: Option<String>,
+    /// The language the app speaks now: the person's choice on this device,
+    /// else the system's (the core decides it once, for itself and the window).
+    pub language: crate::words::Lang,
 }
 
 /// The Today screen: where the patient is in the care cycle and what comes next.
@@ -128,8 +129,13 @@ pub struct MessageView {
     pub sent: Option<String>,
     pub text: String,
     pub state: ItemState,
-    /// Why it failed, when it did.
-    pub problem: Option<String>,
+    /// Waiting after an attempt that got no answer, or a server-side failure:
+    /// it goes again by itself (the UI says so in the patient's language).
+    pub retrying: bool,
+    /// When the server refused it (`state` failed): the server's own words,
+    /// verbatim and in whatever language the server wrote them, for whoever
+    /// helps the patient. The UI says what happened in its own words.
+    pub server_said: Option<String>,
     pub attachments: Vec<AttachmentView>,
     /// From the team and not yet opened by the patient (on any device).
     pub unread: bool,
@@ -544,10 +550,12 @@ pub struct MessageKindOption {
 /// The TypeScript declarations of every type that crosses the command boundary,
 /// in one file. The shell's test compares this with the committed UI file.
 pub fn typescript_contract() -> String {
-    use crate::error::{CommandError, ErrorCode};
+    use crate::error::{CommandError, ErrorCode, Invalid};
     let cfg = ts_rs::Config::default();
     let decls = [
         ErrorCode::decl(&cfg),
+        crate::words::Lang::decl(&cfg),
+        Invalid::decl(&cfg),
         CommandError::decl(&cfg),
         ServerChoice::decl(&cfg),
         ProfileSummary::decl(&cfg),

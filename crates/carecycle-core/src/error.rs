@@ -36,12 +36,67 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// What crosses the command boundary: `{code, message}`. The message is safe to
-/// show and carries no health information.
+/// What was wrong with the patient's input, as a reason with its figures: the
+/// UI words it in the patient's language (the core words it only for logs and
+/// the command line, in English, through `Display`). Closed: the UI has a
+/// sentence for each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[serde(
+    tag = "reason",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Invalid {
+    #[error("the server address must start with https:// (plain http only on this computer)")]
+    NotHttps,
+    #[error("that is not a web address")]
+    NotAnAddress,
+    #[error("the app can lock after {min} to {max} minutes")]
+    LockMinutes { min: u32, max: u32 },
+    #[error("the file could not be read")]
+    FileUnreadable,
+    #[error("the file is empty")]
+    FileEmpty,
+    /// `tenths_of_mb`: the file's size in tenths of a megabyte (72 is 7.2 MB).
+    #[error("the file is {tenths_of_mb} tenths of a MB and the limit is {limit_mb} MB")]
+    FileTooLarge { tenths_of_mb: u32, limit_mb: u32 },
+    #[error("only photos (JPEG, PNG, HEIC) and PDF documents can be attached")]
+    FileType,
+    #[error("the message is empty")]
+    MessageEmpty,
+    #[error("the message is longer than {limit} characters")]
+    MessageTooLong { limit: u32 },
+    #[error("this questionnaire is already answered")]
+    AlreadyAnswered,
+    /// Answers the form itself would have flagged (the patient sees each on its question).
+    #[error("{count} answers still need attention")]
+    Unfinished { count: u32 },
+    #[error("that folder already holds too many files of this name")]
+    FolderFull,
+    #[error("there is no Downloads folder to save to")]
+    NoDownloadFolder,
+    /// A request the app's own screens never make (a wrong code, id or shape):
+    /// `what` says what, in English, for whoever called the core directly.
+    #[error("{what}")]
+    Malformed { what: String },
+}
+
+impl Invalid {
+    pub fn malformed(what: impl Into<String>) -> Invalid {
+        Invalid::Malformed { what: what.into() }
+    }
+}
+
+/// What crosses the command boundary: `{code, message}`, and for input that
+/// cannot be accepted, `invalid`: why, for the UI to word. The message is
+/// safe to show and carries no health information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub invalid: Option<Invalid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +120,7 @@ pub enum CoreError {
     #[error("{0}")]
     NotAFhirServer(String),
     #[error("{0}")]
-    InvalidInput(String),
+    InvalidInput(Invalid),
     /// What a command names is not on this device ("that reading").
     #[error("{0} is not on this device")]
     NotHere(&'static str),
@@ -126,6 +181,10 @@ impl From<CoreError> for CommandError {
         CommandError {
             code: e.code(),
             message: e.to_string(),
+            invalid: match e {
+                CoreError::InvalidInput(why) => Some(why),
+                _ => None,
+            },
         }
     }
 }

@@ -2,7 +2,7 @@
 //! folder). The app names them itself — never from an id or a title the
 //! server sent — and never writes over a file that is already there.
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,9 +38,7 @@ pub fn write_new(dir: &Path, stem: &str, extension: &str, bytes: &[u8]) -> Resul
             Err(e) => return Err(e.into()),
         }
     }
-    Err(CoreError::InvalidInput(
-        "that folder already holds too many files of this name".into(),
-    ))
+    Err(CoreError::InvalidInput(Invalid::FolderFull))
 }
 
 #[cfg(test)]

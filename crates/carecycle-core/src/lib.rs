@@ -23,7 +23,7 @@ pub mod urgent;
 pub mod words;
 
 pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
-pub use error::{CommandError, CoreError, ErrorCode, Result};
+pub use error::{CommandError, CoreError, ErrorCode, Invalid, Result};
 
 use contract::{
     AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, SyncStatus, ThreadView,
@@ -193,7 +193,7 @@ impl CareCycle {
             profiles,
             server_choices: self.server_choices.clone(),
             keyring_available: self.vault.is_ok(),
-            language: profiles::DeviceSettings::load(&self.data_dir).language,
+            language: self.language(),
         })
     }
 
@@ -211,9 +211,9 @@ impl CareCycle {
         if let Some(l) = language.as_deref()
             && !matches!(l, "en" | "es")
         {
-            return Err(CoreError::InvalidInput(format!(
+            return Err(CoreError::InvalidInput(Invalid::malformed(format!(
                 "CareCycle speaks English (en) and Spanish (es), not {l:?}"
-            )));
+            ))));
         }
         let mut settings = profiles::DeviceSettings::load(&self.data_dir);
         settings.language = language;
@@ -312,9 +312,9 @@ impl CareCycle {
     ) -> Result<ProfileSummary> {
         let base = smart::parse_fhir_base(fhir_base_url)?;
         if patient.trim().is_empty() || patient.contains('/') {
-            return Err(CoreError::InvalidInput(
-                "give the patient's id (e.g. 123, not Patient/123)".into(),
-            ));
+            return Err(CoreError::InvalidInput(Invalid::malformed(
+                "give the patient's id (e.g. 123, not Patient/123)",
+            )));
         }
         let vault = self.vault()?.clone();
         let tokens = smart::TokenSet {

@@ -22,7 +22,7 @@
 //!   work) will unlock through [`CareCycle::unlock_verified`]: the shell proves
 //!   the person, this module opens the record.
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use crate::secrets::{SecretKind, Vault};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -44,9 +44,10 @@ pub const MAX_LENGTH: usize = 64;
 /// The timeout for `minutes`, when the patient may choose it.
 pub fn timeout_of_minutes(minutes: u32) -> Result<SignedDuration> {
     if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
-        return Err(CoreError::InvalidInput(format!(
-            "the app can lock after {MIN_MINUTES} to {MAX_MINUTES} minutes, not {minutes}"
-        )));
+        return Err(CoreError::InvalidInput(Invalid::LockMinutes {
+            min: MIN_MINUTES,
+            max: MAX_MINUTES,
+        }));
     }
     Ok(SignedDuration::from_mins(i64::from(minutes)))
 }

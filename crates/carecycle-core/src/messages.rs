@@ -3,7 +3,7 @@
 //! thread's reply Task), and the state of what the patient wrote.
 
 use crate::contract::{AttachmentView, MessageView, NewAttachment, Outgoing, ThreadView};
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use crate::outbox::{self, ItemState};
 use crate::store::Store;
 use carecycle_fhir::ResourceType;
@@ -34,27 +34,20 @@ pub fn attachment(file: &NewAttachment, now: Timestamp) -> Result<Value> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(file.data_base64.trim())
-        .map_err(|_| {
-            CoreError::InvalidInput("the file could not be read; please choose it again".into())
-        })?;
+        .map_err(|_| CoreError::InvalidInput(Invalid::FileUnreadable))?;
     if bytes.is_empty() {
-        return Err(CoreError::InvalidInput("the file is empty".into()));
+        return Err(CoreError::InvalidInput(Invalid::FileEmpty));
     }
     if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(CoreError::InvalidInput(format!(
-            "the file is {:.1} MB and the limit is {} MB; a photo taken at a smaller size, or a screenshot of it, will fit",
-            bytes.len() as f64 / 1_048_576.0,
-            MAX_ATTACHMENT_BYTES / 1_048_576
-        )));
+        return Err(CoreError::InvalidInput(Invalid::FileTooLarge {
+            tenths_of_mb: u32::try_from((bytes.len() * 10).div_ceil(1_048_576)).unwrap_or(u32::MAX),
+            limit_mb: (MAX_ATTACHMENT_BYTES / 1_048_576) as u32,
+        }));
     }
     let content_type = infer::get(&bytes)
         .map(|t| t.mime_type())
         .filter(|t| ATTACHMENT_TYPES.contains(t))
-        .ok_or_else(|| {
-            CoreError::InvalidInput(
-                "you can attach photos (JPEG, PNG or HEIC) and PDF documents; this file is not one of them".into(),
-            )
-        })?;
+        .ok_or(CoreError::InvalidInput(Invalid::FileType))?;
     let name = file.name.trim();
     Ok(json!({
         "contentType": content_type,
@@ -172,7 +165,8 @@ fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> 
         sent: m["sent"].as_str().map(str::to_owned),
         text: text_of(m),
         state: state.as_ref().map_or(ItemState::Sent, |(s, _)| *s),
-        problem: state.and_then(|(s, e)| (s != ItemState::Sent).then_some(e).flatten()),
+        retrying: matches!(state, Some((ItemState::Pending, Some(_)))),
+        server_said: state.and_then(|(s, e)| (s == ItemState::Failed).then_some(e).flatten()),
         attachments: attachments_of(m),
         unread: !from_me && m.get("received").is_none(),
     })
@@ -299,12 +293,12 @@ pub fn send(store: &mut Store, patient: &str, out: &Outgoing, now: Timestamp) ->
         .map(|f| attachment(f, now))
         .transpose()?;
     if text.is_empty() && file.is_none() {
-        return Err(CoreError::InvalidInput("the message is empty".into()));
+        return Err(CoreError::InvalidInput(Invalid::MessageEmpty));
     }
     if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(CoreError::InvalidInput(format!(
-            "the message is longer than {MAX_MESSAGE_CHARS} characters; please split it"
-        )));
+        return Err(CoreError::InvalidInput(Invalid::MessageTooLong {
+            limit: MAX_MESSAGE_CHARS as u32,
+        }));
     }
     let mut m = json!({
         "resourceType": "Communication",
@@ -332,9 +326,9 @@ pub fn send(store: &mut Store, patient: &str, out: &Outgoing, now: Timestamp) ->
         None => {
             let kind = out.kind.as_deref().unwrap_or("other");
             if !KINDS.iter().any(|(k, _)| *k == kind) {
-                return Err(CoreError::InvalidInput(format!(
+                return Err(CoreError::InvalidInput(Invalid::malformed(format!(
                     "unknown kind of message: {kind}"
-                )));
+                ))));
             }
             m["category"] = json!([{"coding": [{"system": MESSAGE_KIND_SYSTEM, "code": kind}]}]);
             if let Some(about) = out.about.as_deref() {
@@ -540,14 +534,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            exe.to_string()
-                .contains("photos (JPEG, PNG or HEIC) and PDF"),
+            matches!(exe, CoreError::InvalidInput(Invalid::FileType)),
             "{exe}"
         );
         let mut big = PNG.to_vec();
         big.resize(MAX_ATTACHMENT_BYTES + 1, 0);
         let err = send(&mut s, "p1", &with(file("huge.png", &big)), now()).unwrap_err();
-        assert!(err.to_string().contains("the limit is 5 MB"), "{err}");
+        // Just over 5 MB is said as 5.1 MB (rounded up: never "5.0 MB, the limit is 5 MB").
+        assert!(
+            matches!(
+                err,
+                CoreError::InvalidInput(Invalid::FileTooLarge {
+                    tenths_of_mb: 51,
+                    limit_mb: 5
+                })
+            ),
+            "{err}"
+        );
         let err = send(
             &mut s,
             "p1",
@@ -558,7 +561,10 @@ mod tests {
             now(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("could not be read"), "{err}");
+        assert!(
+            matches!(err, CoreError::InvalidInput(Invalid::FileUnreadable)),
+            "{err}"
+        );
         assert!(
             threads(&s, "p1", now()).unwrap().is_empty(),
             "nothing was queued"

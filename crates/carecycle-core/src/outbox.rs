@@ -14,7 +14,7 @@
 //! What to do with an answer is [`decide`], a pure function; [`push`] is the one
 //! executor that does the HTTP.
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use crate::fhir_http::FhirSession;
 use crate::store::Store;
 use crate::sync::with_store;
@@ -221,9 +221,9 @@ pub fn queue_create(
     let client_id = uuid::Uuid::new_v4().to_string();
     let local_id = format!("local-{client_id}");
     let mine = json!({"system": CLIENT_ID_SYSTEM, "value": client_id});
-    let map = content
-        .as_object_mut()
-        .ok_or_else(|| CoreError::InvalidInput("a resource must be a JSON object".into()))?;
+    let map = content.as_object_mut().ok_or_else(|| {
+        CoreError::InvalidInput(Invalid::malformed("a resource must be a JSON object"))
+    })?;
     if carecycle_fhir::single_identifier(t) {
         // R4 allows this type one identifier: the client identifier is it
         // (unless the resource already carries one, which a retry cannot use).
@@ -270,9 +270,9 @@ pub fn queue_update(
         )
         .optional()?;
     let Some((version, stored)) = current else {
-        return Err(CoreError::InvalidInput(format!(
+        return Err(CoreError::InvalidInput(Invalid::malformed(format!(
             "there is no {t} {id} here to change"
-        )));
+        ))));
     };
     // A change rebuilt from scratch keeps the identifiers it was created
     // with: the client identifier that makes a retried create safe is the

@@ -7,7 +7,7 @@ use crate::contract::{
     DueQuestionnaire, DueState, FormItem, FormOption, FormUnavailable, FormView, ResultPoint,
     ResultSeries, ScoreView, SubmittedQuestionnaire,
 };
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use crate::outbox;
 use crate::store::Store;
 use crate::urgent::{Urgency, UrgentGuidance};
@@ -191,7 +191,12 @@ fn to_answer(
     options: &[carecycle_prom::AnswerOption],
     v: &Value,
 ) -> Result<AnswerValue> {
-    let bad = || CoreError::InvalidInput(format!("{:?} is not an answer to '{}'", v, item.link_id));
+    let bad = || {
+        CoreError::InvalidInput(Invalid::malformed(format!(
+            "{:?} is not an answer to '{}'",
+            v, item.link_id
+        )))
+    };
     if !options.is_empty() {
         let found = options.iter().find(|o| match (&o.value, v) {
             (AnswerValue::Coding(c), Value::String(s)) => {
@@ -258,9 +263,7 @@ fn build(
         .filter(is_questionnaire_task)
         .ok_or_else(|| CoreError::NotHere("that questionnaire"))?;
     if task["status"] == "completed" {
-        return Err(CoreError::InvalidInput(
-            "this questionnaire is already answered".into(),
-        ));
+        return Err(CoreError::InvalidInput(Invalid::AlreadyAnswered));
     }
     if sdc::questionnaire_of(&task).is_none() {
         return Err(CoreError::Data("the task names no questionnaire".into()));
@@ -269,20 +272,18 @@ fn build(
         .map(|id| store.get(ResourceType::Questionnaire, &id))
         .transpose()?
         .flatten()
-        .ok_or_else(|| {
-            CoreError::InvalidInput(
-                "the questionnaire itself is not on this device yet: sync first".into(),
-            )
-        })?;
+        .ok_or(CoreError::NotHere("the questionnaire itself"))?;
     let q = read_form(store, &q_json)
         .map_err(|e| CoreError::Data(format!("the questionnaire cannot be used: {e}")))?;
     let map = answers.as_object().ok_or_else(|| {
-        CoreError::InvalidInput("answers must be a JSON object of linkId → answer".into())
+        CoreError::InvalidInput(Invalid::malformed(
+            "answers must be a JSON object of linkId → answer",
+        ))
     })?;
     if let Some(unknown) = map.keys().find(|k| q.item(k).is_none()) {
-        return Err(CoreError::InvalidInput(format!(
+        return Err(CoreError::InvalidInput(Invalid::malformed(format!(
             "'{unknown}' is not a question of this questionnaire"
-        )));
+        ))));
     }
     let mut response = Response::new(&q);
     for (item, _) in q.walk() {
@@ -312,7 +313,7 @@ fn build(
         }
         response
             .set_answers(&q, &path, values)
-            .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
+            .map_err(|e| CoreError::InvalidInput(Invalid::malformed(e.to_string())))?;
     }
     Ok((task, q, response))
 }
@@ -413,13 +414,9 @@ pub fn answer(
     let (mut task, q, mut response) = build(store, &task_id, answers)?;
     let authored = carecycle_fhir::time::format_instant(now);
     let qr = response.complete(&q, &authored).map_err(|problems| {
-        CoreError::InvalidInput(
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.path, p.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
+        CoreError::InvalidInput(Invalid::Unfinished {
+            count: u32::try_from(problems.len()).unwrap_or(u32::MAX),
+        })
     })?;
     let qr = with_context(qr, patient);
     let scores = scoring::score(&q, &response);

@@ -4,7 +4,7 @@
 //! desktops (RFC 8252 §7.3) or the app's private-use scheme on phones (§7.1).
 //! The OAuth mechanics (PKCE, state, token requests) come from the `oauth2` crate.
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Invalid, Result};
 use carecycle_fhir::time::Clock;
 use jiff::{SignedDuration, Timestamp};
 use oauth2::basic::{
@@ -149,26 +149,22 @@ pub fn http_client_with_timeout(timeout: Duration) -> Result<reqwest::Client> {
 pub fn check_transport(url: &url::Url) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-            || url.host_str() == Some("localhost") =>
+        "http"
+            if matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || url.host_str() == Some("localhost") =>
         {
             Ok(())
         }
-        _ => Err(CoreError::InvalidInput(
-            "the server address must start with https:// (plain http is allowed only on this computer)".into(),
-        )),
+        _ => Err(CoreError::InvalidInput(Invalid::NotHttps)),
     }
 }
 
 /// Parses and checks a FHIR base URL the person typed.
 pub fn parse_fhir_base(input: &str) -> Result<url::Url> {
     let trimmed = input.trim().trim_end_matches('/');
-    let url = url::Url::parse(trimmed).map_err(|_| {
-        CoreError::InvalidInput(
-            "that is not a web address (it should look like https://example.org/fhir)".into(),
-        )
-    })?;
+    let url =
+        url::Url::parse(trimmed).map_err(|_| CoreError::InvalidInput(Invalid::NotAnAddress))?;
     check_transport(&url)?;
     Ok(url)
 }

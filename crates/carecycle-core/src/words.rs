@@ -4,7 +4,8 @@
 //! shows is worded by the UI's own catalogs from codes the core returns.
 
 /// A language the app speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
     En,

@@ -11,7 +11,7 @@ use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE
 use carecycle_core::contract::{DueState, HitKind, ItemState, Verdict};
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::{SystemBrowser, TokenSet};
-use carecycle_core::{CareCycle, CoreConfig, ErrorCode, FixedClock};
+use carecycle_core::{CareCycle, CoreConfig, CoreError, ErrorCode, FixedClock, Invalid};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -254,6 +254,21 @@ async fn server_errors_and_slow_answers_are_retried_after_a_backoff() {
     let report = r.core.sync(&r.profile).await.unwrap();
     assert_eq!(report.sent, 0);
     assert_eq!(r.status().await.0, 1);
+    // The patient sees it will go again by itself, and no server words.
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let waiting = threads
+        .iter()
+        .flat_map(|t| &t.messages)
+        .find(|m| m.text == "Through a 503")
+        .unwrap();
+    assert_eq!(
+        (
+            waiting.state,
+            waiting.retrying,
+            waiting.server_said.as_deref()
+        ),
+        (ItemState::Pending, true, None)
+    );
     // Before the backoff has passed, nothing is tried.
     let seen = r
         .proxy
@@ -321,7 +336,14 @@ async fn refusals_fail_visibly_and_stale_updates_conflict() {
         .find(|m| m.text == "Refused once")
         .unwrap();
     assert_eq!(failed.state, ItemState::Failed);
-    assert!(failed.problem.as_deref().unwrap().contains("injected 422"));
+    assert!(!failed.retrying);
+    assert!(
+        failed
+            .server_said
+            .as_deref()
+            .unwrap()
+            .contains("injected 422")
+    );
     assert_eq!(r.core.retry_failed(&r.profile).await.unwrap(), 1);
     r.core.sync(&r.profile).await.unwrap();
     assert_eq!(r.on_server("Refused once"), 1);
@@ -472,8 +494,10 @@ async fn search_due_list_and_answering_offline() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidInput);
+    // Eight of the nine PHQ-9 questions are unanswered: the patient is told
+    // how many (each is marked on its question by the form).
     assert!(
-        err.to_string().contains("This question needs an answer"),
+        matches!(err, CoreError::InvalidInput(Invalid::Unfinished { count }) if count >= 8),
         "{err}"
     );
     let err = r

@@ -85,11 +85,12 @@ export function lockStage(s) {
  * chooses the app passcode (the first sign-in of a record) or unlocks with
  * it (the app starts locked), until Today shows its patient's name.
  */
-export async function passLock(s, passcode = PASSCODE) {
+export async function passLock(s, passcode = PASSCODE, { choosing = async () => {} } = {}) {
   for (;;) {
     const stage = await s.waitFor(() => lockStage(s), { what: 'Today, the passcode or the lock screen', timeoutMs: 60000 });
     if (stage === 'today') break;
     if (stage === 'choose') {
+      await choosing(s);
       await s.type(await s.find('[data-testid="passcode-new"]'), passcode);
       await s.type(await s.find('[data-testid="passcode-again"]'), passcode);
       await s.click(await s.find('[data-testid="passcode-save"]'));
@@ -107,9 +108,13 @@ export async function passLock(s, passcode = PASSCODE) {
  * stopped by the test; the patient chose the app passcode `PASSCODE` at the
  * sign-in. `relaunch()` quits the app for real (its whole process group) and
  * starts it again on the same data, unlocked with the passcode, resolving to
- * the new session.
+ * the new session. `before(s)` runs on the sign-in screen, `choosing(s)` on
+ * the screen where the first passcode is chosen.
  */
-export async function signedInApp(t, { user = PATIENT.user, password = PATIENT.password, env = {} } = {}) {
+export async function signedInApp(
+  t,
+  { user = PATIENT.user, password = PATIENT.password, env = {}, before = async () => {}, choosing = async () => {} } = {},
+) {
   const backend = await startBackend();
   t.after(backend.stop);
   const appEnv = {
@@ -121,8 +126,9 @@ export async function signedInApp(t, { user = PATIENT.user, password = PATIENT.p
     ...env,
   };
   let app = await launch(t, appEnv);
+  await before(app.s);
   await app.s.click(await app.s.find('[data-testid="sign-in-choice"]'));
-  await passLock(app.s);
+  await passLock(app.s, PASSCODE, { choosing });
   // The app starts locked: `unlock: false` leaves it at the lock screen.
   const relaunch = async ({ unlock = true } = {}) => {
     await app.s.end();

@@ -10,6 +10,7 @@ import type {
   EducationDoc,
   EducationItem,
   FormView,
+  Lang,
   LockView,
   MessageKindOption,
   NotificationSettings,
@@ -77,7 +78,7 @@ export interface Backend {
   /** Saves an appointment as an .ics file; resolves to where it was saved. */
   exportIcs(profileId: string, appointmentId: string): Promise<string>;
   /** Keeps the app's language on this device (null: follow the system). */
-  setLanguage(language: string | null): Promise<void>;
+  setLanguage(language: Lang | null): Promise<void>;
   notificationSettings(profileId: string): Promise<NotificationSettings>;
   /** Whether notifications say who wrote and what it is about; returns the settings now. */
   setNotificationDetail(profileId: string, on: boolean): Promise<NotificationSettings>;

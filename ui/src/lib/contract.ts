@@ -3,7 +3,11 @@
 
 export type ErrorCode = "notSignedIn" | "sessionExpired" | "signInFailed" | "signInTimedOut" | "keyringUnavailable" | "offline" | "serverError" | "notAFhirServer" | "invalidInput" | "notFound" | "storeUnavailable" | "locked" | "internal";
 
-export type CommandError = { code: ErrorCode, message: string, };
+export type Lang = "en" | "es";
+
+export type Invalid = { "reason": "notHttps" } | { "reason": "notAnAddress" } | { "reason": "lockMinutes", min: number, max: number, } | { "reason": "fileUnreadable" } | { "reason": "fileEmpty" } | { "reason": "fileTooLarge", tenthsOfMb: number, limitMb: number, } | { "reason": "fileType" } | { "reason": "messageEmpty" } | { "reason": "messageTooLong", limit: number, } | { "reason": "alreadyAnswered" } | { "reason": "unfinished", count: number, } | { "reason": "folderFull" } | { "reason": "noDownloadFolder" } | { "reason": "malformed", what: string, };
+
+export type CommandError = { code: ErrorCode, message: string, invalid?: Invalid, };
 
 export type ServerChoice = { label: string, fhirBaseUrl: string, };
 
@@ -19,9 +23,10 @@ export type AppOverview = { profiles: Array<ProfileSummary>, serverChoices: Arra
  */
 keyringAvailable: boolean, 
 /**
- * The language the person chose on this device (en, es); None follows the system.
+ * The language the app speaks now: the person's choice on this device,
+ * else the system's (the core decides it once, for itself and the window).
  */
-language: string | null, };
+language: Lang, };
 
 export type TodayView = { patientName: string, 
 /**
@@ -110,9 +115,16 @@ fromMe: boolean, sender: string | null,
  */
 sent: string | null, text: string, state: ItemState, 
 /**
- * Why it failed, when it did.
+ * Waiting after an attempt that got no answer, or a server-side failure:
+ * it goes again by itself (the UI says so in the patient's language).
  */
-problem: string | null, attachments: Array<AttachmentView>, 
+retrying: boolean, 
+/**
+ * When the server refused it (`state` failed): the server's own words,
+ * verbatim and in whatever language the server wrote them, for whoever
+ * helps the patient. The UI says what happened in its own words.
+ */
+serverSaid: string | null, attachments: Array<AttachmentView>, 
 /**
  * From the team and not yet opened by the patient (on any device).
  */

@@ -1,6 +1,6 @@
 import { isCommandError } from './backend';
-import type { ErrorCode } from './contract';
-import { locale } from './i18n.svelte';
+import type { ErrorCode, Invalid } from './contract';
+import { locale, t, tn } from './i18n.svelte';
 
 // What a patient reads when something fails, in English and Spanish. Every
 // code of the closed Rust enum has a sentence (the compiler checks each Record
@@ -48,17 +48,36 @@ export interface ShownError {
   detail: string | null;
 }
 
+/**
+ * What to tell the patient about input the core could not accept, in their
+ * language, from the reason and figures the core sent; null for a request the
+ * app's screens never make (the generic sentence then stands).
+ */
+function invalidSentence(why: Invalid): string | null {
+  switch (why.reason) {
+    case 'lockMinutes':
+      return t('invalid.lockMinutes', { min: why.min, max: why.max });
+    case 'fileTooLarge':
+      return t('invalid.fileTooLarge', {
+        size: new Intl.NumberFormat(locale.language, { maximumFractionDigits: 1 }).format(why.tenthsOfMb / 10),
+        limit: why.limitMb,
+      });
+    case 'messageTooLong':
+      return t('invalid.messageTooLong', { limit: why.limit });
+    case 'unfinished':
+      return tn('invalid.unfinished', why.count);
+    case 'malformed':
+      return null;
+    default:
+      return t(`invalid.${why.reason}`);
+  }
+}
+
 /** The sentence for an error from the backend, with the technical detail kept apart. */
 export function describeError(error: unknown): ShownError {
   if (isCommandError(error)) {
-    // The core words what was wrong with the patient's input for the patient
-    // ("the file is 7.2 MB and the limit is 5 MB…"), in English: that is the
-    // sentence in English; in Spanish the sentence is the catalog's and the
-    // core's words stay in the detail.
-    if (error.code === 'invalidInput' && error.message.trim() && locale.language === 'en') {
-      const m = error.message.trim();
-      return { sentence: `${m[0]!.toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? '' : '.'}`, detail: null };
-    }
+    const said = error.invalid ? invalidSentence(error.invalid) : null;
+    if (said) return { sentence: said, detail: null };
     return { sentence: sentences()[error.code], detail: error.message };
   }
   return { sentence: sentences().internal, detail: error instanceof Error ? error.message : String(error) };

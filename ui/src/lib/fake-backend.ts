@@ -1,6 +1,6 @@
 // A fake of the typed backend for UI unit tests: records calls, answers from data.
 import type { Backend } from './backend';
-import type { AppOverview, CommandError, FormView, LockView, ProfileSummary, SyncReport, TodayView } from './contract';
+import type { AppOverview, CommandError, FormView, Lang, LockView, ProfileSummary, SyncReport, TodayView } from './contract';
 
 export const profile: ProfileSummary = {
   id: 'p-1',
@@ -36,6 +36,8 @@ export interface FakeOptions {
 export function fakeBackend(options: FakeOptions = {}): Backend & { calls: string[] } {
   const calls: string[] = [];
   const profiles = [...(options.overview?.profiles ?? [])];
+  // The language the core speaks: the choice, else the system's (English here).
+  let language: Lang = options.overview?.language ?? 'en';
   const lock: LockView = {
     locked: false, hasPasscode: true, failures: 0, waitSeconds: 0, offerSignOut: false, timeoutSeconds: 300, ...options.lock,
   };
@@ -43,7 +45,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     calls,
     appOverview: async () => {
       calls.push('appOverview');
-      return { serverChoices: [], keyringAvailable: true, ...options.overview, language: options.overview?.language ?? null, profiles: [...profiles] };
+      return { serverChoices: [], keyringAvailable: true, ...options.overview, language, profiles: [...profiles] };
     },
     signIn: async (url) => {
       calls.push(`signIn ${url}`);
@@ -70,6 +72,10 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       return [];
     },
     sendMessage: async (id, m) => {
+      // The core's refusal of an empty message, as it crosses the boundary.
+      if (!m.text.trim() && !m.attachment) {
+        throw { code: 'invalidInput', message: 'the message is empty', invalid: { reason: 'messageEmpty' } };
+      }
       calls.push(`sendMessage ${id} ${m.thread ?? m.kind ?? ''} ${m.text.length}${m.attachment ? ` ${m.attachment.name}` : ''}`);
       return 'Communication/local-1';
     },
@@ -116,8 +122,9 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     recordAccess: async () => ({ familyView: false, notShared: [] }),
     exportIcs: async () => '/tmp/appointment.ics',
     openEducation: async (_id, doc) => ({ id: doc, title: 'Reading', language: 'en', html: '<p>Text</p>' }),
-    setLanguage: async (language) => {
-      calls.push(`setLanguage ${language}`);
+    setLanguage: async (chosen) => {
+      calls.push(`setLanguage ${chosen}`);
+      language = chosen ?? 'en';
     },
     notificationSettings: async () => ({ showDetails: false, available: null }),
     setNotificationDetail: async (id, on) => {

@@ -1,3 +1,5 @@
+import type { Lang } from './contract';
+
 // The app's words in English and Spanish. The app follows the system
 // language and the person can switch; the core keeps the choice on this device.
 // Words that come from the care team or the core (names, reading, questions,
@@ -156,6 +158,22 @@ const en = {
   'msg.all': '← All conversations',
   'msg.aboutReading': 'Your question is about the reading “{title}”. Your care team will see which one.',
   'sync.partial': 'Some of your information could not be updated.',
+  // What was wrong with the patient's input (the core sends the reason and its figures)
+  'invalid.notHttps': 'The address must start with https:// (plain http works only for a server on this computer).',
+  'invalid.notAnAddress': 'That is not a web address. It should look like https://example.org/fhir.',
+  'invalid.lockMinutes': 'CareCycle can lock after {min} to {max} minutes.',
+  'invalid.fileUnreadable': 'The file could not be read. Please choose it again.',
+  'invalid.fileEmpty': 'The file is empty. Please choose another one.',
+  'invalid.fileTooLarge':
+    'The file is {size} MB and the limit is {limit} MB. A photo taken at a smaller size, or a screenshot of it, will fit.',
+  'invalid.fileType': 'You can attach photos (JPEG, PNG or HEIC) and PDF documents. This file is not one of them.',
+  'invalid.messageEmpty': 'Write your message first.',
+  'invalid.messageTooLong': 'The message is longer than {limit} characters. Please split it in two.',
+  'invalid.alreadyAnswered': 'This questionnaire is already answered.',
+  'invalid.unfinished.one': 'One answer still needs your attention.',
+  'invalid.unfinished.other': '{n} answers still need your attention.',
+  'invalid.folderFull': 'That folder already holds too many files of this name.',
+  'invalid.noDownloadFolder': 'There is no Downloads folder to save to.',
   'msg.whatAbout': 'What is it about?',
   'kind.clinical': 'A symptom or a question about my health',
   'kind.scheduling': 'Appointments and scheduling',
@@ -172,8 +190,11 @@ const en = {
   'msg.state.pending': 'Waiting to send',
   'msg.state.failed': 'Not sent',
   'msg.state.conflict': 'Needs your attention',
-  'msg.empty': 'Please write your message first.',
-  'msg.cannotRead': 'That file could not be read. Please choose it again.',
+  'msg.problem.refused':
+    'Your care team’s system did not accept this message. Press “{tryAgain}” below, or call your care team if it keeps happening.',
+  'msg.problem.serverSaid': 'What the system said',
+  'msg.problem.conflict': 'This changed on your care team’s side while you were writing. Please look at it again.',
+  'msg.problem.retrying': 'Your care team’s system did not answer. CareCycle will try again by itself.',
   'msg.attach': 'Add a photo or a PDF (up to 5 MB)',
   'msg.attached': 'Attached: {name}',
   'msg.unnamedFile': 'a file',
@@ -416,6 +437,21 @@ const es: Record<Key, string> = {
   'msg.all': '← Todas las conversaciones',
   'msg.aboutReading': 'Su pregunta es sobre la lectura «{title}». Su equipo verá cuál es.',
   'sync.partial': 'Parte de su información no se pudo actualizar.',
+  'invalid.notHttps': 'La dirección debe empezar con https:// (http sin cifrar solo sirve para un servidor en esta computadora).',
+  'invalid.notAnAddress': 'Eso no es una dirección web. Debe parecerse a https://example.org/fhir.',
+  'invalid.lockMinutes': 'CareCycle puede bloquearse después de {min} a {max} minutos.',
+  'invalid.fileUnreadable': 'No se pudo leer el archivo. Elíjalo de nuevo.',
+  'invalid.fileEmpty': 'El archivo está vacío. Elija otro.',
+  'invalid.fileTooLarge':
+    'El archivo ocupa {size} MB y el límite es {limit} MB. Una foto tomada a menor tamaño, o una captura de pantalla de ella, sí cabe.',
+  'invalid.fileType': 'Puede adjuntar fotos (JPEG, PNG o HEIC) y documentos PDF. Este archivo no es ninguno de ellos.',
+  'invalid.messageEmpty': 'Escriba su mensaje primero.',
+  'invalid.messageTooLong': 'El mensaje tiene más de {limit} caracteres. Divídalo en dos.',
+  'invalid.alreadyAnswered': 'Este cuestionario ya está respondido.',
+  'invalid.unfinished.one': 'Una respuesta aún necesita su atención.',
+  'invalid.unfinished.other': '{n} respuestas aún necesitan su atención.',
+  'invalid.folderFull': 'Esa carpeta ya tiene demasiados archivos con este nombre.',
+  'invalid.noDownloadFolder': 'No hay una carpeta de Descargas donde guardar.',
   'msg.whatAbout': '¿De qué se trata?',
   'kind.clinical': 'Un síntoma o una pregunta sobre mi salud',
   'kind.scheduling': 'Citas y horarios',
@@ -432,8 +468,11 @@ const es: Record<Key, string> = {
   'msg.state.pending': 'Esperando para enviar',
   'msg.state.failed': 'No enviado',
   'msg.state.conflict': 'Necesita su atención',
-  'msg.empty': 'Primero escriba su mensaje.',
-  'msg.cannotRead': 'No se pudo leer ese archivo. Elíjalo de nuevo.',
+  'msg.problem.refused':
+    'El sistema de su equipo no aceptó este mensaje. Pulse «{tryAgain}» abajo, o llame a su equipo si sigue pasando.',
+  'msg.problem.serverSaid': 'Lo que dijo el sistema',
+  'msg.problem.conflict': 'Esto cambió del lado de su equipo mientras usted escribía. Revíselo de nuevo.',
+  'msg.problem.retrying': 'El sistema de su equipo no respondió. CareCycle lo intentará de nuevo por sí solo.',
   'msg.attach': 'Añadir una foto o un PDF (hasta 5 MB)',
   'msg.attached': 'Adjunto: {name}',
   'msg.unnamedFile': 'un archivo',
@@ -524,7 +563,8 @@ const es: Record<Key, string> = {
   'res.on': '{value} el {day}',
 };
 
-export type Language = 'en' | 'es';
+/** The languages the app speaks: the core's closed set. */
+export type Language = Lang;
 export const LANGUAGES: { code: Language; name: string }[] = [
   { code: 'en', name: 'English' },
   { code: 'es', name: 'Español' },

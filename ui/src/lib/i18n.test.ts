@@ -34,6 +34,28 @@ describe('languages', () => {
     expect(describeError({ code: 'offline', message: 'x' }).sentence).toMatch(/^No pudimos comunicarnos/);
   });
 
+  it("words what was wrong with the patient's input from the core's reason, in either language", () => {
+    const tooLarge = {
+      code: 'invalidInput' as const,
+      message: 'the file is 72 tenths of a MB and the limit is 5 MB',
+      invalid: { reason: 'fileTooLarge' as const, tenthsOfMb: 72, limitMb: 5 },
+    };
+    expect(describeError(tooLarge)).toEqual({
+      sentence: 'The file is 7.2 MB and the limit is 5 MB. A photo taken at a smaller size, or a screenshot of it, will fit.',
+      detail: null,
+    });
+    setLanguage('es');
+    expect(describeError(tooLarge).sentence).toMatch(/^El archivo ocupa 7,2 MB y el límite es 5 MB\./);
+    expect(describeError({ code: 'invalidInput', message: 'x', invalid: { reason: 'unfinished', count: 1 } }).sentence).toBe(
+      'Una respuesta aún necesita su atención.',
+    );
+    // A request the screens never make: the generic sentence, the core's words as detail.
+    expect(describeError({ code: 'invalidInput', message: 'bad code', invalid: { reason: 'malformed', what: 'bad code' } })).toEqual({
+      sentence: 'Revise lo que escribió.',
+      detail: 'bad code',
+    });
+  });
+
   it("counts in the form each language's plural rules pick", () => {
     expect(tn('msg.new', 1)).toBe('1 new');
     expect(tn('msg.new', 3)).toBe('3 new');

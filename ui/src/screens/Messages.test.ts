@@ -31,11 +31,11 @@ describe('Messages', () => {
     expect(backend.calls).toContain('sendMessage p-1 clinical 17');
   });
 
-  it('refuses an empty message with a clear sentence', async () => {
+  it("says the core's refusal of an empty message in the patient's words", async () => {
     const backend = fakeBackend();
     render(Messages, { backend, profile });
     await fireEvent.click(await screen.findByTestId('new-message'));
     await fireEvent.click(screen.getByTestId('send'));
-    expect((await screen.findByRole('alert')).textContent).toContain('Please write your message first.');
+    expect((await screen.findByRole('alert')).textContent).toBe('Write your message first.');
   });
 });
