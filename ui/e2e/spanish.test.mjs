@@ -34,6 +34,9 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   // The team writes in both languages with its own tools.
   team(backend, 'appointment', '--patient', PATIENT.user, '--title', 'Blood test before surgery', '--title-es', 'Análisis de sangre antes de la cirugía',
     '--start', `${day(1)}T08:00:00-06:00`, '--prepare', 'Do not eat after midnight.', '--prepare-es', 'No coma después de la medianoche.');
+  // ...and sometimes in English only: shown as written, marked English for screen readers.
+  team(backend, 'appointment', '--patient', PATIENT.user, '--title', 'Wound check', '--start', `${day(2)}T09:00:00-06:00`,
+    '--prepare', 'Bring your dressing kit.');
 
   await first.execute(
     `const el = document.querySelector('[data-testid="language"]');
@@ -60,6 +63,12 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   for (const english of ['Prehabilitation', 'Nurse navigator', 'Knee osteoarthritis', 'Blood test', 'Do not eat']) {
     assert.ok(!today.includes(english), `${english} on Today in Spanish`);
   }
+  // Every piece of the team's text on Today says its language only where it
+  // is not Spanish: the English-only appointment, its preparation, nothing else.
+  const marked = await s.execute(
+    `return [...document.querySelectorAll('main [lang]')].map((el) => el.getAttribute('lang') + ':' + el.textContent.trim());`,
+  );
+  assert.deepEqual(marked, ['en:Wound check', 'en:Bring your dressing kit.'], marked.join(' | '));
   assert.deepEqual(await axeViolations(s), [], 'Hoy has no accessibility violations');
   await screenshots(s, 'today-es');
 

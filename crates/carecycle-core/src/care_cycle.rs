@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Extension on the managing Organization naming its IANA time zone.
 pub use carecycle_fhir::TIME_ZONE_EXTENSION;
@@ -34,22 +35,41 @@ pub struct Record {
     pub care_plans: Vec<CarePlan>,
     pub appointments: Vec<Appointment>,
     pub tasks: Vec<Task>,
+    /// The resources ("Type/id") the team gave no text in the app's language,
+    /// with the language their text shows in instead.
+    pub left_untranslated: HashMap<String, String>,
 }
 
-fn typed<T: Resource>(values: Vec<Value>, lang: &str) -> Vec<T> {
+/// Resources of one type in `lang` where the team translated them; those
+/// left in another language are noted in `left`.
+fn typed<T: Resource>(
+    values: Vec<Value>,
+    lang: &str,
+    left: &mut HashMap<String, String>,
+) -> Vec<T> {
     // A resource the app cannot read is left out of the views, not fatal: the
     // rest of the record must still show.
     values
         .into_iter()
         .filter_map(|mut v| {
-            carecycle_fhir::translation::localize(&mut v, lang);
+            if let (Some(written), Some(t), Some(id)) = (
+                carecycle_fhir::translation::localize_resource(&mut v, lang),
+                v["resourceType"].as_str(),
+                v["id"].as_str(),
+            ) {
+                left.insert(format!("{t}/{id}"), written);
+            }
             T::from_value(v).ok()
         })
         .collect()
 }
 
-fn with_ids<T: Resource>(values: Vec<Value>, lang: &str) -> Vec<(String, T)> {
-    typed::<T>(values, lang)
+fn with_ids<T: Resource>(
+    values: Vec<Value>,
+    lang: &str,
+    left: &mut HashMap<String, String>,
+) -> Vec<(String, T)> {
+    typed::<T>(values, lang, left)
         .into_iter()
         .filter_map(|r| r.id().map(str::to_owned).map(|id| (id, r)))
         .collect()
@@ -62,34 +82,39 @@ impl Record {
         let patient_id = store
             .meta("patient_id")?
             .ok_or_else(|| CoreError::Data("this profile has not synced yet".into()))?;
+        let mut left = HashMap::new();
         Ok(Record {
             patient_id,
-            patients: typed(store.all(ResourceType::Patient)?, lang),
-            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, lang),
-            organizations: with_ids(store.all(ResourceType::Organization)?, lang),
-            practitioners: with_ids(store.all(ResourceType::Practitioner)?, lang),
-            care_teams: typed(store.all(ResourceType::CareTeam)?, lang),
-            care_plans: typed(store.all(ResourceType::CarePlan)?, lang),
-            appointments: typed(store.all(ResourceType::Appointment)?, lang),
-            tasks: typed(store.all(ResourceType::Task)?, lang),
+            patients: typed(store.all(ResourceType::Patient)?, lang, &mut left),
+            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, lang, &mut left),
+            organizations: with_ids(store.all(ResourceType::Organization)?, lang, &mut left),
+            practitioners: with_ids(store.all(ResourceType::Practitioner)?, lang, &mut left),
+            care_teams: typed(store.all(ResourceType::CareTeam)?, lang, &mut left),
+            care_plans: typed(store.all(ResourceType::CarePlan)?, lang, &mut left),
+            appointments: typed(store.all(ResourceType::Appointment)?, lang, &mut left),
+            tasks: typed(store.all(ResourceType::Task)?, lang, &mut left),
+            left_untranslated: left,
         })
     }
 
     /// The unit's time zone, reading only what says it (the episodes and the
     /// organizations), for the views that need no more of the record.
     pub fn time_zone_of(store: &Store) -> Result<TimeZone> {
+        let mut left = HashMap::new();
         let record = Record {
-            patient_id: String::new(),
-            patients: Vec::new(),
-            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, ""),
-            organizations: with_ids(store.all(ResourceType::Organization)?, ""),
-            practitioners: Vec::new(),
-            care_teams: Vec::new(),
-            care_plans: Vec::new(),
-            appointments: Vec::new(),
-            tasks: Vec::new(),
+            episodes: typed(store.all(ResourceType::EpisodeOfCare)?, "", &mut left),
+            organizations: with_ids(store.all(ResourceType::Organization)?, "", &mut left),
+            ..Record::default()
         };
         Ok(record.time_zone())
+    }
+
+    /// The language the text of `resource` (`Type/id`) shows in, when the
+    /// team gave none in the app's language: the screen marks it so.
+    pub fn left_in(&self, resource_type: &str, id: Option<&str>) -> Option<String> {
+        self.left_untranslated
+            .get(&format!("{resource_type}/{}", id?))
+            .cloned()
     }
 
     pub fn patient_name(&self) -> Option<String> {
@@ -255,6 +280,7 @@ fn appointment_step(record: &Record, a: &Appointment, now: Timestamp) -> Option<
         place,
         who,
         prepare: a.patient_instruction.clone().or_else(|| a.comment.clone()),
+        lang: record.left_in("Appointment", a.id.as_deref()),
     })
 }
 
@@ -282,7 +308,7 @@ fn is_checklist(t: &Task) -> bool {
     })
 }
 
-fn task_step(t: &Task, today: Date) -> Option<NextStep> {
+fn task_step(record: &Record, t: &Task, today: Date) -> Option<NextStep> {
     let due = task_due(t)?;
     if !is_open_task(t) || !is_checklist(t) || due.date() < today {
         return None;
@@ -306,6 +332,7 @@ fn task_step(t: &Task, today: Date) -> Option<NextStep> {
         place: None,
         who: None,
         prepare: note.map(str::to_owned),
+        lang: record.left_in("Task", t.id.as_deref()),
     })
 }
 
@@ -317,7 +344,12 @@ pub fn next_steps(record: &Record, now: Timestamp, tz: &TimeZone) -> Vec<NextSte
         .appointments
         .iter()
         .filter_map(|a| appointment_step(record, a, now))
-        .chain(record.tasks.iter().filter_map(|t| task_step(t, today)))
+        .chain(
+            record
+                .tasks
+                .iter()
+                .filter_map(|t| task_step(record, t, today)),
+        )
         .collect();
     steps.sort_by(|a, b| {
         (&a.date, a.time.as_deref().unwrap_or("99:99"), &a.title).cmp(&(
@@ -351,6 +383,7 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
         name: record.practitioner_name(participant.member.as_ref()?)?,
         role,
         is_care_coordinator: true,
+        lang: record.left_in("CareTeam", team.id.as_deref()),
     })
 }
 
@@ -390,6 +423,7 @@ pub fn checklist(
                     .map(str::to_owned),
                 done: t.status == "completed",
                 state: state_of(&id).unwrap_or(crate::outbox::ItemState::Sent),
+                lang: record.left_in("Task", Some(&id)),
             })
         })
         .collect();
@@ -404,7 +438,12 @@ pub fn checklist(
 /// Everyone on the patient's active care team: name, role, what to contact
 /// them about and how (from their PractitionerRole in the unit), the care
 /// coordinator first and marked.
-pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamMemberDetail> {
+/// `roles` are the unit's PractitionerRoles, each with the language its words
+/// show in when that is not the app's (`translation::left_in`).
+pub fn care_team(
+    record: &Record,
+    roles: &[(Value, Option<String>)],
+) -> Vec<crate::contract::TeamMemberDetail> {
     let Some(team) = record
         .care_teams
         .iter()
@@ -429,9 +468,10 @@ pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamM
                 })
                 .and_then(|r| r.label())
                 .map(str::to_owned);
-            let practitioner_role = roles
+            let (practitioner_role, contact_lang) = roles
                 .iter()
-                .find(|r| r["practitioner"]["reference"].as_str() == Some(reference));
+                .find(|(r, _)| r["practitioner"]["reference"].as_str() == Some(reference))
+                .map_or((None, None), |(r, left)| (Some(r), left.clone()));
             Some(crate::contract::TeamMemberDetail {
                 name: record.practitioner_name(member)?,
                 role,
@@ -445,6 +485,8 @@ pub fn care_team(record: &Record, roles: &[Value]) -> Vec<crate::contract::TeamM
                     .map(str::to_owned),
                 is_care_coordinator: has("care-coordinator"),
                 is_team_captain: has("team-captain"),
+                contact_lang,
+                lang: record.left_in("CareTeam", team.id.as_deref()),
             })
         })
         .collect();
@@ -470,6 +512,7 @@ pub fn timeline(record: &Record, now: Timestamp) -> crate::contract::TimelineVie
                 end: end.map(|d| d.to_string()),
                 current: current == Some(i),
                 done: current.is_some_and(|c| i < c),
+                lang: record.left_in("CarePlan", plan.id.as_deref()),
             })
         })
         .collect();
@@ -591,6 +634,7 @@ pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) 
             end: end.map(|d| d.to_string()),
             position: (i + 1) as u32,
             count: phases.len() as u32,
+            lang: record.left_in("CarePlan", plan.id.as_deref()),
         })
     });
     let episode = record.episode();
@@ -614,6 +658,7 @@ pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) 
             .and_then(|e| e.type_.first())
             .and_then(|c| c.label())
             .map(str::to_owned),
+        condition_lang: episode.and_then(|e| record.left_in("EpisodeOfCare", e.id.as_deref())),
         phase,
         next_steps: steps,
         coordinator: coordinator(record),

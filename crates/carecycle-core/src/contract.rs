@@ -45,6 +45,8 @@ pub struct TodayView {
     /// The care unit (IPU) looking after this condition.
     pub ipu_name: Option<String>,
     pub condition: Option<String>,
+    /// The language `condition` shows in, when it is not the app's.
+    pub condition_lang: Option<String>,
     pub phase: Option<PhaseView>,
     pub next_steps: Vec<NextStep>,
     pub coordinator: Option<TeamMemberView>,
@@ -63,6 +65,10 @@ pub struct PhaseView {
     /// 1-based position of this phase in the cycle, and how many phases there are.
     pub position: u32,
     pub count: u32,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -86,6 +92,10 @@ pub struct NextStep {
     pub place: Option<String>,
     pub who: Option<String>,
     pub prepare: Option<String>,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -97,6 +107,10 @@ pub struct TeamMemberView {
     pub role: Option<String>,
     /// The one who oversees the whole care cycle.
     pub is_care_coordinator: bool,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 /// What a sync did.
@@ -290,6 +304,10 @@ pub struct DueQuestionnaire {
     pub answerable: bool,
     /// Why the form cannot be opened on this device, if it cannot.
     pub unavailable: Option<FormUnavailable>,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 /// Why an assigned form cannot be opened.
@@ -358,6 +376,9 @@ pub struct FormItem {
     /// date, dateTime, time, string, text, url, choice, open-choice, quantity.
     pub item_type: String,
     pub text: String,
+    /// The language `text` and its options show in, when the form has no
+    /// translation of them into the app's language (BCP 47).
+    pub lang: Option<String>,
     pub prefix: Option<String>,
     /// 0 at the top level; items inside a group are deeper.
     pub depth: u32,
@@ -392,6 +413,8 @@ pub struct FormView {
     pub task_id: String,
     /// The team's title for this assignment.
     pub title: String,
+    /// The language `title` shows in, when it is not the app's.
+    pub lang: Option<String>,
     /// The questionnaire's own name.
     pub instrument: String,
     pub state: DueState,
@@ -450,10 +473,14 @@ pub struct TeamMemberDetail {
     pub role: Option<String>,
     /// What to contact them about, in the unit's words.
     pub contact_for: Option<String>,
+    /// The language `contact_for` shows in, when it is not the app's.
+    pub contact_lang: Option<String>,
     pub phone: Option<String>,
     /// The one who oversees the whole care cycle.
     pub is_care_coordinator: bool,
     pub is_team_captain: bool,
+    /// The language `role` shows in, when it is not the app's.
+    pub lang: Option<String>,
 }
 
 /// An item of the patient's checklist (a Task the patient does).
@@ -469,6 +496,10 @@ pub struct ChecklistItem {
     pub done: bool,
     /// Whether the team has it yet.
     pub state: ItemState,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 /// A reading in the library.
@@ -509,6 +540,10 @@ pub struct TimelinePhase {
     pub current: bool,
     /// Behind the patient.
     pub done: bool,
+    /// The language the team's words above show in when the team gave none
+    /// in the app's language (BCP 47): the screen marks them so a screen
+    /// reader pronounces them right. None: in the app's language.
+    pub lang: Option<String>,
 }
 
 /// The care cycle: its phases in order and the appointments still to come.

@@ -769,10 +769,14 @@ impl CareCycle {
         let lang = self.language().code();
         self.in_store(profile_id, |s| {
             let record = care_cycle::Record::load(s, lang)?;
-            let mut roles = s.all(carecycle_fhir::ResourceType::PractitionerRole)?;
-            roles
-                .iter_mut()
-                .for_each(|r| carecycle_fhir::translation::localize(r, lang));
+            let roles: Vec<_> = s
+                .all(carecycle_fhir::ResourceType::PractitionerRole)?
+                .into_iter()
+                .map(|mut r| {
+                    let left = carecycle_fhir::translation::localize_resource(&mut r, lang);
+                    (r, left)
+                })
+                .collect();
             Ok(care_cycle::care_team(&record, &roles))
         })
         .await

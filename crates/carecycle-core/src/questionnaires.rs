@@ -134,15 +134,19 @@ pub fn due_list(
         }
     }
     let sets = store.value_sets()?;
-    let mut tasks = store.all(ResourceType::Task)?;
-    tasks
-        .iter_mut()
-        .for_each(|t| carecycle_fhir::translation::localize(t, lang));
+    let tasks: Vec<(Value, Option<String>)> = store
+        .all(ResourceType::Task)?
+        .into_iter()
+        .map(|mut t| {
+            let left = carecycle_fhir::translation::localize_resource(&mut t, lang);
+            (t, left)
+        })
+        .collect();
     let mut out: Vec<DueQuestionnaire> = tasks
         .iter()
-        .filter(|t| is_questionnaire_task(t))
-        .map(|t| (t, state_of(t, now, tz)))
-        .map(|(t, state)| -> Result<DueQuestionnaire> {
+        .filter(|(t, _)| is_questionnaire_task(t))
+        .map(|(t, left)| (t, left, state_of(t, now, tz)))
+        .map(|(t, left, state)| -> Result<DueQuestionnaire> {
             let questionnaire_id = form_id(store, t)?;
             Ok(DueQuestionnaire {
                 task_id: format!("Task/{}", t["id"].as_str().unwrap_or_default()),
@@ -165,6 +169,7 @@ pub fn due_list(
                 answerable: state.answerable(),
                 in_progress: t["status"] != "completed"
                     && drafts.contains(&format!("Task/{}", t["id"].as_str().unwrap_or_default())),
+                lang: left.clone(),
             })
         })
         .collect::<Result<_>>()?;
@@ -658,6 +663,12 @@ pub fn form(
             (task, q, response)
         }
     };
+    let mut task = task;
+    let task_lang = carecycle_fhir::translation::localize_resource(&mut task, language);
+    let written = q
+        .language
+        .as_deref()
+        .unwrap_or(carecycle_fhir::translation::UNSAID_LANGUAGE);
     let evaluation = response.evaluate(&q);
     let mut items = Vec::new();
     let mut page = 0u32;
@@ -694,6 +705,7 @@ pub fn form(
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             text: item.text_in(language).unwrap_or_default().to_owned(),
+            lang: item.text_left_in(language, written),
             prefix: item.prefix.clone(),
             depth,
             page,
@@ -740,6 +752,11 @@ pub fn form(
             .or(q.title.as_deref())
             .unwrap_or("Questionnaire")
             .to_owned(),
+        lang: match task["description"].as_str() {
+            Some(_) => task_lang,
+            None => (!carecycle_fhir::translation::same_language(written, language))
+                .then(|| written.to_owned()),
+        },
         instrument: q.title.clone().unwrap_or_default(),
         state: state_of(&task, now, tz),
         closes: task["restriction"]["period"]["end"]

@@ -50,26 +50,54 @@ pub fn get<'a>(object: &'a Map<String, Value>, element: &str, lang: &str) -> Opt
             ))
         })
         .collect();
-    let primary = |tag: &str| {
-        tag.split(['-', '_'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-    };
     translations
         .iter()
         .find(|(tag, _)| tag.eq_ignore_ascii_case(lang))
         .or_else(|| {
             translations
                 .iter()
-                .find(|(tag, _)| primary(tag) == primary(lang))
+                .find(|(tag, _)| same_language(tag, lang))
         })
         .map(|(_, text)| *text)
 }
 
+/// Whether two BCP 47 tags name the same language ("es-MX" and "es").
+pub fn same_language(a: &str, b: &str) -> bool {
+    let primary = |tag: &str| {
+        tag.split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    primary(a) == primary(b)
+}
+
+/// The language a resource's text is written in when it does not say
+/// (`Resource.language` absent): English, the reference back end's and the
+/// seed data's.
+pub const UNSAID_LANGUAGE: &str = "en";
+
+/// Puts `resource` in `lang` (`localize`) and returns the language its text
+/// is left in when that is not `lang` (`left_in`).
+pub fn localize_resource(resource: &mut Value, lang: &str) -> Option<String> {
+    let translated = localize(resource, lang);
+    left_in(resource, lang, translated)
+}
+
+/// The language `resource`'s text is shown in after `localize` put
+/// `translated` of its elements into `lang`, when that is not `lang`: nothing
+/// was translated and the resource is written in another language. A screen
+/// marks such text with this language so a screen reader pronounces it right.
+/// A resource translated in part counts as translated.
+pub fn left_in(resource: &Value, lang: &str, translated: usize) -> Option<String> {
+    let written = resource["language"].as_str().unwrap_or(UNSAID_LANGUAGE);
+    (translated == 0 && !same_language(written, lang)).then(|| written.to_owned())
+}
+
 /// Replaces, throughout `value`, every string element that carries a
 /// translation into `lang` with that translation.
-pub fn localize(value: &mut Value, lang: &str) {
+/// Returns how many it replaced.
+pub fn localize(value: &mut Value, lang: &str) -> usize {
     match value {
         Value::Object(object) => {
             let translated: Vec<(String, String)> = object
@@ -77,17 +105,18 @@ pub fn localize(value: &mut Value, lang: &str) {
                 .filter(|(key, v)| !key.starts_with('_') && v.is_string())
                 .filter_map(|(key, _)| Some((key.clone(), get(object, key, lang)?.to_owned())))
                 .collect();
+            let here = translated.len();
             for (key, text) in translated {
                 object.insert(key, Value::String(text));
             }
-            for (key, child) in object.iter_mut() {
-                if !key.starts_with('_') {
-                    localize(child, lang);
-                }
-            }
+            here + object
+                .iter_mut()
+                .filter(|(key, _)| !key.starts_with('_'))
+                .map(|(_, child)| localize(child, lang))
+                .sum::<usize>()
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| localize(item, lang)),
-        _ => {}
+        Value::Array(items) => items.iter_mut().map(|item| localize(item, lang)).sum(),
+        _ => 0,
     }
 }
 
@@ -107,15 +136,25 @@ mod tests {
             "Camine a diario",
         );
         let mut spanish = plan.clone();
-        localize(&mut spanish, "es-US");
+        assert_eq!(localize(&mut spanish, "es-US"), 2);
+        assert_eq!(left_in(&spanish, "es-US", 2), None);
         assert_eq!(spanish["title"], "Cirugía");
         assert_eq!(
             spanish["activity"][0]["detail"]["description"],
             "Camine a diario"
         );
         let mut english = plan.clone();
-        localize(&mut english, "en");
+        assert_eq!(localize(&mut english, "en"), 0);
         assert_eq!(english, plan, "no translation into English: as written");
+        assert_eq!(left_in(&english, "en", 0), None, "written in English");
+        // Nothing in Spanish: shown as written, and said to be English (the
+        // resource does not say its language) or what it says it is in.
+        let mut untranslated = json!({"resourceType": "Appointment", "description": "Blood test"});
+        assert_eq!(localize(&mut untranslated, "es"), 0);
+        assert_eq!(left_in(&untranslated, "es", 0).as_deref(), Some("en"));
+        untranslated["language"] = json!("fr-CA");
+        assert_eq!(left_in(&untranslated, "es", 0).as_deref(), Some("fr-CA"));
+        assert_eq!(left_in(&untranslated, "fr", 0), None);
         assert_eq!(get(plan.as_object().unwrap(), "title", "fr"), None);
     }
 }

@@ -16,6 +16,8 @@ pub struct Questionnaire {
     pub version: Option<String>,
     pub name: Option<String>,
     pub title: Option<String>,
+    /// The language the form is written in (`Questionnaire.language`), when it says.
+    pub language: Option<String>,
     /// `Questionnaire.code` (e.g. LOINC 44249-1 for PHQ-9).
     pub codes: Vec<Code>,
     pub items: Vec<Item>,
@@ -389,6 +391,16 @@ impl Item {
     /// The item's text in a language, falling back to the original.
     pub fn text_in(&self, language: &str) -> Option<&str> {
         lookup_language(&self.text_translations, language).or(self.text.as_deref())
+    }
+
+    /// The language the item's text shows in when asked for in `language`,
+    /// when that is not `language`: it has no translation into it and the
+    /// form is `written` in another. None: it reads in `language`.
+    pub fn text_left_in(&self, language: &str, written: &str) -> Option<String> {
+        (self.text.is_some()
+            && lookup_language(&self.text_translations, language).is_none()
+            && !carecycle_fhir::translation::same_language(written, language))
+        .then(|| written.to_owned())
     }
 
     /// The option whose value matches an answer.

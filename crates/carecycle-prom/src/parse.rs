@@ -284,6 +284,7 @@ impl Questionnaire {
             version: opt_string(obj, "version", root)?,
             name: opt_string(obj, "name", root)?,
             title: opt_string(obj, "title", root)?,
+            language: opt_string(obj, "language", root)?,
             codes: match obj.get("code") {
                 Some(c) => codings(c, &format!("{root}.code"))?,
                 None => Vec::new(),

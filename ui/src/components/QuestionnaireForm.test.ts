@@ -17,7 +17,7 @@ beforeEach(() => {
 });
 
 const question: FormItem = {
-  linkId: 'q1', itemType: 'choice', text: 'How is your knee?', prefix: null, depth: 0, page: 0, required: true,
+  linkId: 'q1', itemType: 'choice', text: 'How is your knee?', lang: null, prefix: null, depth: 0, page: 0, required: true,
   repeats: false, readOnly: false, maxLength: null, min: null, max: null, unit: null, control: null, orientation: null,
   options: [{ value: 'good', label: 'Good' }, { value: 'bad', label: 'Bad' }], answers: [], problem: null, problemKind: null,
 };
@@ -29,7 +29,7 @@ function formFor(answers: Answers | null): FormView {
     ? { ...question, problem: 'This question needs an answer.', problemKind: 'required' }
     : { ...question, answers: [answer as string] };
   return {
-    taskId: 'Task/t1', title: 'Knee check', instrument: '', state: 'due', closes: null, items: [item], pages: 1,
+    taskId: 'Task/t1', title: 'Knee check', lang: null, instrument: '', state: 'due', closes: null, items: [item], pages: 1,
     questions: 1, answered: answer === undefined ? 0 : 1, complete: answer !== undefined, savedAt: null, guidance: [],
   };
 }

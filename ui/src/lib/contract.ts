@@ -32,7 +32,11 @@ export type TodayView = { patientName: string,
 /**
  * The care unit (IPU) looking after this condition.
  */
-ipuName: string | null, condition: string | null, phase: PhaseView | null, nextSteps: Array<NextStep>, coordinator: TeamMemberView | null, 
+ipuName: string | null, condition: string | null, 
+/**
+ * The language `condition` shows in, when it is not the app's.
+ */
+conditionLang: string | null, phase: PhaseView | null, nextSteps: Array<NextStep>, coordinator: TeamMemberView | null, 
 /**
  * When the record was last brought up to date from the care team (RFC 3339).
  */
@@ -46,7 +50,13 @@ start: string | null, end: string | null,
 /**
  * 1-based position of this phase in the cycle, and how many phases there are.
  */
-position: number, count: number, };
+position: number, count: number, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type StepKind = "appointment" | "checklist";
 
@@ -58,7 +68,13 @@ date: string,
 /**
  * The time on the clinic's clock (HH:MM), for appointments.
  */
-time: string | null, place: string | null, who: string | null, prepare: string | null, };
+time: string | null, place: string | null, who: string | null, prepare: string | null, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type TeamMemberView = { name: string, 
 /**
@@ -69,7 +85,13 @@ role: string | null,
 /**
  * The one who oversees the whole care cycle.
  */
-isCareCoordinator: boolean, };
+isCareCoordinator: boolean, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type SyncReport = { 
 /**
@@ -181,7 +203,13 @@ answerable: boolean,
 /**
  * Why the form cannot be opened on this device, if it cannot.
  */
-unavailable: FormUnavailable | null, };
+unavailable: FormUnavailable | null, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type FormUnavailable = "notYetOnDevice" | "cannotBeShown";
 
@@ -221,7 +249,12 @@ export type FormItem = { linkId: string,
  * group, display, or the question's type: boolean, decimal, integer,
  * date, dateTime, time, string, text, url, choice, open-choice, quantity.
  */
-itemType: string, text: string, prefix: string | null, 
+itemType: string, text: string, 
+/**
+ * The language `text` and its options show in, when the form has no
+ * translation of them into the app's language (BCP 47).
+ */
+lang: string | null, prefix: string | null, 
 /**
  * 0 at the top level; items inside a group are deeper.
  */
@@ -253,6 +286,10 @@ export type FormView = { taskId: string,
  * The team's title for this assignment.
  */
 title: string, 
+/**
+ * The language `title` shows in, when it is not the app's.
+ */
+lang: string | null, 
 /**
  * The questionnaire's own name.
  */
@@ -315,11 +352,19 @@ role: string | null,
 /**
  * What to contact them about, in the unit's words.
  */
-contactFor: string | null, phone: string | null, 
+contactFor: string | null, 
+/**
+ * The language `contact_for` shows in, when it is not the app's.
+ */
+contactLang: string | null, phone: string | null, 
 /**
  * The one who oversees the whole care cycle.
  */
-isCareCoordinator: boolean, isTeamCaptain: boolean, };
+isCareCoordinator: boolean, isTeamCaptain: boolean, 
+/**
+ * The language `role` shows in, when it is not the app's.
+ */
+lang: string | null, };
 
 export type ChecklistItem = { id: string, title: string, 
 /**
@@ -333,7 +378,13 @@ how: string | null, done: boolean,
 /**
  * Whether the team has it yet.
  */
-state: ItemState, };
+state: ItemState, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type EducationItem = { id: string, title: string, 
 /**
@@ -363,7 +414,13 @@ current: boolean,
 /**
  * Behind the patient.
  */
-done: boolean, };
+done: boolean, 
+/**
+ * The language the team's words above show in when the team gave none
+ * in the app's language (BCP 47): the screen marks them so a screen
+ * reader pronounces them right. None: in the app's language.
+ */
+lang: string | null, };
 
 export type TimelineView = { phases: Array<TimelinePhase>, appointments: Array<NextStep>, };
 

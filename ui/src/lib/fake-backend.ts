@@ -13,12 +13,13 @@ export const todayView: TodayView = {
   patientName: 'Ana Ruiz',
   ipuName: 'Riverside Knee & Hip Unit',
   condition: 'Knee osteoarthritis',
-  phase: { title: 'Prehabilitation', description: 'Get stronger.', start: '2026-11-01', end: '2026-12-07', position: 3, count: 7 },
+  conditionLang: null,
+  phase: { title: 'Prehabilitation', description: 'Get stronger.', start: '2026-11-01', end: '2026-12-07', position: 3, count: 7, lang: null },
   nextSteps: [
-    { id: 'Appointment/1', kind: 'appointment', title: 'Physical therapy', date: '2026-11-24', time: '10:00', place: 'Rehab Gym', who: 'Tomás Herrera, DPT', prepare: 'Wear comfortable shoes.' },
-    { id: 'Task/2', kind: 'checklist', title: 'Stop blood thinner', date: '2026-12-03', time: null, place: null, who: null, prepare: null },
+    { id: 'Appointment/1', kind: 'appointment', title: 'Physical therapy', date: '2026-11-24', time: '10:00', place: 'Rehab Gym', who: 'Tomás Herrera, DPT', prepare: 'Wear comfortable shoes.', lang: null },
+    { id: 'Task/2', kind: 'checklist', title: 'Stop blood thinner', date: '2026-12-03', time: null, place: null, who: null, prepare: null, lang: null },
   ],
-  coordinator: { name: 'Priya Raman, RN', role: 'Nurse navigator', isCareCoordinator: true },
+  coordinator: { name: 'Priya Raman, RN', role: 'Nurse navigator', isCareCoordinator: true, lang: null },
   lastSynced: '2026-11-22T15:00:00Z',
 };
 
@@ -102,7 +103,7 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     questionnaireForm: async (id, task) => {
       calls.push(`questionnaireForm ${id} ${task}`);
       return options.form ?? {
-        taskId: task, title: 'Questionnaire', instrument: '', state: 'due', closes: null, items: [], pages: 0,
+        taskId: task, title: 'Questionnaire', lang: null, instrument: '', state: 'due', closes: null, items: [], pages: 0,
         questions: 0, answered: 0, complete: true, savedAt: null, guidance: [],
       };
     },
