@@ -267,7 +267,7 @@ fn parse_entry(index: usize, entry: &Value) -> Result<Op, ApiError> {
         (Method::Post, Some(_)) => return Err(bad("POST goes to Type, not Type/id")),
         (Method::Put | Method::Delete | Method::Get, None) => {
             return Err(bad(
-                "PUT, DELETE and GET need Type/id (searches are not supported here)",
+                "PUT, DELETE and GET need Type/id (a search goes in a batch, not a transaction)",
             ));
         }
         _ => {}
@@ -413,6 +413,54 @@ fn error_entry(e: &ApiError) -> Value {
     json!({"response": {"status": response.0, "outcome": OperationOutcome::error(response.1, e.to_string())}})
 }
 
+/// A GET entry of a batch: a search (`Type?params`) or a read (`Type/id`).
+enum BatchGet {
+    Search(String, Vec<(String, String)>),
+    Read(ResourceType, String),
+}
+
+/// The GET an entry asks for, when it is a GET this server answers as a read
+/// or a search (anything else is judged by `parse_entry`, which says why not).
+fn batch_get(entry: &Value) -> Option<BatchGet> {
+    let request = entry.get("request")?;
+    if request.get("method").and_then(Value::as_str) != Some("GET") {
+        return None;
+    }
+    let url = request
+        .get("url")
+        .and_then(Value::as_str)?
+        .trim_start_matches('/');
+    match url.split_once('?') {
+        Some((type_name, query)) if !type_name.contains('/') => Some(BatchGet::Search(
+            type_name.to_owned(),
+            crate::search::pairs(query.as_bytes()),
+        )),
+        Some(_) => None,
+        None => {
+            let (type_name, id) = url.split_once('/')?;
+            let t = parse_type(type_name).ok()?;
+            (!id.is_empty() && !id.contains('/')).then(|| BatchGet::Read(t, id.to_owned()))
+        }
+    }
+}
+
+/// A read on its own (as `GET [type]/[id]` is), its AuditEvent committed.
+async fn read_alone(
+    state: &AppState,
+    principal: &Principal,
+    t: ResourceType,
+    id: String,
+) -> Result<Stored, ApiError> {
+    let stamper = state.stamper.clone();
+    let principal = principal.clone();
+    let (stored, event) = state
+        .db
+        .read(move |c| api::read_checked(c, &stamper, &principal, t, &id))
+        .await?;
+    api::commit_audit(state, event).await?;
+    Ok(stored)
+}
+
 /// `POST [base]` with a batch or transaction Bundle.
 pub async fn transaction(
     State(state): State<AppState>,
@@ -493,6 +541,35 @@ pub async fn transaction(
         "batch" => {
             let mut out = Vec::with_capacity(entries.len());
             for (i, e) in entries.iter().enumerate() {
+                // Reads and searches run on the read connections, each judged
+                // for this caller exactly as the same GET on its own would be.
+                if let Some(get) = batch_get(e) {
+                    out.push(match get {
+                        BatchGet::Search(type_name, params) => {
+                            match api::search_bundle(
+                                &state,
+                                principal.clone(),
+                                &type_name,
+                                &params,
+                                false,
+                            )
+                            .await
+                            {
+                                Ok(bundle) => {
+                                    json!({"resource": bundle, "response": {"status": "200 OK"}})
+                                }
+                                Err(e) => error_entry(&e),
+                            }
+                        }
+                        BatchGet::Read(t, id) => {
+                            match read_alone(&state, &principal, t, id).await {
+                                Ok(stored) => entry_response(&state, "200 OK", Some(&stored)),
+                                Err(e) => error_entry(&e),
+                            }
+                        }
+                    });
+                    continue;
+                }
                 let result = match parse_entry(i, e) {
                     Err(e) => Err(e),
                     Ok(op) => {

@@ -754,3 +754,64 @@ async fn the_sign_in_page_is_hardened_and_says_what_the_app_may_do() {
     assert_eq!(evil.status(), 400);
     assert!(evil.headers().get("location").is_none());
 }
+
+#[tokio::test]
+async fn a_batch_of_reads_and_searches_is_judged_entry_by_entry_like_the_same_gets() {
+    let s = TestServer::demo().await;
+    let dana = s
+        .sign_in(SECOND_PATIENT_USERNAME, SECOND_PATIENT_PASSWORD)
+        .await;
+    let eleanor = s
+        .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
+        .await;
+    // Eleanor asks; Dana is the other patient.
+    let (me, other) = (
+        eleanor.patient.clone().unwrap(),
+        dana.patient.clone().unwrap(),
+    );
+    let get = |url: String| json!({"request": {"method": "GET", "url": url}});
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        get(format!("Patient/{me}")),
+        get(format!("Communication?patient=Patient/{me}&_count=100")),
+        // Someone else's record, by search, by read and by an unscoped search.
+        get(format!("Communication?patient=Patient/{other}")),
+        get(format!("Patient/{other}")),
+        get("Communication?_count=100".into()),
+        get("Nonsense?x=1".into()),
+    ]});
+    let (status, answer) = eleanor.post("", &batch).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], "batch-response");
+    let status_of = |i: usize| {
+        answer["entry"][i]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status_of(0), "200 OK");
+    assert_eq!(answer["entry"][0]["resource"]["id"], me.as_str());
+    // Her own messages, exactly what the same GET on its own finds.
+    assert_eq!(status_of(1), "200 OK");
+    let alone = eleanor
+        .search(&format!("Communication?patient=Patient/{me}&_count=100"))
+        .await;
+    let in_batch = answer["entry"][1]["resource"]["entry"].as_array().unwrap();
+    assert_eq!(in_batch.len(), alone.len());
+    assert!(!alone.is_empty());
+    assert!(status_of(2).starts_with("403"), "{}", status_of(2));
+    assert!(status_of(3).starts_with("404"), "{}", status_of(3));
+    // Unscoped: narrowed to her record, never Dana's.
+    let unscoped = answer["entry"][4]["resource"]["entry"].as_array().unwrap();
+    assert_eq!(unscoped.len(), alone.len());
+    assert!(
+        unscoped.iter().all(|e| !e["resource"]
+            .to_string()
+            .contains(&format!("Patient/{other}"))),
+        "another patient's message leaked through a batch"
+    );
+    assert!(
+        status_of(5).starts_with("400") || status_of(5).starts_with("404"),
+        "{}",
+        status_of(5)
+    );
+}

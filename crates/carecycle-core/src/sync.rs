@@ -188,8 +188,295 @@ pub struct PullResult {
     pub not_shared: Vec<ResourceType>,
 }
 
-/// Pulls the patient's record into the store, type by type; a failing type is
-/// recorded and the others go on.
+/// What one of a pull's first requests is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The patient's own resource.
+    Patient,
+    /// The first page of one type's changes since its cursor.
+    Changes(ResourceType),
+    /// The kept forms changed since the forms' cursor.
+    ChangedForms,
+    /// One unit's roles: what to contact each team member about, and how.
+    Roles,
+}
+
+/// One of a pull's first requests: what it is for, and its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    pub want: Want,
+    pub url: String,
+}
+
+/// What the store knows before a pull that decides its first requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub cursors: Vec<(ResourceType, Option<String>)>,
+    pub kept_forms: Vec<String>,
+    pub forms_cursor: Option<String>,
+    pub organizations: Vec<String>,
+}
+
+impl Known {
+    pub fn read(store: &Store) -> Result<Known> {
+        let ids = |t: ResourceType| -> Result<Vec<String>> {
+            Ok(store
+                .all(t)?
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect())
+        };
+        Ok(Known {
+            cursors: PULLED_TYPES
+                .iter()
+                .map(|&t| Ok((t, store.cursor(t)?)))
+                .collect::<Result<_>>()?,
+            kept_forms: ids(ResourceType::Questionnaire)?,
+            forms_cursor: store.cursor(ResourceType::Questionnaire)?,
+            organizations: ids(ResourceType::Organization)?,
+        })
+    }
+}
+
+/// Every request a pull starts with, all known before anything is sent (so
+/// they can go as one batch): the patient, each type's changes since its
+/// cursor, the kept forms changed since theirs, and each known unit's roles.
+pub fn first_asks(base: &str, patient: &str, known: &Known) -> Vec<Ask> {
+    let base = base.trim_end_matches('/');
+    let mut asks = vec![Ask {
+        want: Want::Patient,
+        url: format!("{base}/Patient/{patient}"),
+    }];
+    asks.extend(known.cursors.iter().map(|(t, cursor)| Ask {
+        want: Want::Changes(*t),
+        url: first_page_url(base, *t, patient, cursor.as_deref()),
+    }));
+    if let Some(url) = changed_forms_url(base, &known.kept_forms, known.forms_cursor.as_deref()) {
+        asks.push(Ask {
+            want: Want::ChangedForms,
+            url,
+        });
+    }
+    asks.extend(known.organizations.iter().map(|org| Ask {
+        want: Want::Roles,
+        url: roles_url(base, org),
+    }));
+    asks
+}
+
+/// One unit's roles (PractitionerRole by organization).
+pub fn roles_url(base: &str, organization: &str) -> String {
+    format!(
+        "{}/PractitionerRole?organization={}&_count={PAGE_SIZE}",
+        base.trim_end_matches('/'),
+        urlencode(&format!("Organization/{organization}"))
+    )
+}
+
+/// The batch Bundle (R4 http.html#transaction) carrying `asks` as GETs
+/// relative to the base.
+pub fn batch_of(base: &str, asks: &[Ask]) -> Value {
+    let prefix = format!("{}/", base.trim_end_matches('/'));
+    serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": asks.iter().map(|a| serde_json::json!({
+            "request": {"method": "GET", "url": a.url.strip_prefix(&prefix).unwrap_or(&a.url)}
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The answer to each ask from a batch-response, in order: the resource, or
+/// the error its entry reports (a 403 reads as it would alone). Anything but
+/// a batch-response with one entry per ask is an error: the caller then
+/// asks one by one.
+pub fn read_batch(answer: &Value, asks: usize) -> Result<Vec<Result<Value>>> {
+    let entries = answer
+        .get("entry")
+        .and_then(Value::as_array)
+        .filter(|e| answer["type"] == "batch-response" && e.len() == asks)
+        .ok_or_else(|| CoreError::Data("not a batch-response with an entry per request".into()))?;
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let status = entry["response"]["status"]
+                .as_str()
+                .and_then(|s| s.split_whitespace().next())
+                .and_then(|code| code.parse::<u16>().ok())
+                .ok_or_else(|| CoreError::Data("a batch entry without a status".into()))?;
+            if (200..300).contains(&status) {
+                entry
+                    .get("resource")
+                    .cloned()
+                    .ok_or_else(|| CoreError::Data("a batch entry without its resource".into()))
+            } else {
+                Err(CoreError::Server {
+                    status,
+                    message: serde_json::from_value::<carecycle_fhir::OperationOutcome>(
+                        entry["response"]["outcome"].clone(),
+                    )
+                    .map(|o| o.summary())
+                    .unwrap_or_else(|_| format!("the server answered {status}")),
+                })
+            }
+        })
+        .collect())
+}
+
+/// Whether a CapabilityStatement declares the `batch` interaction.
+pub fn declares_batch(capability: &Value) -> bool {
+    capability["rest"].as_array().is_some_and(|rest| {
+        rest.iter().any(|r| {
+            r["interaction"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|x| x["code"] == "batch"))
+        })
+    })
+}
+
+/// Where the store keeps what the server's CapabilityStatement said of batches.
+const BATCH_META: &str = "server_batch";
+
+/// Whether this server takes batches: asked once (its CapabilityStatement)
+/// and kept; an unreadable statement counts as no, and is asked again next time.
+async fn takes_batches(session: &FhirSession, store: &Arc<Mutex<Store>>) -> Result<bool> {
+    if let Some(kept) = with_store(store, |s| s.meta(BATCH_META)).await? {
+        return Ok(kept == "yes");
+    }
+    let url = format!("{}/metadata", session.base().trim_end_matches('/'));
+    match session.get_json(&url).await {
+        Ok(capability) => {
+            let yes = declares_batch(&capability);
+            with_store(store, move |s| {
+                s.set_meta(BATCH_META, if yes { "yes" } else { "no" })
+            })
+            .await?;
+            Ok(yes)
+        }
+        Err(e @ CoreError::SessionExpired(_)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The answers to `asks`: one batch where the server takes batches (a no-change
+/// sync is then one request), else one request each. A batch the server
+/// refuses falls back to one request each.
+async fn ask_all(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    asks: &[Ask],
+) -> Result<Vec<Result<Value>>> {
+    let base = session.base().to_owned();
+    if takes_batches(session, store).await? {
+        match session
+            .send(reqwest::Method::POST, &base, &batch_of(&base, asks), &[])
+            .await
+        {
+            Ok((200, Some(answer))) => {
+                if let Ok(answers) = read_batch(&answer, asks.len()) {
+                    return Ok(answers);
+                }
+            }
+            Err(e @ CoreError::SessionExpired(_)) => return Err(e),
+            _ => {}
+        }
+    }
+    let mut answers = Vec::with_capacity(asks.len());
+    for ask in asks {
+        match session.get_json(&ask.url).await {
+            Err(e @ CoreError::SessionExpired(_)) => return Err(e),
+            answer => answers.push(answer),
+        }
+    }
+    Ok(answers)
+}
+
+/// Keeps what one answer brings, following a type's further pages.
+async fn take(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    want: Want,
+    answer: Result<Value>,
+    result: &mut PullResult,
+) -> Result<()> {
+    let base = session.base().to_owned();
+    match want {
+        Want::Patient => match answer {
+            Ok(resource) => {
+                result.received += with_store(store, move |s| {
+                    apply_page(
+                        s.connection(),
+                        &[(ResourceType::Patient, resource_id(&resource)?, resource)],
+                        None,
+                    )
+                })
+                .await?;
+            }
+            Err(e) => result.failed("Patient", e)?,
+        },
+        Want::Changes(t) => {
+            let mut answer = answer;
+            loop {
+                let page = match answer {
+                    Ok(v) => v,
+                    Err(e) => {
+                        match miss(e)? {
+                            // A family member's record without this area shared: nothing to fetch.
+                            Miss::NotShared => result.not_shared.push(t),
+                            Miss::Failed(e) => result.failures.push((t.to_string(), e)),
+                        }
+                        break;
+                    }
+                };
+                let bundle: Bundle = match serde_json::from_value(page) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        result
+                            .failures
+                            .push((t.to_string(), CoreError::Data(format!("not a Bundle: {e}"))));
+                        break;
+                    }
+                };
+                let outcome = read_page(t, &base, &bundle);
+                let next = outcome.next.clone();
+                result.received += with_store(store, move |s| {
+                    apply_page(
+                        s.connection(),
+                        &outcome.resources,
+                        outcome.cursor.as_deref().map(|c| (t, c)),
+                    )
+                })
+                .await?;
+                match next {
+                    Some(url) => answer = session.get_json(&url).await,
+                    None => break,
+                }
+            }
+        }
+        Want::ChangedForms => take_forms(session, store, answer, true, result).await?,
+        Want::Roles => match answer {
+            Ok(page) => {
+                if let Ok(bundle) = serde_json::from_value::<Bundle>(page) {
+                    let outcome = read_page(ResourceType::PractitionerRole, &base, &bundle);
+                    result.received += with_store(store, move |s| {
+                        apply_page(s.connection(), &outcome.resources, None)
+                    })
+                    .await?;
+                }
+            }
+            Err(e) => {
+                if let Miss::Failed(e) = miss(e)? {
+                    result.failures.push(("PractitionerRole".into(), e));
+                }
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Pulls the patient's record into the store: every first request at once
+/// (one batch where the server takes them), then what those answers showed
+/// is missing. A failing type is recorded and the others go on.
 pub async fn pull(
     session: &FhirSession,
     store: &Arc<Mutex<Store>>,
@@ -197,58 +484,11 @@ pub async fn pull(
 ) -> Result<PullResult> {
     let mut result = PullResult::default();
     let base = session.base().to_owned();
-
-    match session.get_json(&format!("{base}/Patient/{patient}")).await {
-        Ok(resource) => {
-            let n = with_store(store, move |s| {
-                apply_page(
-                    s.connection(),
-                    &[(ResourceType::Patient, resource_id(&resource)?, resource)],
-                    None,
-                )
-            })
-            .await?;
-            result.received += n;
-        }
-        Err(e) => result.failed("Patient", e)?,
-    }
-
-    for &t in PULLED_TYPES {
-        let cursor = with_store(store, move |s| s.cursor(t)).await?;
-        let mut url = Some(first_page_url(&base, t, patient, cursor.as_deref()));
-        while let Some(current) = url.take() {
-            let page = match session.get_json(&current).await {
-                Ok(v) => v,
-                Err(e) => {
-                    match miss(e)? {
-                        // A family member's record without this area shared: nothing to fetch.
-                        Miss::NotShared => result.not_shared.push(t),
-                        Miss::Failed(e) => result.failures.push((t.to_string(), e)),
-                    }
-                    break;
-                }
-            };
-            let bundle: Bundle = match serde_json::from_value(page) {
-                Ok(b) => b,
-                Err(e) => {
-                    result
-                        .failures
-                        .push((t.to_string(), CoreError::Data(format!("not a Bundle: {e}"))));
-                    break;
-                }
-            };
-            let outcome = read_page(t, &base, &bundle);
-            url = outcome.next.clone();
-            let n = with_store(store, move |s| {
-                apply_page(
-                    s.connection(),
-                    &outcome.resources,
-                    outcome.cursor.as_deref().map(|c| (t, c)),
-                )
-            })
-            .await?;
-            result.received += n;
-        }
+    let known = with_store(store, |s| Known::read(s)).await?;
+    let asks = first_asks(&base, patient, &known);
+    let answers = ask_all(session, store, &asks).await?;
+    for (ask, answer) in asks.iter().zip(answers) {
+        take(session, store, ask.want, answer, &mut result).await?;
     }
 
     let missing = with_store(store, |s| missing_references(s)).await?;
@@ -271,26 +511,11 @@ pub async fn pull(
             Err(e) => result.failed(r.resource_type.to_string(), e)?,
         }
     }
-    // Forms change on the server (a team corrects an option, or adds an
-    // extension that changes their meaning): the forms kept here are
-    // re-read when they changed since the last look, in one search.
     // SDC Tasks name their form by canonical URL: the forms not kept yet, in one search.
     let forms = with_store(store, |s| forms_to_fetch(s)).await?;
     if let Some(url) = forms_by_url(&base, &forms) {
-        search_once(session, store, &url, false, &mut result).await?;
-    }
-    let kept = with_store(store, |s| {
-        Ok((
-            s.all(ResourceType::Questionnaire)?
-                .iter()
-                .filter_map(|q| q.get("id").and_then(Value::as_str).map(str::to_owned))
-                .collect::<Vec<_>>(),
-            s.cursor(ResourceType::Questionnaire)?,
-        ))
-    })
-    .await?;
-    if let Some(url) = changed_forms_url(&base, &kept.0, kept.1.as_deref()) {
-        search_once(session, store, &url, true, &mut result).await?;
+        let answer = session.get_json(&url).await;
+        take_forms(session, store, answer, false, &mut result).await?;
     }
     // The answer lists the forms name but do not carry, expanded by the
     // server and kept, so every form opens offline.
@@ -306,51 +531,31 @@ pub async fn pull(
             Err(e) => result.failed("ValueSet", e)?,
         }
     }
-    // The unit's roles: what to contact each team member about, and how.
-    let orgs: Vec<String> = with_store(store, |s| {
-        Ok(s.all(ResourceType::Organization)?
-            .iter()
-            .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
-            .collect())
-    })
-    .await?;
-    for org in orgs {
-        let url = format!(
-            "{base}/PractitionerRole?organization={}&_count={PAGE_SIZE}",
-            urlencode(&format!("Organization/{org}"))
-        );
-        match session.get_json(&url).await {
-            Ok(page) => {
-                let Ok(bundle) = serde_json::from_value::<Bundle>(page) else {
-                    continue;
-                };
-                let outcome = read_page(ResourceType::PractitionerRole, &base, &bundle);
-                result.received += with_store(store, move |s| {
-                    apply_page(s.connection(), &outcome.resources, None)
-                })
-                .await?;
-            }
-            Err(e) => {
-                if let Miss::Failed(e) = miss(e)? {
-                    result.failures.push(("PractitionerRole".into(), e));
-                }
-            }
-        }
+    // The roles of units this pull brought (the first sync's): asked now.
+    let organizations = with_store(store, |s| Known::read(s)).await?.organizations;
+    for org in organizations
+        .iter()
+        .filter(|o| !known.organizations.contains(o))
+    {
+        let answer = session.get_json(&roles_url(&base, org)).await;
+        take(session, store, Want::Roles, answer, &mut result).await?;
     }
     Ok(result)
 }
 
-/// One search for Questionnaires, kept in the store (with the forms' cursor
-/// when `cursor`); a failure is recorded and the pull goes on.
-async fn search_once(
+/// Keeps the Questionnaires a search answered (with the forms' cursor when
+/// `cursor`); a failure is recorded and the pull goes on. Forms change on the
+/// server (a team corrects an option, or adds an extension that changes their
+/// meaning): the kept ones are re-read when they changed since the last look.
+async fn take_forms(
     session: &FhirSession,
     store: &Arc<Mutex<Store>>,
-    url: &str,
+    answer: Result<Value>,
     cursor: bool,
     result: &mut PullResult,
 ) -> Result<()> {
     let t = ResourceType::Questionnaire;
-    match session.get_json(url).await {
+    match answer {
         Ok(page) => match serde_json::from_value::<Bundle>(page) {
             Ok(bundle) => {
                 let outcome = read_page(t, session.base(), &bundle);
@@ -588,6 +793,99 @@ mod tests {
             .map(|r| r.id.clone())
             .collect();
         assert_eq!(by_id, ["koos-jr"]);
+    }
+
+    #[test]
+    fn every_first_request_is_known_before_sending_and_goes_as_one_batch() {
+        let known = Known {
+            cursors: vec![
+                (ResourceType::Task, Some("2026-11-22T10:00:00Z".into())),
+                (ResourceType::CareTeam, None),
+            ],
+            kept_forms: vec!["phq-9".into()],
+            forms_cursor: Some("2026-11-20T00:00:00Z".into()),
+            organizations: vec!["org-1".into()],
+        };
+        let asks = first_asks("https://h/fhir/", "p1", &known);
+        let wants: Vec<Want> = asks.iter().map(|a| a.want).collect();
+        assert_eq!(
+            wants,
+            [
+                Want::Patient,
+                Want::Changes(ResourceType::Task),
+                Want::Changes(ResourceType::CareTeam),
+                Want::ChangedForms,
+                Want::Roles
+            ]
+        );
+        let batch = batch_of("https://h/fhir/", &asks);
+        assert_eq!(batch["type"], "batch");
+        let urls: Vec<&str> = batch["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["request"]["method"], "GET");
+                e["request"]["url"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(urls[0], "Patient/p1");
+        assert!(
+            urls[1].starts_with("Task?patient=Patient%2Fp1&"),
+            "{}",
+            urls[1]
+        );
+        assert!(urls[1].ends_with("&_lastUpdated=ge2026-11-22T10%3A00%3A00Z"));
+        assert!(!urls[2].contains("_lastUpdated=ge"), "no cursor yet");
+        assert_eq!(
+            urls[4],
+            "PractitionerRole?organization=Organization%2Forg-1&_count=100"
+        );
+        // Nothing kept yet: the patient and the types only.
+        assert_eq!(
+            first_asks("https://h/fhir", "p1", &Known::default()).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_batch_response_answers_each_request_in_order_or_is_not_used() {
+        let answer = json!({"resourceType": "Bundle", "type": "batch-response", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1"}, "response": {"status": "200 OK"}},
+            {"response": {"status": "403 Forbidden", "outcome": {"resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "forbidden", "diagnostics": "not shared"}]}}},
+            {"response": {"status": "200"}}
+        ]});
+        let answers = read_batch(&answer, 3).unwrap();
+        assert_eq!(answers[0].as_ref().unwrap()["id"], "p1");
+        // A refused entry reads as the same GET refused alone would.
+        assert!(matches!(
+            answers[1],
+            Err(CoreError::Server { status: 403, .. })
+        ));
+        assert!(
+            matches!(answers[2], Err(CoreError::Data(_))),
+            "a 200 without its resource"
+        );
+        // The wrong count, or not a batch-response: asked one by one instead.
+        assert!(read_batch(&answer, 2).is_err());
+        assert!(read_batch(&json!({"resourceType": "OperationOutcome"}), 0).is_err());
+        let mut transaction = answer.clone();
+        transaction["type"] = json!("transaction-response");
+        assert!(read_batch(&transaction, 3).is_err());
+    }
+
+    #[test]
+    fn batches_are_used_only_where_the_capability_statement_declares_them() {
+        let with = |codes: &[&str]| {
+            json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server",
+                "interaction": codes.iter().map(|c| json!({"code": c})).collect::<Vec<_>>()}]})
+        };
+        assert!(declares_batch(&with(&["transaction", "batch"])));
+        assert!(!declares_batch(&with(&["transaction"])));
+        assert!(!declares_batch(
+            &json!({"resourceType": "CapabilityStatement"})
+        ));
     }
 
     #[test]

@@ -276,7 +276,7 @@ async fn server_errors_and_slow_answers_are_retried_after_a_backoff() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|l| l.starts_with("POST"))
+        .filter(|l| l.starts_with("POST /fhir/Communication"))
         .count();
     r.core.sync(&r.profile).await.unwrap();
     assert_eq!(
@@ -285,10 +285,10 @@ async fn server_errors_and_slow_answers_are_retried_after_a_backoff() {
             .lock()
             .unwrap()
             .iter()
-            .filter(|l| l.starts_with("POST"))
+            .filter(|l| l.starts_with("POST /fhir/Communication"))
             .count(),
         seen,
-        "backoff respected"
+        "backoff respected (the pull's batch aside)"
     );
     r.later();
     assert_eq!(r.core.sync(&r.profile).await.unwrap().sent, 1);
@@ -903,4 +903,65 @@ async fn the_lock_hides_the_record_and_counts_wrong_tries_across_a_restart() {
     assert_eq!(answer.outcome, UnlockOutcome::Unlocked);
     assert!(!answer.lock.locked && answer.lock.failures == 0);
     assert!(name(&restarted).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_with_nothing_new_is_one_request_and_a_refused_batch_still_syncs() {
+    let r = rig().await;
+    let seen = || r.proxy.seen.lock().unwrap().clone();
+    // The rig's first sync read the CapabilityStatement once: batches are declared.
+    assert_eq!(
+        seen().iter().filter(|l| l.contains("/metadata")).count(),
+        1,
+        "{:?}",
+        seen()
+    );
+    let before = seen().len();
+    let report = r.core.sync(&r.profile).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let during: Vec<String> = seen()[before..].to_vec();
+    assert_eq!(during.len(), 1, "one request: {during:?}");
+    assert!(during[0].starts_with("POST /fhir "), "{during:?}");
+
+    // A server that refuses the batch: the same sync asks one by one, and
+    // what the team wrote meanwhile still arrives.
+    let team = tokens(
+        &r.server,
+        carecycle_backend::seed::KNEE_TEAM_USERNAME,
+        carecycle_backend::seed::KNEE_TEAM_PASSWORD,
+        "user/*.cruds",
+    )
+    .await;
+    let status = reqwest::Client::new()
+        .post(format!("{}/Communication", r.server.fhir_base()))
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .header("content-type", "application/fhir+json")
+        .body(
+            serde_json::json!({"resourceType": "Communication", "status": "completed",
+                "subject": {"reference": format!("Patient/{}", r.patient)},
+                "payload": [{"contentString": "Sent while batches are refused"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 201);
+    r.proxy.next("POST", Fault::Status(405), 1);
+    let before = seen().len();
+    r.core.sync(&r.profile).await.unwrap();
+    let during: Vec<String> = seen()[before..].to_vec();
+    assert!(during.len() > 5, "asked one by one: {during:?}");
+    assert!(
+        during[1..].iter().all(|l| l.starts_with("GET ")),
+        "{during:?}"
+    );
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    assert!(
+        threads
+            .iter()
+            .flat_map(|t| &t.messages)
+            .any(|m| m.text == "Sent while batches are refused")
+    );
 }

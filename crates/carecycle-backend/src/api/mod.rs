@@ -39,7 +39,7 @@ pub use crate::search::MAX_PAGE_BYTES;
 pub(crate) use crate::search::parse_last_updated;
 pub use capability::metadata;
 pub use errors::ApiError;
-pub(crate) use searching::scope_search;
+pub(crate) use searching::{scope_search, search_bundle};
 pub use searching::{search, search_post};
 
 /// Largest request body the server reads (attachments travel inline as base64).
@@ -171,7 +171,7 @@ fn audit_event_one(
 
 /// Commits a read's AuditEvent (in a batch with other reads'; see
 /// [`audit::AuditLog`]); the read is answered only once this returns.
-async fn commit_audit(state: &AppState, event: Option<Value>) -> Result<(), ApiError> {
+pub(crate) async fn commit_audit(state: &AppState, event: Option<Value>) -> Result<(), ApiError> {
     match event {
         Some(event) => Ok(state.audit.commit(vec![event]).await?),
         None => Ok(()),
@@ -489,7 +489,7 @@ pub(crate) fn read_in(
 
 /// A read, judged by the scopes and the policy, with the AuditEvent it
 /// leaves (written by the caller).
-fn read_checked(
+pub(crate) fn read_checked(
     conn: &Connection,
     stamper: &Stamper,
     principal: &Principal,

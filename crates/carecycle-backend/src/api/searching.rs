@@ -128,9 +128,27 @@ async fn search_with(
     headers: &HeaderMap,
     params: Vec<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let strict = prefers(headers, "handling=strict");
+    let bundle = search_bundle(&state, principal, type_name, &params, strict).await?;
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+        Json(bundle),
+    )
+        .into_response())
+}
+
+/// One search for one caller, as the searchset Bundle it answers (a GET, a
+/// POST `_search`, or a search entry of a batch), its AuditEvent committed.
+pub(crate) async fn search_bundle(
+    state: &AppState,
+    principal: Principal,
+    type_name: &str,
+    params: &[(String, String)],
+    strict: bool,
+) -> Result<carecycle_fhir::Bundle, ApiError> {
     let t = parse_type(type_name)?;
     require_scope(&principal, t, 's')?;
-    let mut request = search::parse(t, &params, prefers(headers, "handling=strict"))?;
+    let mut request = search::parse(t, params, strict)?;
     let stamper = state.stamper.clone();
     let (request, found, event) = state
         .db
@@ -139,12 +157,8 @@ async fn search_with(
             Ok((request, found, event))
         })
         .await?;
-    commit_audit(&state, event).await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-        Json(search::bundle(&state.fhir_base, t, &request, found)),
-    )
-        .into_response())
+    commit_audit(state, event).await?;
+    Ok(search::bundle(&state.fhir_base, t, &request, found))
 }
 
 /// Runs a search for one caller: the matches and included resources they
