@@ -444,21 +444,20 @@ fn batch_get(entry: &Value) -> Option<BatchGet> {
     }
 }
 
-/// A read on its own (as `GET [type]/[id]` is), its AuditEvent committed.
-async fn read_alone(
+/// A read judged as `GET [type]/[id]` alone is, and the AuditEvent it leaves
+/// (the caller commits it before answering).
+async fn read_uncommitted(
     state: &AppState,
     principal: &Principal,
     t: ResourceType,
     id: String,
-) -> Result<Stored, ApiError> {
+) -> Result<(Stored, Option<Value>), ApiError> {
     let stamper = state.stamper.clone();
     let principal = principal.clone();
-    let (stored, event) = state
+    state
         .db
         .read(move |c| api::read_checked(c, &stamper, &principal, t, &id))
-        .await?;
-    api::commit_audit(state, event).await?;
-    Ok(stored)
+        .await
 }
 
 /// `POST [base]` with a batch or transaction Bundle.
@@ -540,6 +539,9 @@ pub async fn transaction(
         }
         "batch" => {
             let mut out = Vec::with_capacity(entries.len());
+            // The reads' AuditEvents, committed together before the answer
+            // goes (one commit for the batch, as for one read alone).
+            let mut events = Vec::new();
             for (i, e) in entries.iter().enumerate() {
                 // Reads and searches run on the read connections, each judged
                 // for this caller exactly as the same GET on its own would be.
@@ -555,15 +557,19 @@ pub async fn transaction(
                             )
                             .await
                             {
-                                Ok(bundle) => {
+                                Ok((bundle, event)) => {
+                                    events.extend(event);
                                     json!({"resource": bundle, "response": {"status": "200 OK"}})
                                 }
                                 Err(e) => error_entry(&e),
                             }
                         }
                         BatchGet::Read(t, id) => {
-                            match read_alone(&state, &principal, t, id).await {
-                                Ok(stored) => entry_response(&state, "200 OK", Some(&stored)),
+                            match read_uncommitted(&state, &principal, t, id).await {
+                                Ok((stored, event)) => {
+                                    events.extend(event);
+                                    entry_response(&state, "200 OK", Some(&stored))
+                                }
                                 Err(e) => error_entry(&e),
                             }
                         }
@@ -582,6 +588,9 @@ pub async fn transaction(
                     Ok((status, stored)) => entry_response(&state, status, stored.as_ref()),
                     Err(e) => error_entry(&e),
                 });
+            }
+            if !events.is_empty() {
+                state.audit.commit(events).await?;
             }
             Ok(bundle_response(json!({
                 "resourceType": "Bundle", "id": uuid::Uuid::new_v4().to_string(),

@@ -779,8 +779,27 @@ async fn a_batch_of_reads_and_searches_is_judged_entry_by_entry_like_the_same_ge
         get("Communication?_count=100".into()),
         get("Nonsense?x=1".into()),
     ]});
+    let audited = || {
+        s.server
+            .state
+            .db
+            .with(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM audit.resource WHERE type = 'AuditEvent'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(StoreError::from)
+            })
+            .unwrap()
+    };
+    let before = audited();
     let (status, answer) = eleanor.post("", &batch).await;
     assert_eq!(status, 200, "{answer}");
+    // Answered only once what it read is in the audit log: the patient read
+    // and the three searches that found something of hers (refusals are
+    // audited as security events of their own).
+    assert!(audited() >= before + 3, "{before} → {}", audited());
     assert_eq!(answer["type"], "batch-response");
     let status_of = |i: usize| {
         answer["entry"][i]["response"]["status"]

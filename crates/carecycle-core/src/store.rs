@@ -247,13 +247,18 @@ pub fn apply_page(
         let last_updated = meta
             .and_then(|m| m.get("lastUpdated"))
             .and_then(Value::as_str);
-        // Keep the newer copy when the store already has this resource.
+        // Keep the newer copy when the store already has this resource; the
+        // same version again (a cursor's boundary, re-read by every sync) is
+        // not written, not re-indexed and not counted as received.
         let changed = tx.execute(
             "INSERT INTO resource (type, id, version_id, last_updated, content) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id,
                 last_updated = excluded.last_updated, content = excluded.content
              WHERE resource.local_state IS NULL AND (resource.last_updated IS NULL
-                OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)",
+                OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)
+               AND ((excluded.version_id IS NULL AND excluded.last_updated IS NULL)
+                OR resource.version_id IS NOT excluded.version_id
+                OR resource.last_updated IS NOT excluded.last_updated)",
             params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content)?],
         )?;
         written += changed as u32;
@@ -378,6 +383,16 @@ mod tests {
         assert_eq!(
             store.cursor(t).unwrap().as_deref(),
             Some("2026-01-02T00:00:00Z")
+        );
+        // The same version again (a cursor's boundary) is not written nor
+        // counted; a newer one is; a copy without meta always is.
+        let mut again =
+            |content: Value| apply_page(store.connection(), &[(t, "t".into(), content)], None);
+        assert_eq!(again(v("2", "2026-01-02T00:00:00Z")).unwrap(), 0);
+        assert_eq!(again(v("3", "2026-01-03T00:00:00Z")).unwrap(), 1);
+        assert_eq!(
+            again(json!({"resourceType": "Task", "id": "t"})).unwrap(),
+            1
         );
     }
 }

@@ -490,7 +490,37 @@ pub async fn pull(
     for (ask, answer) in asks.iter().zip(answers) {
         take(session, store, ask.want, answer, &mut result).await?;
     }
+    // Nothing new, and the last pull left nothing to resolve: nothing the
+    // record points at can be missing (this skips reading the whole store).
+    let settled = with_store(store, |s| s.meta(RESOLVED_META)).await?;
+    if result.received == 0 && settled.as_deref() == Some("yes") {
+        return Ok(result);
+    }
+    let failures_before = result.failures.len();
+    resolve(session, store, &known, &mut result).await?;
+    let resolved = if result.failures.len() == failures_before {
+        "yes"
+    } else {
+        "no"
+    };
+    with_store(store, move |s| s.set_meta(RESOLVED_META, resolved)).await?;
+    Ok(result)
+}
 
+/// Where the store notes that the last pull resolved everything its record
+/// points at ("yes"), or that something is still to fetch ("no").
+const RESOLVED_META: &str = "pull_resolved";
+
+/// Fetches what the record points at and does not hold: shared resources by
+/// id, forms by canonical URL, the answer lists forms name, and the roles of
+/// units the first requests did not know.
+async fn resolve(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    known: &Known,
+    result: &mut PullResult,
+) -> Result<()> {
+    let base = session.base().to_owned();
     let missing = with_store(store, |s| missing_references(s)).await?;
     for r in missing {
         match session
@@ -515,7 +545,7 @@ pub async fn pull(
     let forms = with_store(store, |s| forms_to_fetch(s)).await?;
     if let Some(url) = forms_by_url(&base, &forms) {
         let answer = session.get_json(&url).await;
-        take_forms(session, store, answer, false, &mut result).await?;
+        take_forms(session, store, answer, false, result).await?;
     }
     // The answer lists the forms name but do not carry, expanded by the
     // server and kept, so every form opens offline.
@@ -538,9 +568,9 @@ pub async fn pull(
         .filter(|o| !known.organizations.contains(o))
     {
         let answer = session.get_json(&roles_url(&base, org)).await;
-        take(session, store, Want::Roles, answer, &mut result).await?;
+        take(session, store, Want::Roles, answer, result).await?;
     }
-    Ok(result)
+    Ok(())
 }
 
 /// Keeps the Questionnaires a search answered (with the forms' cursor when

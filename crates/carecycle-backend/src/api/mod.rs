@@ -171,7 +171,7 @@ fn audit_event_one(
 
 /// Commits a read's AuditEvent (in a batch with other reads'; see
 /// [`audit::AuditLog`]); the read is answered only once this returns.
-pub(crate) async fn commit_audit(state: &AppState, event: Option<Value>) -> Result<(), ApiError> {
+async fn commit_audit(state: &AppState, event: Option<Value>) -> Result<(), ApiError> {
     match event {
         Some(event) => Ok(state.audit.commit(vec![event]).await?),
         None => Ok(()),

@@ -129,7 +129,8 @@ async fn search_with(
     params: Vec<(String, String)>,
 ) -> Result<Response, ApiError> {
     let strict = prefers(headers, "handling=strict");
-    let bundle = search_bundle(&state, principal, type_name, &params, strict).await?;
+    let (bundle, event) = search_bundle(&state, principal, type_name, &params, strict).await?;
+    commit_audit(&state, event).await?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
         Json(bundle),
@@ -138,14 +139,15 @@ async fn search_with(
 }
 
 /// One search for one caller, as the searchset Bundle it answers (a GET, a
-/// POST `_search`, or a search entry of a batch), its AuditEvent committed.
+/// POST `_search`, or a search entry of a batch), and the AuditEvent it
+/// leaves: the caller commits it before answering.
 pub(crate) async fn search_bundle(
     state: &AppState,
     principal: Principal,
     type_name: &str,
     params: &[(String, String)],
     strict: bool,
-) -> Result<carecycle_fhir::Bundle, ApiError> {
+) -> Result<(carecycle_fhir::Bundle, Option<Value>), ApiError> {
     let t = parse_type(type_name)?;
     require_scope(&principal, t, 's')?;
     let mut request = search::parse(t, params, strict)?;
@@ -157,8 +159,7 @@ pub(crate) async fn search_bundle(
             Ok((request, found, event))
         })
         .await?;
-    commit_audit(state, event).await?;
-    Ok(search::bundle(&state.fhir_base, t, &request, found))
+    Ok((search::bundle(&state.fhir_base, t, &request, found), event))
 }
 
 /// Runs a search for one caller: the matches and included resources they
