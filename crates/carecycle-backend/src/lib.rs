@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bundles;
+pub mod conformance;
 pub mod extract;
 pub mod forms;
 pub mod generate;
@@ -148,6 +149,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         Stamper::new(options.clock.clone(), &db)
             .map_err(|e| StartError::Database(db_path.clone(), e))?,
     );
+    // The server's own code systems and extensions, on every start.
+    db.with(|c| conformance::publish(c, &stamper))
+        .map_err(|e| StartError::Database(db_path.clone(), e))?;
     if options.seed == Some(Seed::Demo) {
         let st = stamper.clone();
         db.with(|c| seed::demo(c, &st))

@@ -246,7 +246,16 @@ const PARAMS: &[Param] = &[
         Only(&[T::QuestionnaireResponse]),
         CanonicalReference("$.questionnaire"),
     ),
-    param_def("url", Only(&[T::Questionnaire, T::ValueSet]), Uri("$.url")),
+    param_def(
+        "url",
+        Only(&[
+            T::Questionnaire,
+            T::ValueSet,
+            T::CodeSystem,
+            T::StructureDefinition,
+        ]),
+        Uri("$.url"),
+    ),
     param_def("date", Only(&[T::Appointment]), Date("$.start")),
     param_def("date", Only(&[T::Observation]), Date("$.effectiveDateTime")),
     param_def(

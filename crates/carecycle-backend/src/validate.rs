@@ -124,7 +124,9 @@ fn statuses(t: ResourceType) -> &'static [(&'static str, &'static [&'static str]
             ],
         )],
         DocumentReference => &[("status", &["current", "superseded", "entered-in-error"])],
-        Questionnaire | ValueSet => &[("status", &["draft", "active", "retired", "unknown"])],
+        Questionnaire | ValueSet | CodeSystem | StructureDefinition => {
+            &[("status", &["draft", "active", "retired", "unknown"])]
+        }
         QuestionnaireResponse => &[(
             "status",
             &[
@@ -166,6 +168,8 @@ fn required(t: ResourceType) -> &'static [&'static str] {
         Communication => &["status"],
         DocumentReference => &["status", "content"],
         Questionnaire | ValueSet => &["status"],
+        CodeSystem => &["status", "content"],
+        StructureDefinition => &["url", "name", "status", "kind", "abstract", "type"],
         QuestionnaireResponse => &["status"],
         Observation => &["status", "code"],
         AuditEvent => &["type", "recorded", "agent", "source"],

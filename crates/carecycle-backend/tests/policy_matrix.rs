@@ -71,6 +71,9 @@ fn expected(role: Role, t: T, op: Op, target: Target) -> bool {
             (Op::Create, T::Practitioner) => true,
             // Forms and the answer lists they name are shared by every unit.
             (_, T::Questionnaire | T::ValueSet) => true,
+            // CareCycle's own code systems and extensions are the server's:
+            // read by all, written by nobody through the API.
+            (_, T::CodeSystem | T::StructureDefinition) => false,
             _ => own,
         },
     }
@@ -149,6 +152,12 @@ fn content(t: T, f: &Fixtures, target: Target, n: usize) -> Value {
         T::ValueSet => {
             json!({"resourceType": "ValueSet", "status": "active", "url": format!("https://example.org/ValueSet/m{n}")})
         }
+        T::CodeSystem => {
+            json!({"resourceType": "CodeSystem", "status": "active", "content": "complete", "url": format!("https://example.org/CodeSystem/m{n}")})
+        }
+        T::StructureDefinition => json!({"resourceType": "StructureDefinition",
+            "url": format!("https://example.org/StructureDefinition/m{n}"), "name": format!("M{n}"),
+            "status": "active", "kind": "complex-type", "abstract": false, "type": "Extension"}),
         T::QuestionnaireResponse => {
             json!({"resourceType": "QuestionnaireResponse", "status": "in-progress", "subject": p, "author": p})
         }

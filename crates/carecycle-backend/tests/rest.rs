@@ -628,3 +628,119 @@ async fn damaged_bodies_never_crash_the_server() {
     }
     assert_eq!(c.get("Communication?_count=1").await.0, 200);
 }
+
+#[tokio::test]
+async fn carecycle_codes_and_extensions_are_published_and_every_code_used_is_defined() {
+    let s = TestServer::demo().await;
+    let patient = s
+        .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
+        .await;
+    // Found by canonical URL, as a stock client resolves a system or an extension.
+    let found = patient
+        .search(&format!(
+            "CodeSystem?url={}",
+            carecycle_fhir::MESSAGE_KIND_SYSTEM
+        ))
+        .await;
+    assert_eq!(found.len(), 1);
+    let kinds: Vec<&str> = found[0]["concept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["clinical", "scheduling", "medications", "billing", "other"]
+    );
+    let sd = patient
+        .search(&format!(
+            "StructureDefinition?url={}",
+            carecycle_fhir::REPLY_POLICY_EXTENSION
+        ))
+        .await;
+    assert_eq!(sd.len(), 1);
+    assert_eq!(sd[0]["type"], "Extension");
+
+    // Every CareCycle code the seeded record uses is a concept of a published
+    // CodeSystem; every CareCycle extension it uses has a StructureDefinition.
+    let stored: Vec<Value> = s
+        .server
+        .state
+        .db
+        .with(|c| {
+            let mut stmt = c.prepare("SELECT content FROM resource WHERE deleted = 0")?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, carecycle_backend::store::StoreError>(rows)
+        })
+        .unwrap()
+        .iter()
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect();
+    let mut defined = std::collections::HashSet::new();
+    let mut extensions = std::collections::HashSet::new();
+    for r in &stored {
+        match r["resourceType"].as_str() {
+            Some("CodeSystem") => {
+                for c in r["concept"].as_array().unwrap() {
+                    defined.insert(format!(
+                        "{}|{}",
+                        r["url"].as_str().unwrap(),
+                        c["code"].as_str().unwrap()
+                    ));
+                }
+            }
+            Some("StructureDefinition") => {
+                extensions.insert(r["url"].as_str().unwrap().to_owned());
+            }
+            _ => {}
+        }
+    }
+    fn walk(v: &Value, out: &mut Vec<(String, Option<String>)>) {
+        match v {
+            Value::Object(m) => {
+                let ours = |s: &str| s.starts_with(carecycle_fhir::CARECYCLE_CANONICAL);
+                if let (Some(system), Some(code)) = (
+                    m.get("system").and_then(Value::as_str),
+                    m.get("code").and_then(Value::as_str),
+                ) && ours(system)
+                    && !system.contains("/sid/")
+                {
+                    out.push((format!("{system}|{code}"), None));
+                }
+                if let Some(url) = m.get("url").and_then(Value::as_str)
+                    && url.contains("/StructureDefinition/")
+                    && ours(url)
+                    && m.keys().any(|k| k.starts_with("value") || k == "extension")
+                {
+                    out.push((url.to_owned(), Some(url.to_owned())));
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut used = Vec::new();
+    for r in stored
+        .iter()
+        .filter(|r| r["resourceType"] != "StructureDefinition")
+    {
+        walk(r, &mut used);
+    }
+    assert!(used.len() > 20, "{used:?}");
+    let undefined: std::collections::BTreeSet<&String> = used
+        .iter()
+        .filter(|(key, ext)| match ext {
+            None => !defined.contains(key),
+            Some(url) => !extensions.contains(url),
+        })
+        .map(|(key, _)| key)
+        .collect();
+    assert!(
+        undefined.is_empty(),
+        "used but not published: {undefined:?}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod compartment;
 pub mod datatypes;
 pub mod outcome;
+pub mod published;
 pub mod reference;
 pub mod resource_type;
 pub mod resources;

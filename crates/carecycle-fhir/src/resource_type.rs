@@ -46,6 +46,8 @@ resource_types!(
     DocumentReference,
     Questionnaire,
     ValueSet,
+    CodeSystem,
+    StructureDefinition,
     QuestionnaireResponse,
     Observation,
     AuditEvent,
@@ -75,7 +77,8 @@ impl ResourceType {
             QuestionnaireResponse => &["subject", "author"],
             Observation => &["subject", "performer"],
             AuditEvent => &["patient"],
-            Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet => {
+            Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet
+            | CodeSystem | StructureDefinition => {
                 return None;
             }
         })
