@@ -45,6 +45,7 @@ function sentences(): Record<ErrorCode, string> {
 
 export interface ShownError {
   sentence: string;
+  /** The core's own words (English, technical), for whoever helps the patient. */
   detail: string | null;
 }
 
