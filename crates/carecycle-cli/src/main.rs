@@ -231,7 +231,10 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
             if cli.json {
                 json_out(&today);
             } else {
-                say(&today.patient_name);
+                say(today
+                    .patient_name
+                    .as_deref()
+                    .unwrap_or("(no name on the record)"));
                 if let Some(phase) = &today.phase {
                     say(&format!(
                         "Now: {} (step {} of {})",
@@ -324,7 +327,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                         "{}  [{}]  {}  until {}",
                         d.task_id,
                         code(&d.state),
-                        d.title,
+                        d.title.as_deref().unwrap_or("(untitled questionnaire)"),
                         d.closes.as_deref().unwrap_or("-")
                     ));
                 }

@@ -641,9 +641,7 @@ pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) 
     let mut steps = next_steps(record, now, &tz);
     steps.truncate(NEXT_STEPS_SHOWN);
     TodayView {
-        patient_name: record
-            .patient_name()
-            .unwrap_or_else(|| "your record".to_owned()),
+        patient_name: record.patient_name(),
         ipu_name: episode.and_then(|e| {
             record
                 .organization(e.managing_organization.as_ref())
@@ -795,7 +793,7 @@ mod tests {
     #[test]
     fn today_names_the_coordinator_and_phase() {
         let view = today_view(&record(), "2026-11-22T15:00:00Z".parse().unwrap(), None);
-        assert_eq!(view.patient_name, "Ana Ruiz");
+        assert_eq!(view.patient_name.as_deref(), Some("Ana Ruiz"));
         let phase = view.phase.unwrap();
         assert_eq!(
             (phase.title.as_str(), phase.position, phase.count),

@@ -41,7 +41,8 @@ pub struct AppOverview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TodayView {
-    pub patient_name: String,
+    /// None when the record names nobody (the UI says "your record").
+    pub patient_name: Option<String>,
     /// The care unit (IPU) looking after this condition.
     pub ipu_name: Option<String>,
     pub condition: Option<String>,
@@ -292,7 +293,8 @@ pub struct SearchHit {
 #[serde(rename_all = "camelCase")]
 pub struct DueQuestionnaire {
     pub task_id: String,
-    pub title: String,
+    /// The team's title; None when they gave none (the UI says "questionnaire").
+    pub title: Option<String>,
     pub questionnaire_id: Option<String>,
     /// The answering window (RFC 3339 or a date), when given.
     pub opens: Option<String>,
@@ -411,8 +413,9 @@ pub struct FormItem {
 #[serde(rename_all = "camelCase")]
 pub struct FormView {
     pub task_id: String,
-    /// The team's title for this assignment.
-    pub title: String,
+    /// The team's title for this assignment, else the form's own; None when
+    /// neither has one (the UI says "questionnaire").
+    pub title: Option<String>,
     /// The language `title` shows in, when it is not the app's.
     pub lang: Option<String>,
     /// The questionnaire's own name.

@@ -102,7 +102,10 @@ pub fn candidates(
         let (title, body) = if detailed {
             (
                 say(lang, Phrase::QuestionnaireToAnswer),
-                say(lang, Phrase::QuestionnaireReadyNamed { title: &q.title }),
+                match &q.title {
+                    Some(title) => say(lang, Phrase::QuestionnaireReadyNamed { title }),
+                    None => say(lang, Phrase::QuestionnaireReady),
+                },
             )
         } else {
             (private(), say(lang, Phrase::QuestionnaireReady))

@@ -150,10 +150,7 @@ pub fn due_list(
             let questionnaire_id = form_id(store, t)?;
             Ok(DueQuestionnaire {
                 task_id: format!("Task/{}", t["id"].as_str().unwrap_or_default()),
-                title: t["description"]
-                    .as_str()
-                    .unwrap_or("Questionnaire")
-                    .to_owned(),
+                title: t["description"].as_str().map(str::to_owned),
                 unavailable: match state {
                     DueState::Done | DueState::Closed => None,
                     _ => unavailable(store, &sets, questionnaire_id.as_deref())?,
@@ -750,8 +747,7 @@ pub fn form(
         title: task["description"]
             .as_str()
             .or(q.title.as_deref())
-            .unwrap_or("Questionnaire")
-            .to_owned(),
+            .map(str::to_owned),
         lang: match task["description"].as_str() {
             Some(_) => task_lang,
             None => (!carecycle_fhir::translation::same_language(written, language))
@@ -1013,7 +1009,7 @@ mod tests {
     fn the_form_shows_progress_pages_and_problems_from_the_engine() {
         let (_dir, store) = store_with("phq-9");
         let view = form(&store, "Task/t1", None, "en", now(), &tz()).unwrap();
-        assert_eq!(view.title, "Mood check");
+        assert_eq!(view.title.as_deref(), Some("Mood check"));
         assert_eq!(view.state, DueState::Due);
         assert_eq!((view.answered, view.complete), (0, false));
         // The introduction shares the first question's page; one question a page.

@@ -468,7 +468,7 @@ async fn search_due_list_and_answering_offline() {
     let due = r.core.due_questionnaires(&r.profile).await.unwrap();
     let state = |title: &str| {
         due.iter()
-            .find(|d| d.title.starts_with(title))
+            .find(|d| d.title.as_deref().unwrap_or_default().starts_with(title))
             .map(|d| d.state)
             .unwrap()
     };
@@ -478,7 +478,12 @@ async fn search_due_list_and_answering_offline() {
     assert_eq!(due[0].state, DueState::Due, "the most urgent first");
     let phq9 = due
         .iter()
-        .find(|d| d.title.starts_with("Mood check (PHQ-9) — before"))
+        .find(|d| {
+            d.title
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("Mood check (PHQ-9) — before")
+        })
         .unwrap()
         .task_id
         .clone();
@@ -677,7 +682,7 @@ async fn drafts_resume_after_a_restart_and_complete_exactly_once() {
     let due = r.core.due_questionnaires(&r.profile).await.unwrap();
     let task = |prefix: &str| {
         due.iter()
-            .find(|d| d.title.starts_with(prefix))
+            .find(|d| d.title.as_deref().unwrap_or_default().starts_with(prefix))
             .unwrap()
             .task_id
             .clone()

@@ -85,7 +85,7 @@ async fn sign_in_sync_and_today_match_the_seed() {
     assert_eq!(profile.server_label, "Riverside (demo)");
 
     let today = app.today(&profile.id).await.unwrap();
-    assert_eq!(today.patient_name, "Eleanor Whitfield");
+    assert_eq!(today.patient_name.as_deref(), Some("Eleanor Whitfield"));
     assert_eq!(today.ipu_name.as_deref(), Some(seed::KNEE_IPU_NAME));
     assert_eq!(today.condition.as_deref(), Some("Knee osteoarthritis"));
     assert_eq!(
@@ -158,7 +158,7 @@ async fn another_patient_sees_only_their_own_record() {
     );
     let profile = app.sign_in(&server.fhir_base()).await.unwrap();
     let today = app.today(&profile.id).await.unwrap();
-    assert_eq!(today.patient_name, "Dana Okafor");
+    assert_eq!(today.patient_name.as_deref(), Some("Dana Okafor"));
     assert_eq!(today.condition.as_deref(), Some("Breast cancer"));
     assert!(today.coordinator.is_none());
     assert!(

@@ -28,7 +28,11 @@ keyringAvailable: boolean,
  */
 language: Lang, };
 
-export type TodayView = { patientName: string, 
+export type TodayView = { 
+/**
+ * None when the record names nobody (the UI says "your record").
+ */
+patientName: string | null, 
 /**
  * The care unit (IPU) looking after this condition.
  */
@@ -187,7 +191,11 @@ export type SearchHit = { kind: HitKind, id: string, title: string,
  */
 snippet: string, };
 
-export type DueQuestionnaire = { taskId: string, title: string, questionnaireId: string | null, 
+export type DueQuestionnaire = { taskId: string, 
+/**
+ * The team's title; None when they gave none (the UI says "questionnaire").
+ */
+title: string | null, questionnaireId: string | null, 
 /**
  * The answering window (RFC 3339 or a date), when given.
  */
@@ -283,9 +291,10 @@ problem: string | null, problemKind: string | null, };
 
 export type FormView = { taskId: string, 
 /**
- * The team's title for this assignment.
+ * The team's title for this assignment, else the form's own; None when
+ * neither has one (the UI says "questionnaire").
  */
-title: string, 
+title: string | null, 
 /**
  * The language `title` shows in, when it is not the app's.
  */

@@ -100,6 +100,7 @@ const en = {
   'today.whereNow': 'Where you are now',
   'today.step': 'Step {n} of {count} in your care',
   'today.noPlan': 'Your care team has not shared your care plan yet.',
+  'today.yourRecord': 'Your care',
   'today.coordinator': 'Your care coordinator',
   'today.coordinatorWhy': 'Looks after your whole care, from start to finish. Ask them anything.',
   'today.noCoordinator': 'Your care team will let you know who coordinates your care.',
@@ -225,6 +226,7 @@ const en = {
   'read.loading': 'Loading your reading…',
   // Questionnaires
   'q.title': 'Questionnaires',
+  'q.untitled': 'Questionnaire',
   'q.lead':
     'Your care team asks these between visits to see how you are doing. Your answers are kept on this device until they are sent.',
   'q.keptOnDevice': 'What you answered is kept on this device.',
@@ -382,6 +384,7 @@ const es: Record<Key, string> = {
   'today.whereNow': 'Dónde está ahora',
   'today.step': 'Paso {n} de {count} de su atención',
   'today.noPlan': 'Su equipo aún no ha compartido su plan de atención.',
+  'today.yourRecord': 'Su atención',
   'today.coordinator': 'Su coordinador/a de atención',
   'today.coordinatorWhy': 'Se ocupa de toda su atención, de principio a fin. Pregúntele lo que necesite.',
   'today.noCoordinator': 'Su equipo le dirá quién coordina su atención.',
@@ -501,6 +504,7 @@ const es: Record<Key, string> = {
   'read.read': 'leída',
   'read.loading': 'Cargando sus lecturas…',
   'q.title': 'Cuestionarios',
+  'q.untitled': 'Cuestionario',
   'q.lead':
     'Su equipo los pide entre visitas para saber cómo está. Sus respuestas se guardan en este dispositivo hasta que se envían.',
   'q.keptOnDevice': 'Lo que respondió se guarda en este dispositivo.',
