@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PATIENT, findByText, lockStage, screenshots, signedInApp, team, texts } from './support/app.mjs';
 import { axeViolations } from './support/axe.mjs';
+import { tempDir } from './support/processes.mjs';
 
 /**
  * Every fixed stretch (12 characters or more) of the app's English catalog
@@ -29,7 +30,8 @@ function englishOfTheCatalog() {
 const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
 
 test('a patient switches to Spanish: the app, the reading, a questionnaire and its guidance follow', async (t) => {
-  const { s: first, backend, relaunch } = await signedInApp(t);
+  const downloads = tempDir('downloads');
+  const { s: first, backend, relaunch } = await signedInApp(t, { env: { CARECYCLE_DOWNLOAD_DIR: downloads } });
   team(backend, 'assign', '--patient', PATIENT.user, '--questionnaire', 'phq-9', '--from', day(-1), '--to', day(7), '--title', 'PHQ-9');
   // The team writes in both languages with its own tools.
   team(backend, 'appointment', '--patient', PATIENT.user, '--title', 'Blood test before surgery', '--title-es', 'Análisis de sangre antes de la cirugía',
@@ -160,6 +162,16 @@ test('a patient switches to Spanish: the app, the reading, a questionnaire and i
   }
   assert.deepEqual(await axeViolations(s), [], 'Spanish messages have no accessibility violations');
   await screenshots(s, 'messages-es');
+
+  // The calendar file the core words itself: in Spanish, with the team's Spanish.
+  await s.click(await s.find('[data-testid="nav-care"]'));
+  const blood = await findByText(s, '[data-testid="appointment"]', (x) => x.includes('Análisis de sangre'), 'the Spanish appointment');
+  await s.click((await s.findIn(blood, '[data-testid="add-to-calendar"]'))[0]);
+  const saved = await s.waitFor(async () => s.text(await s.find('[data-testid="saved"]')), { what: 'the saved calendar file' });
+  const ics = readFileSync(/Guardado en (\S+\.ics)/.exec(saved)[1], 'utf8').replace(/\r\n[ \t]/g, '');
+  assert.match(ics, /SUMMARY:Análisis de sangre antes de la cirugía/);
+  assert.match(ics, /Cómo prepararse: No coma después de la medianoche\./);
+  for (const english of ['How to prepare', 'With ', 'Blood test', 'Do not eat']) assert.ok(!ics.includes(english), `${english} in the Spanish .ics`);
 
   // Every screen, in Spanish, shows none of the app's English.
   for (const view of ['today', 'care', 'messages', 'team', 'reading', 'questionnaires', 'results']) {
