@@ -18,9 +18,26 @@ pub fn resources() -> Vec<Value> {
     CODE_SYSTEMS
         .iter()
         .map(|c| c.resource())
+        .chain([score_code_system()])
         .chain(answer_code_systems())
         .chain(EXTENSIONS.iter().map(|e| e.resource()))
         .collect()
+}
+
+/// CareCycle's codes for the scores it computes (the engine's scale ids),
+/// used in an Observation's code where LOINC has none for the score.
+fn score_code_system() -> Value {
+    let concepts: Vec<(String, String)> = carecycle_prom::scoring::score_codes()
+        .into_iter()
+        .map(|(id, name)| (id.to_owned(), name.to_owned()))
+        .collect();
+    code_system(
+        carecycle_fhir::SCORE_SYSTEM,
+        "CareCycleScore",
+        "Scores CareCycle computes",
+        "One code per score the questionnaire engine computes (its scale id); an extracted Observation uses it where LOINC has no code for that score.",
+        &concepts,
+    )
 }
 
 /// The code systems CareCycle's shipped forms use for their answers

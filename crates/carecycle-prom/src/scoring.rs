@@ -2188,6 +2188,20 @@ const SCALES: &[&ScaleDef] = &[
     &EQ_VAS_SCALE,
 ];
 
+/// The scale id of a form's own total (its calculated score item).
+pub const FORM_TOTAL: &str = "total";
+
+/// Every score id the engine gives, with its name: the scales it scores and
+/// a form's own total. These are the codes of CareCycle's score CodeSystem
+/// (used where LOINC has no code for a score).
+pub fn score_codes() -> Vec<(&'static str, &'static str)> {
+    SCALES
+        .iter()
+        .map(|s| (s.id, s.name))
+        .chain([(FORM_TOTAL, "The form's own total score")])
+        .collect()
+}
+
 /// The score of a scale the engine knows, from its value alone (a score
 /// recorded elsewhere, e.g. an Observation the server extracted): its name,
 /// range, direction, MCID, LOINC code, rule and the band of that value, as
@@ -2422,7 +2436,7 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
         .unwrap_or_else(|| "Questionnaire".into());
     if missing > 0 {
         return Some(ScoreOutcome::NotScorable {
-            scale: "total".into(),
+            scale: FORM_TOTAL.into(),
             scale_name: name,
             reason: format!("{missing} scored questions are not answered."),
         });
@@ -2430,7 +2444,7 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
     // The value is the form's own: its calculatedExpression, evaluated.
     let Some(value) = form_value(response, total_item) else {
         return Some(ScoreOutcome::NotScorable {
-            scale: "total".into(),
+            scale: FORM_TOTAL.into(),
             scale_name: name,
             reason: "The form's own calculation gave no value.".into(),
         });
@@ -2438,7 +2452,7 @@ fn generic_total(q: &Questionnaire, response: &Response) -> Option<ScoreOutcome>
     Some(scored(Score {
         instrument: q.url.clone().or_else(|| q.id.clone()).unwrap_or_default(),
         instrument_name: name.clone(),
-        scale: "total".into(),
+        scale: FORM_TOTAL.into(),
         scale_name: name,
         value,
         min,
