@@ -653,6 +653,19 @@ async fn carecycle_codes_and_extensions_are_published_and_every_code_used_is_def
         kinds,
         ["clinical", "scheduling", "medications", "billing", "other"]
     );
+    let scores = patient
+        .search(&format!("CodeSystem?url={}", carecycle_fhir::SCORE_SYSTEM))
+        .await;
+    let codes: Vec<&str> = scores[0]["concept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"odi") && codes.contains(&"total"),
+        "{codes:?}"
+    );
     let sd = patient
         .search(&format!(
             "StructureDefinition?url={}",
