@@ -191,12 +191,15 @@ pub struct PullResult {
 /// What one of a pull's first requests is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
-    /// The patient's own resource.
-    Patient,
+    /// One resource read by id: the patient's own, or a shared one the record
+    /// points at (a unit, a practitioner, a form named by id).
+    Resource(ResourceType),
     /// The first page of one type's changes since its cursor.
     Changes(ResourceType),
     /// The kept forms changed since the forms' cursor.
     ChangedForms,
+    /// The forms SDC Tasks name by canonical URL that are not kept yet.
+    FormsByUrl,
     /// One unit's roles: what to contact each team member about, and how.
     Roles,
 }
@@ -244,7 +247,7 @@ impl Known {
 pub fn first_asks(base: &str, patient: &str, known: &Known) -> Vec<Ask> {
     let base = base.trim_end_matches('/');
     let mut asks = vec![Ask {
-        want: Want::Patient,
+        want: Want::Resource(ResourceType::Patient),
         url: format!("{base}/Patient/{patient}"),
     }];
     asks.extend(known.cursors.iter().map(|(t, cursor)| Ask {
@@ -391,6 +394,24 @@ async fn ask_all(
     Ok(answers)
 }
 
+/// Sends `asks` (one batch where the server takes them) and keeps what each
+/// answer brings.
+async fn run(
+    session: &FhirSession,
+    store: &Arc<Mutex<Store>>,
+    asks: &[Ask],
+    result: &mut PullResult,
+) -> Result<()> {
+    if asks.is_empty() {
+        return Ok(());
+    }
+    let answers = ask_all(session, store, asks).await?;
+    for (ask, answer) in asks.iter().zip(answers) {
+        take(session, store, ask.want, answer, result).await?;
+    }
+    Ok(())
+}
+
 /// Keeps what one answer brings, following a type's further pages.
 async fn take(
     session: &FhirSession,
@@ -401,18 +422,18 @@ async fn take(
 ) -> Result<()> {
     let base = session.base().to_owned();
     match want {
-        Want::Patient => match answer {
+        Want::Resource(t) => match answer {
             Ok(resource) => {
                 result.received += with_store(store, move |s| {
                     apply_page(
                         s.connection(),
-                        &[(ResourceType::Patient, resource_id(&resource)?, resource)],
+                        &[(t, resource_id(&resource)?, resource)],
                         None,
                     )
                 })
                 .await?;
             }
-            Err(e) => result.failed("Patient", e)?,
+            Err(e) => result.failed(t.to_string(), e)?,
         },
         Want::Changes(t) => {
             let mut answer = answer;
@@ -454,6 +475,7 @@ async fn take(
             }
         }
         Want::ChangedForms => take_forms(session, store, answer, true, result).await?,
+        Want::FormsByUrl => take_forms(session, store, answer, false, result).await?,
         Want::Roles => match answer {
             Ok(page) => {
                 if let Ok(bundle) = serde_json::from_value::<Bundle>(page) {
@@ -485,11 +507,13 @@ pub async fn pull(
     let mut result = PullResult::default();
     let base = session.base().to_owned();
     let known = with_store(store, |s| Known::read(s)).await?;
-    let asks = first_asks(&base, patient, &known);
-    let answers = ask_all(session, store, &asks).await?;
-    for (ask, answer) in asks.iter().zip(answers) {
-        take(session, store, ask.want, answer, &mut result).await?;
-    }
+    run(
+        session,
+        store,
+        &first_asks(&base, patient, &known),
+        &mut result,
+    )
+    .await?;
     // Nothing new, and the last pull left nothing to resolve: nothing the
     // record points at can be missing (this skips reading the whole store).
     let settled = with_store(store, |s| s.meta(RESOLVED_META)).await?;
@@ -521,32 +545,22 @@ async fn resolve(
     result: &mut PullResult,
 ) -> Result<()> {
     let base = session.base().to_owned();
+    // What the record points at and does not hold, and the forms SDC Tasks
+    // name by canonical URL (in one search): one round of requests.
     let missing = with_store(store, |s| missing_references(s)).await?;
-    for r in missing {
-        match session
-            .get_json(&format!("{base}/{}/{}", r.resource_type, r.id))
-            .await
-        {
-            Ok(resource) => {
-                let t = r.resource_type;
-                result.received += with_store(store, move |s| {
-                    apply_page(
-                        s.connection(),
-                        &[(t, resource_id(&resource)?, resource)],
-                        None,
-                    )
-                })
-                .await?;
-            }
-            Err(e) => result.failed(r.resource_type.to_string(), e)?,
-        }
-    }
-    // SDC Tasks name their form by canonical URL: the forms not kept yet, in one search.
     let forms = with_store(store, |s| forms_to_fetch(s)).await?;
-    if let Some(url) = forms_by_url(&base, &forms) {
-        let answer = session.get_json(&url).await;
-        take_forms(session, store, answer, false, result).await?;
-    }
+    let mut asks: Vec<Ask> = missing
+        .iter()
+        .map(|r| Ask {
+            want: Want::Resource(r.resource_type),
+            url: format!("{base}/{}/{}", r.resource_type, r.id),
+        })
+        .collect();
+    asks.extend(forms_by_url(&base, &forms).map(|url| Ask {
+        want: Want::FormsByUrl,
+        url,
+    }));
+    run(session, store, &asks, result).await?;
     // The answer lists the forms name but do not carry, expanded by the
     // server and kept, so every form opens offline.
     let wanted = with_store(store, |s| value_sets_to_fetch(s)).await?;
@@ -561,15 +575,17 @@ async fn resolve(
             Err(e) => result.failed("ValueSet", e)?,
         }
     }
-    // The roles of units this pull brought (the first sync's): asked now.
+    // The roles of units this pull brought (the first sync's): one round.
     let organizations = with_store(store, |s| Known::read(s)).await?.organizations;
-    for org in organizations
+    let asks: Vec<Ask> = organizations
         .iter()
         .filter(|o| !known.organizations.contains(o))
-    {
-        let answer = session.get_json(&roles_url(&base, org)).await;
-        take(session, store, Want::Roles, answer, result).await?;
-    }
+        .map(|org| Ask {
+            want: Want::Roles,
+            url: roles_url(&base, org),
+        })
+        .collect();
+    run(session, store, &asks, result).await?;
     Ok(())
 }
 
@@ -841,7 +857,7 @@ mod tests {
         assert_eq!(
             wants,
             [
-                Want::Patient,
+                Want::Resource(ResourceType::Patient),
                 Want::Changes(ResourceType::Task),
                 Want::Changes(ResourceType::CareTeam),
                 Want::ChangedForms,
