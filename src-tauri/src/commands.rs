@@ -4,7 +4,7 @@ use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView,
     MessageKindOption, NotificationSettings, Outgoing, ProfileSummary, RecordAccess, ResultSeries,
     SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
-    TimelineView, TodayView,
+    TimelineView, TodayScreen,
 };
 use carecycle_core::lock::{LockView, PasscodeProblem, UnlockAnswer};
 use carecycle_core::urgent::UrgentGuidance;
@@ -40,9 +40,16 @@ pub async fn sync_now(core: Core<'_>, profile_id: String) -> Result<SyncReport, 
     Ok(core.sync(&profile_id).await?)
 }
 
+/// Everything the Today screen shows, in one call (the first screen waits on no chain).
 #[tauri::command]
-pub async fn today(core: Core<'_>, profile_id: String) -> Result<TodayView, CommandError> {
-    Ok(core.today(&profile_id).await?)
+pub async fn today_screen(
+    core: Core<'_>,
+    notifier: Notifications<'_>,
+    profile_id: String,
+) -> Result<TodayScreen, CommandError> {
+    let mut screen = core.today_screen(&profile_id).await?;
+    screen.notifications.available = notifier.available();
+    Ok(screen)
 }
 
 #[tauri::command]
@@ -242,18 +249,6 @@ pub fn message_kinds(core: Core<'_>) -> Vec<MessageKindOption> {
 }
 
 #[tauri::command]
-pub async fn notification_settings(
-    core: Core<'_>,
-    notifier: Notifications<'_>,
-    profile_id: String,
-) -> Result<NotificationSettings, CommandError> {
-    Ok(NotificationSettings {
-        show_details: core.notification_detail(&profile_id).await?,
-        available: notifier.available(),
-    })
-}
-
-#[tauri::command]
 pub async fn set_notification_detail(
     core: Core<'_>,
     notifier: Notifications<'_>,
@@ -261,7 +256,10 @@ pub async fn set_notification_detail(
     on: bool,
 ) -> Result<NotificationSettings, CommandError> {
     core.set_notification_detail(&profile_id, on).await?;
-    notification_settings(core, notifier, profile_id).await
+    Ok(NotificationSettings {
+        show_details: core.notification_detail(&profile_id).await?,
+        available: notifier.available(),
+    })
 }
 
 #[tauri::command]

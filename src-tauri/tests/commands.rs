@@ -40,7 +40,7 @@ fn commands_answer_through_the_real_capabilities() {
     );
     let err = invoke(&webview, "set_language", json!({"language": "fr"})).unwrap_err();
     assert_eq!(err["code"], "invalidInput");
-    let err = invoke(&webview, "today", json!({"profileId": "nope"})).unwrap_err();
+    let err = invoke(&webview, "today_screen", json!({"profileId": "nope"})).unwrap_err();
     assert_eq!(err["code"], "notSignedIn");
     let err = invoke(&webview, "sign_in", json!({"fhirBaseUrl": "ftp://x"})).unwrap_err();
     assert_eq!(err["code"], "invalidInput");
@@ -104,7 +104,7 @@ fn commands_answer_through_the_real_capabilities() {
             "mark_thread_read",
             json!({"profileId": "nope", "thread": "Communication/1"}),
         ),
-        ("notification_settings", json!({"profileId": "nope"})),
+        ("today_screen", json!({"profileId": "nope"})),
         (
             "set_notification_detail",
             json!({"profileId": "nope", "on": true}),
@@ -127,14 +127,13 @@ fn a_locked_app_refuses_every_command_that_shows_a_record() {
 
     let p = json!({"profileId": "p-1"});
     for (cmd, args) in [
-        ("today", p.clone()),
+        ("today_screen", p.clone()),
         ("messages", p.clone()),
         ("sync_now", p.clone()),
         ("search", json!({"profileId": "p-1", "text": "knee"})),
         ("results", p.clone()),
         ("timeline", p.clone()),
         ("record_access", p.clone()),
-        ("notification_settings", p.clone()),
         ("sign_out", p.clone()),
         (
             "set_passcode",

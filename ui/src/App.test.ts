@@ -47,7 +47,9 @@ describe('Today', () => {
     expect(within(steps[0]!).getByRole('heading').textContent).toBe('Physical therapy');
     expect(steps[0]!.querySelector('time')?.getAttribute('datetime')).toBe('2026-11-24');
     await waitFor(() => expect(backend.calls).toContain('syncNow p-1'));
-    expect(backend.calls.indexOf('today p-1')).toBeLessThan(backend.calls.indexOf('syncNow p-1'));
+    // The first screen is one call, shown before the sync starts.
+    expect(backend.calls.filter((c) => c.startsWith('today'))[0]).toBe('todayScreen p-1');
+    expect(backend.calls.indexOf('todayScreen p-1')).toBeLessThan(backend.calls.indexOf('syncNow p-1'));
   });
 
   it('still shows the record when the sync fails, and says why', async () => {

@@ -567,6 +567,19 @@ pub struct RecordAccess {
     pub not_shared: Vec<String>,
 }
 
+/// Everything the Today screen shows, in one answer: the view, the
+/// checklist, how notifications behave, and the lock timeout in minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TodayScreen {
+    pub today: TodayView,
+    pub checklist: Vec<ChecklistItem>,
+    /// `available` is the shell's to fill in (it knows the notification service).
+    pub notifications: NotificationSettings,
+    /// The lock timeout, in whole minutes (at least 1), as the settings offer it.
+    pub lock_minutes: u32,
+}
+
 /// How notifications behave on this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -599,6 +612,7 @@ pub fn typescript_contract() -> String {
         ProfileSummary::decl(&cfg),
         AppOverview::decl(&cfg),
         TodayView::decl(&cfg),
+        TodayScreen::decl(&cfg),
         PhaseView::decl(&cfg),
         StepKind::decl(&cfg),
         NextStep::decl(&cfg),

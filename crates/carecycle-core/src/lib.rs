@@ -787,13 +787,32 @@ impl CareCycle {
         let lang = self.language().code();
         self.in_store(profile_id, |s| {
             let record = care_cycle::Record::load(s, lang)?;
-            let conn = s.connection_ref();
-            Ok(care_cycle::checklist(&record, |id| {
-                outbox::state_of(conn, carecycle_fhir::ResourceType::Task, id)
-                    .ok()
-                    .flatten()
-                    .map(|(state, _)| state)
-            }))
+            Ok(checklist_in(&record, s))
+        })
+        .await
+    }
+
+    /// Everything the Today screen shows, from one read of the record, so the
+    /// first screen waits on one call instead of a chain of them.
+    pub async fn today_screen(&self, profile_id: &str) -> Result<contract::TodayScreen> {
+        let now = self.clock.now();
+        let lang = self.language().code();
+        let lock_minutes = self
+            .lock_view(profile_id)?
+            .timeout_seconds
+            .div_ceil(60)
+            .max(1);
+        self.in_store(profile_id, move |s| {
+            let record = care_cycle::Record::load(s, lang)?;
+            Ok(contract::TodayScreen {
+                today: care_cycle::today_view(&record, now, s.meta("last_synced")?),
+                checklist: checklist_in(&record, s),
+                notifications: contract::NotificationSettings {
+                    show_details: notices::detail(s)?,
+                    available: None,
+                },
+                lock_minutes,
+            })
         })
         .await
     }
@@ -894,4 +913,15 @@ impl CareCycle {
             })
             .collect()
     }
+}
+
+/// The checklist of a loaded record, with the send state of what the patient ticked.
+fn checklist_in(record: &care_cycle::Record, s: &store::Store) -> Vec<contract::ChecklistItem> {
+    let conn = s.connection_ref();
+    care_cycle::checklist(record, |id| {
+        outbox::state_of(conn, carecycle_fhir::ResourceType::Task, id)
+            .ok()
+            .flatten()
+            .map(|(state, _)| state)
+    })
 }

@@ -86,6 +86,12 @@ async fn sign_in_sync_and_today_match_the_seed() {
 
     let today = app.today(&profile.id).await.unwrap();
     assert_eq!(today.patient_name.as_deref(), Some("Eleanor Whitfield"));
+    // The first screen's one call answers what the separate ones do.
+    let screen = app.today_screen(&profile.id).await.unwrap();
+    assert_eq!(screen.today, today);
+    assert_eq!(screen.checklist, app.checklist(&profile.id).await.unwrap());
+    assert!(!screen.checklist.is_empty());
+    assert!(screen.lock_minutes >= 1);
     assert_eq!(today.ipu_name.as_deref(), Some(seed::KNEE_IPU_NAME));
     assert_eq!(today.condition.as_deref(), Some("Knee osteoarthritis"));
     assert_eq!(

@@ -26,7 +26,7 @@ import type {
   TeamMemberDetail,
   ThreadView,
   TimelineView,
-  TodayView,
+  TodayScreen,
   UnlockAnswer,
   UrgentGuidance,
 } from './contract';
@@ -40,7 +40,8 @@ export interface Backend {
   /** Revokes the sign-in and removes the record's data and keys from this device. */
   signOut(profileId: string): Promise<void>;
   syncNow(profileId: string): Promise<SyncReport>;
-  today(profileId: string): Promise<TodayView>;
+  /** Everything the Today screen shows, in one call. */
+  todayScreen(profileId: string): Promise<TodayScreen>;
   messages(profileId: string): Promise<ThreadView[]>;
   /** The kinds of message a patient can start, in the order to offer them. */
   messageKinds(): Promise<MessageKindOption[]>;
@@ -79,7 +80,6 @@ export interface Backend {
   exportIcs(profileId: string, appointmentId: string): Promise<string>;
   /** Keeps the app's language on this device (null: follow the system). */
   setLanguage(language: Lang | null): Promise<void>;
-  notificationSettings(profileId: string): Promise<NotificationSettings>;
   /** Whether notifications say who wrote and what it is about; returns the settings now. */
   setNotificationDetail(profileId: string, on: boolean): Promise<NotificationSettings>;
   /** The app lock of a record: locked, whether it has a passcode, waits after wrong tries. */
@@ -105,7 +105,7 @@ export const tauriBackend: Backend = {
   signIn: (fhirBaseUrl) => invoke<ProfileSummary>('sign_in', { fhirBaseUrl }),
   signOut: (profileId) => invoke<void>('sign_out', { profileId }),
   syncNow: (profileId) => invoke<SyncReport>('sync_now', { profileId }),
-  today: (profileId) => invoke<TodayView>('today', { profileId }),
+  todayScreen: (profileId) => invoke<TodayScreen>('today_screen', { profileId }),
   messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
   messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
   sendMessage: (profileId, message) => invoke<string>('send_message', { profileId, message }),
@@ -133,7 +133,6 @@ export const tauriBackend: Backend = {
   recordAccess: (profileId) => invoke<RecordAccess>('record_access', { profileId }),
   exportIcs: (profileId, appointmentId) => invoke<string>('export_ics', { profileId, appointmentId }),
   setLanguage: (language) => invoke<void>('set_language', { language }),
-  notificationSettings: (profileId) => invoke<NotificationSettings>('notification_settings', { profileId }),
   setNotificationDetail: (profileId, on) => invoke<NotificationSettings>('set_notification_detail', { profileId, on }),
   lockState: (profileId) => invoke<LockView>('lock_state', { profileId }),
   unlock: (profileId, passcode) => invoke<UnlockAnswer>('unlock', { profileId, passcode }),

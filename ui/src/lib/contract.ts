@@ -46,6 +46,16 @@ conditionLang: string | null, phase: PhaseView | null, nextSteps: Array<NextStep
  */
 lastSynced: string | null, };
 
+export type TodayScreen = { today: TodayView, checklist: Array<ChecklistItem>, 
+/**
+ * `available` is the shell's to fill in (it knows the notification service).
+ */
+notifications: NotificationSettings, 
+/**
+ * The lock timeout, in whole minutes (at least 1), as the settings offer it.
+ */
+lockMinutes: number, };
+
 export type PhaseView = { title: string, description: string | null, 
 /**
  * First and last day of the phase (YYYY-MM-DD), when known.

@@ -64,9 +64,14 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`syncNow ${id}`);
       return options.sync ? options.sync() : { sent: 0, received: 0, failures: [], finishedAt: '2026-11-22T15:00:00Z' };
     },
-    today: async (id) => {
-      calls.push(`today ${id}`);
-      return todayView;
+    todayScreen: async (id) => {
+      calls.push(`todayScreen ${id}`);
+      return {
+        today: todayView,
+        checklist: [],
+        notifications: { showDetails: false, available: null },
+        lockMinutes: Math.max(1, Math.ceil(lock.timeoutSeconds / 60)),
+      };
     },
     messages: async (id) => {
       calls.push(`messages ${id}`);
@@ -127,7 +132,6 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
       calls.push(`setLanguage ${chosen}`);
       language = chosen ?? 'en';
     },
-    notificationSettings: async () => ({ showDetails: false, available: null }),
     setNotificationDetail: async (id, on) => {
       calls.push(`setNotificationDetail ${id} ${on}`);
       return { showDetails: on, available: null };
