@@ -85,7 +85,7 @@ test('the app locks when left alone, hides the record from the screen and from s
 
   // A script in the page cannot read the record behind the lock screen.
   for (const [command, args] of [
-    ['today', { profileId: id }],
+    ['today_screen', { profileId: id }],
     ['messages', { profileId: id }],
     ['search', { profileId: id, text: 'knee' }],
     ['results', { profileId: id }],
