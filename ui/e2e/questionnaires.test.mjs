@@ -72,11 +72,12 @@ async function checked(s, linkId) {
 }
 
 async function open(s, title) {
-  await tap(s, await s.find('[data-testid="nav-questionnaires"]'));
   // The list may be read again under the test (a sync finishing re-renders
-  // it): a button found just before is then gone, and is found again.
+  // it), and the section bar is redrawn when the window just changed size (the
+  // phone's tab bar): a button found just before is then gone, and is found again.
   for (let attempt = 1; ; attempt++) {
     try {
+      await tap(s, await s.find('[data-testid="nav-questionnaires"]'));
       const entry = await findByText(s, '[data-testid="due-questionnaire"]', title);
       const [start] = await s.findIn(entry, '[data-testid="start-questionnaire"]');
       const label = await s.text(start);
