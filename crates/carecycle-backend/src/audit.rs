@@ -263,36 +263,24 @@ impl SecurityEvent {
     /// AuditEvent.type and .subtype as (system, code, display).
     fn codes(self) -> [(&'static str, &'static str, &'static str); 2] {
         let auth = (DCM, "110114", "User Authentication");
+        // CareCycle's own codes take their words from the published code system.
+        let ours = |code: &'static str| {
+            let display = carecycle_fhir::published::display(SECURITY_EVENT_SYSTEM, code);
+            (SECURITY_EVENT_SYSTEM, code, display.unwrap_or(code))
+        };
         match self {
             SecurityEvent::SignIn | SecurityEvent::SignInFailed => [auth, (DCM, "110122", "Login")],
             SecurityEvent::TokenRevoked => [auth, (DCM, "110123", "Logout")],
-            SecurityEvent::TokenIssued => [
-                auth,
-                (SECURITY_EVENT_SYSTEM, "token-issued", "Access token issued"),
-            ],
-            SecurityEvent::TokenRefreshed => [
-                auth,
-                (
-                    SECURITY_EVENT_SYSTEM,
-                    "token-refreshed",
-                    "Access token refreshed",
-                ),
-            ],
-            SecurityEvent::RefreshReused => [
-                auth,
-                (
-                    SECURITY_EVENT_SYSTEM,
-                    "refresh-reused",
-                    "Refresh token reused; sign-in ended",
-                ),
-            ],
+            SecurityEvent::TokenIssued => [auth, ours("token-issued")],
+            SecurityEvent::TokenRefreshed => [auth, ours("token-refreshed")],
+            SecurityEvent::RefreshReused => [auth, ours("refresh-reused")],
             SecurityEvent::Refused => [
                 (
                     "http://terminology.hl7.org/CodeSystem/audit-event-type",
                     "rest",
                     "RESTful Operation",
                 ),
-                (SECURITY_EVENT_SYSTEM, "refused", "Request refused"),
+                ours("refused"),
             ],
         }
     }

@@ -90,9 +90,11 @@ fn collect_codings(v: &Value, out: &mut BTreeMap<String, BTreeMap<String, String
 pub fn publish(conn: &mut Connection, stamper: &Stamper) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for resource in resources() {
-        let t = match resource["resourceType"].as_str() {
-            Some("CodeSystem") => ResourceType::CodeSystem,
-            _ => ResourceType::StructureDefinition,
+        let Some(t) = resource["resourceType"]
+            .as_str()
+            .and_then(|t| t.parse::<ResourceType>().ok())
+        else {
+            continue;
         };
         let id = resource["id"].as_str().unwrap_or_default().to_owned();
         let same = store::read(&tx, t, &id)?.is_some_and(|stored| {

@@ -323,7 +323,7 @@ pub fn after_patient_message(
         "resourceType": "Task",
         "status": "requested",
         "intent": "order",
-        "code": {"coding": [{"system": TASK_KIND_SYSTEM, "code": "reply", "display": "Reply to the patient"}]},
+        "code": {"coding": [carecycle_fhir::published::coding(TASK_KIND_SYSTEM, "reply")]},
         "description": format!("Reply: {label}"),
         "focus": {"reference": format!("Communication/{root_id}")},
         "for": {"reference": format!("Patient/{patient}")},

@@ -556,7 +556,7 @@ fn activity(
     let patient = resolve_patient(tx, p, &patient)?;
     let mut fields = json!({
         "resourceType": "Task", "status": "requested", "intent": "order",
-        "code": {"coding": [{"system": access::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
+        "code": {"coding": [carecycle_fhir::published::coding(access::TASK_KIND_SYSTEM, "checklist")]},
         "description": title, "for": pref(&patient), "owner": pref(&patient),
         "restriction": {"period": {"end": due}}
     });
@@ -661,7 +661,7 @@ fn publish(
             "resourceType": "DocumentReference", "status": "current",
             "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
             "type": {"text": "Patient education"},
-            "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
+            "category": [{"coding": [carecycle_fhir::published::coding(carecycle_fhir::DOCUMENT_KIND_SYSTEM, "education")]}],
             "subject": pref(&patient), "description": title,
             "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
             "context": {"related": [{"reference": format!("CarePlan/{}", phase_plan.id)}]}

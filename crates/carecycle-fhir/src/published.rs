@@ -98,6 +98,31 @@ pub const CODE_SYSTEMS: &[CodeSystemDef] = &[
     },
 ];
 
+/// The display CareCycle's code system gives one of its codes.
+pub fn display(system: &str, code: &str) -> Option<&'static str> {
+    CODE_SYSTEMS
+        .iter()
+        .find(|c| c.url == system)?
+        .concepts
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, d)| *d)
+}
+
+/// A Coding of one of CareCycle's codes, with the display its code system
+/// gives (what writes these codes takes the words from here, not its own copy).
+pub fn coding(system: &str, code: &str) -> Value {
+    match display(system, code) {
+        Some(display) => json!({"system": system, "code": code, "display": display}),
+        None => json!({"system": system, "code": code}),
+    }
+}
+
+/// A CodeableConcept of one of CareCycle's codes: its coding, and its display as text.
+pub fn concept(system: &str, code: &str) -> Value {
+    json!({"coding": [coding(system, code)], "text": display(system, code).unwrap_or(code)})
+}
+
 /// The id a published resource has on the server: its canonical URL's last segment.
 pub fn id_of(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
@@ -415,6 +440,11 @@ mod tests {
             assert_eq!(r["count"], c.concepts.len());
             assert_eq!(r["id"], id_of(c.url));
         }
+        assert_eq!(
+            coding(TEAM_ROLE_SYSTEM, "nurse-navigator")["display"],
+            "Nurse navigator"
+        );
+        assert_eq!(coding(TEAM_ROLE_SYSTEM, "juggler").get("display"), None);
         let sd = EXTENSIONS[0].resource();
         assert_eq!(
             sd["differential"]["element"][2]["fixedUri"],

@@ -19,7 +19,7 @@ pub(super) fn seed_breast_ipu(
         conn,
         s,
         Organization,
-        "org-lakeshore-breast",
+        BREAST_ORG_ID,
         json!({
             "resourceType": "Organization", "active": true, "name": "Lakeshore Breast Cancer Unit"
         }),
@@ -70,7 +70,7 @@ pub(super) fn seed_breast_ipu(
             "resourceType": "EpisodeOfCare", "status": "active",
             "type": [{"text": "Breast cancer"}],
             "patient": {"reference": pref},
-            "managingOrganization": {"reference": "Organization/org-lakeshore-breast"},
+            "managingOrganization": {"reference": format!("Organization/{BREAST_ORG_ID}")},
             "period": {"start": a.at(-20, 9, 0)}
         }),
     )?;

@@ -7,6 +7,7 @@ use crate::api::ApiError;
 use crate::auth::{put_team_user, put_user};
 use crate::routing::{self, ReplyPolicy};
 use crate::store::{self, Stamper};
+use carecycle_fhir::published::{coding, concept};
 use carecycle_fhir::time::format_zoned;
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM, sdc};
 use jiff::civil::{Date, Time};
@@ -20,9 +21,10 @@ struct Member {
     given: &'static str,
     family: &'static str,
     suffix: Option<&'static str>,
+    /// Their profession on the team (CareCycle ipu-team-role).
     role_code: &'static str,
-    role: &'static str,
-    extra_role: Option<(&'static str, &'static str)>,
+    /// A role on the team beside it (care coordinator, team captain).
+    extra_role: Option<&'static str>,
     phone: &'static str,
     contact_for: &'static str,
 }
@@ -35,8 +37,7 @@ const KNEE_TEAM: &[Member] = &[
         family: "Okonkwo",
         suffix: None,
         role_code: "orthopaedic-surgeon",
-        role: "Orthopaedic surgeon",
-        extra_role: Some(("team-captain", "Team captain")),
+        extra_role: Some("team-captain"),
         phone: "+1-312-555-0140",
         contact_for: "Questions about your surgery and whether it is the right choice for you",
     },
@@ -47,8 +48,7 @@ const KNEE_TEAM: &[Member] = &[
         family: "Raman",
         suffix: Some("RN"),
         role_code: "nurse-navigator",
-        role: "Nurse navigator",
-        extra_role: Some(("care-coordinator", "Care coordinator")),
+        extra_role: Some("care-coordinator"),
         phone: "+1-312-555-0141",
         contact_for: "Anything at all: your schedule, your next steps, or a worry you are not sure about",
     },
@@ -59,7 +59,6 @@ const KNEE_TEAM: &[Member] = &[
         family: "Herrera",
         suffix: Some("DPT"),
         role_code: "physical-therapist",
-        role: "Physical therapist",
         extra_role: None,
         phone: "+1-312-555-0142",
         contact_for: "Your exercises before and after surgery, walking aids, stiffness",
@@ -71,7 +70,6 @@ const KNEE_TEAM: &[Member] = &[
         family: "Lindqvist",
         suffix: Some("LCSW"),
         role_code: "social-worker",
-        role: "Social worker",
         extra_role: None,
         phone: "+1-312-555-0143",
         contact_for: "Help at home, transport, work leave, and how you are coping",
@@ -83,7 +81,6 @@ const KNEE_TEAM: &[Member] = &[
         family: "Bello",
         suffix: Some("RD"),
         role_code: "dietitian",
-        role: "Dietitian",
         extra_role: None,
         phone: "+1-312-555-0144",
         contact_for: "Eating well before surgery and healing afterwards",
@@ -95,7 +92,6 @@ const KNEE_TEAM: &[Member] = &[
         family: "Cho",
         suffix: Some("PharmD"),
         role_code: "pharmacist",
-        role: "Pharmacist",
         extra_role: None,
         phone: "+1-312-555-0145",
         contact_for: "Your medicines, blood thinners, and pain relief",
@@ -373,7 +369,7 @@ fn seed_education(
                 "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{}-{}", doc.slug, doc.language)}],
                 "status": "current",
                 "type": {"text": "Patient education"},
-                "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education", "display": "Patient education"}]}],
+                "category": [{"coding": [coding(carecycle_fhir::DOCUMENT_KIND_SYSTEM, "education")]}],
                 "subject": {"reference": pref},
                 "description": doc.title,
                 "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": doc.language, "title": doc.title, "data": data}}],
@@ -580,7 +576,7 @@ pub(super) fn seed_knee_ipu(
         conn,
         s,
         Organization,
-        "org-riverside-knee",
+        KNEE_ORG_ID,
         json!({
             "resourceType": "Organization",
             "active": true,
@@ -614,8 +610,8 @@ pub(super) fn seed_knee_ipu(
                 "resourceType": "PractitionerRole",
                 "active": true,
                 "practitioner": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
-                "organization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
-                "code": [{"coding": [{"system": TEAM_ROLE_SYSTEM, "code": m.role_code, "display": m.role}], "text": m.role}],
+                "organization": {"reference": format!("Organization/{KNEE_ORG_ID}"), "display": KNEE_IPU_NAME},
+                "code": [concept(TEAM_ROLE_SYSTEM, m.role_code)],
                 "telecom": [{"system": "phone", "value": m.phone, "use": "work"}],
                 "availabilityExceptions": m.contact_for
             }),
@@ -686,12 +682,10 @@ pub(super) fn seed_knee_ipu(
     let participants: Vec<Value> = KNEE_TEAM
         .iter()
         .map(|m| {
-            let mut roles = vec![json!({"coding": [{"system": TEAM_ROLE_SYSTEM, "code": m.role_code, "display": m.role}], "text": m.role})];
-            if let Some((code, display)) = m.extra_role {
-                roles.push(json!({"coding": [{"system": TEAM_ROLE_SYSTEM, "code": code, "display": display}], "text": display}));
-            }
+            let mut roles = vec![concept(TEAM_ROLE_SYSTEM, m.role_code)];
+            roles.extend(m.extra_role.map(|code| concept(TEAM_ROLE_SYSTEM, code)));
             json!({"role": roles, "member": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
-                   "onBehalfOf": {"reference": "Organization/org-riverside-knee"}})
+                   "onBehalfOf": {"reference": format!("Organization/{KNEE_ORG_ID}")}})
         })
         .collect();
     put(
@@ -705,7 +699,7 @@ pub(super) fn seed_knee_ipu(
             "name": "Your knee replacement team",
             "subject": {"reference": pref},
             "participant": participants,
-            "managingOrganization": [{"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME}],
+            "managingOrganization": [{"reference": format!("Organization/{KNEE_ORG_ID}"), "display": KNEE_IPU_NAME}],
             "telecom": [{"system": "phone", "value": "+1-312-555-0100"}]
         }),
     )?;
@@ -722,7 +716,7 @@ pub(super) fn seed_knee_ipu(
             "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "239873007", "display": "Osteoarthritis of knee"}],
                       "text": "Knee osteoarthritis"}],
             "patient": {"reference": pref},
-            "managingOrganization": {"reference": "Organization/org-riverside-knee", "display": KNEE_IPU_NAME},
+            "managingOrganization": {"reference": format!("Organization/{KNEE_ORG_ID}"), "display": KNEE_IPU_NAME},
             "period": {"start": a.at(-60, 9, 0)},
             "careManager": {"reference": "Practitioner/pr-raman", "display": "Priya Raman, RN"},
             "team": [{"reference": format!("CareTeam/{care_team}")}]
@@ -739,7 +733,7 @@ pub(super) fn seed_knee_ipu(
             "resourceType": "CarePlan",
             "status": "active",
             "intent": "plan",
-            "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "care-cycle", "display": "Care cycle"}]}],
+            "category": [{"coding": [coding(CARE_PLAN_KIND_SYSTEM, "care-cycle")]}],
             "title": "Right total knee replacement",
             "description": "Your care from the first visit to one year after surgery.",
             "subject": {"reference": pref},
@@ -831,7 +825,7 @@ pub(super) fn seed_knee_ipu(
                 "meta": anchor_tag(),
                 "status": status,
                 "intent": "plan",
-                "category": [{"coding": [{"system": CARE_PLAN_KIND_SYSTEM, "code": "phase", "display": "Care cycle phase"}]}],
+                "category": [{"coding": [coding(CARE_PLAN_KIND_SYSTEM, "phase")]}],
                 "title": title,
                 "description": description,
                 "subject": {"reference": pref},
@@ -1092,7 +1086,7 @@ pub(super) fn seed_knee_ipu(
                 "meta": anchor_tag(),
                 "status": status,
                 "intent": "order",
-                "code": {"coding": [{"system": carecycle_fhir::TASK_KIND_SYSTEM, "code": "checklist", "display": "Checklist item"}]},
+                "code": {"coding": [coding(carecycle_fhir::TASK_KIND_SYSTEM, "checklist")]},
                 "description": title,
                 "note": [{"text": how}],
                 "basedOn": [phase_ref(phase)],

@@ -118,7 +118,7 @@ pub use carecycle_fhir::PROCEDURE_DATE_EXTENSION as EXT_PROCEDURE_DATE;
 pub use carecycle_fhir::DATE_ANCHOR_SYSTEM as ANCHOR_SYSTEM;
 
 fn anchor_tag() -> Value {
-    json!({"tag": [{"system": ANCHOR_SYSTEM, "code": "surgery", "display": "Dated relative to the surgery"}]})
+    json!({"tag": [carecycle_fhir::published::coding(ANCHOR_SYSTEM, "surgery")]})
 }
 
 /// The standard questionnaires every IPU here can assign.
