@@ -25,6 +25,7 @@
     'retry_failed',
     'search',
     'set_checklist_done',
+    'settle_conflict',
     'due_questionnaires',
     'questionnaire_form',
     'save_questionnaire_draft',

@@ -1,7 +1,7 @@
 //! The commands the UI may invoke: each a few lines calling the core.
 
 use carecycle_core::contract::{
-    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView,
+    AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView, Keep,
     MessageKindOption, NotificationSettings, Outgoing, ProfileSummary, RecordAccess, ResultSeries,
     SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
     TimelineView, TodayScreen,
@@ -117,6 +117,16 @@ pub async fn set_checklist_done(
     done: bool,
 ) -> Result<(), CommandError> {
     Ok(core.set_checklist_done(&profile_id, &task_id, done).await?)
+}
+
+#[tauri::command]
+pub async fn settle_conflict(
+    core: Core<'_>,
+    profile_id: String,
+    item: String,
+    keep: Keep,
+) -> Result<(), CommandError> {
+    Ok(core.settle_conflict(&profile_id, &item, keep).await?)
 }
 
 #[tauri::command]

@@ -188,6 +188,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::retry_failed,
         commands::search,
         commands::set_checklist_done,
+        commands::settle_conflict,
         commands::due_questionnaires,
         commands::questionnaire_form,
         commands::save_questionnaire_draft,

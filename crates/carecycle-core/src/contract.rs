@@ -192,7 +192,7 @@ pub struct Outgoing {
     pub attachment: Option<NewAttachment>,
 }
 
-pub use crate::outbox::ItemState;
+pub use crate::outbox::{ItemState, Keep};
 
 /// Where an assigned questionnaire stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
@@ -646,6 +646,7 @@ pub fn typescript_contract() -> String {
         RecordAccess::decl(&cfg),
         MessageKindOption::decl(&cfg),
         ItemState::decl(&cfg),
+        Keep::decl(&cfg),
         DueState::decl(&cfg),
         Verdict::decl(&cfg),
         HitKind::decl(&cfg),

@@ -583,6 +583,28 @@ impl CareCycle {
         Ok(())
     }
 
+    /// Settles a change the team made at the same time as the patient
+    /// (`reference` is `Type/id`): keeping theirs drops the patient's change,
+    /// keeping mine sends it again on top of theirs (offline: at the next sync).
+    pub async fn settle_conflict(
+        &self,
+        profile_id: &str,
+        reference: &str,
+        keep: outbox::Keep,
+    ) -> Result<()> {
+        let (t, id) = reference
+            .split_once('/')
+            .and_then(|(t, id)| Some((t.parse::<carecycle_fhir::ResourceType>().ok()?, id)))
+            .ok_or_else(|| {
+                CoreError::InvalidInput(Invalid::malformed("not a Type/id reference"))
+            })?;
+        let id = id.to_owned();
+        self.change_in_store(profile_id, move |s| {
+            outbox::settle_conflict(s.connection(), t, &id, keep)
+        })
+        .await
+    }
+
     /// Messages and reading matching the words typed (newest first; offline).
     pub async fn search(&self, profile_id: &str, text: String) -> Result<Vec<contract::SearchHit>> {
         self.in_store(profile_id, move |s| {

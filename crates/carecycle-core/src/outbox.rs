@@ -6,8 +6,11 @@
 //!   (`If-None-Exist`); a retry after a lost answer returns the resource made
 //!   the first time. Servers that ignore `If-None-Exist` are covered too: before
 //!   a retry the executor searches by the identifier and adopts what it finds.
-//! - An update carries `If-Match` with the version it was based on; a 412 is a
-//!   visible conflict, never a silent overwrite.
+//! - An update carries `If-Match` with the version it was based on. On a 412
+//!   the executor reads the team's copy and carries the patient's change onto
+//!   it element by element ([`rebase`]); only where both changed the same
+//!   element is it a visible conflict, never a silent overwrite, and the
+//!   patient settles it ([`settle_conflict`]) keeping theirs or their own.
 //! - Server errors, time-outs and lost connections retry with exponential
 //!   backoff and jitter; refusals (4xx) fail visibly with the server's reason.
 //!
@@ -274,6 +277,11 @@ pub fn queue_update(
             "there is no {t} {id} here to change"
         ))));
     };
+    // A change made to the team's copy of an item in conflict settles it.
+    tx.execute(
+        "DELETE FROM outbox WHERE type = ?1 AND local_id = ?2 AND state = 'conflict'",
+        params![t.as_str(), id],
+    )?;
     // A change rebuilt from scratch keeps the identifiers it was created
     // with: the client identifier that makes a retried create safe is the
     // outbox's own, and the server holds the patient to it.
@@ -303,9 +311,9 @@ pub fn queue_update(
         }
         None => {
             tx.execute(
-                "INSERT INTO outbox (client_id, type, local_id, method, base_version, state, attempts, created_at)
-                 VALUES (?1, ?2, ?3, 'update', ?4, 'pending', 0, ?5)",
-                params![uuid::Uuid::new_v4().to_string(), t.as_str(), id, version, format_instant(now)],
+                "INSERT INTO outbox (client_id, type, local_id, method, base_version, state, attempts, created_at, base)
+                 VALUES (?1, ?2, ?3, 'update', ?4, 'pending', 0, ?5, ?6)",
+                params![uuid::Uuid::new_v4().to_string(), t.as_str(), id, version, format_instant(now), stored],
             )?;
         }
     }
@@ -517,6 +525,166 @@ fn settle(conn: &Connection, entry: &OutboxEntry, decision: &Decision) -> Result
     Ok(())
 }
 
+/// Elements that say when or how a copy was written rather than what it says:
+/// both sides changing one is not a conflict (the patient's value is kept).
+const BOOKKEEPING: &[&str] = &["text", "lastModified"];
+
+/// The patient's change (`mine`, made from `base`) carried onto the team's
+/// newer copy (`theirs`), element by element at the top level: every element
+/// the patient changed takes the patient's value, every other one keeps the
+/// team's. Also returns the elements both sides changed to different values:
+/// the real conflicts, which the patient decides.
+pub fn rebase(base: &Value, mine: &Value, theirs: &Value) -> (Value, Vec<String>) {
+    let empty = serde_json::Map::new();
+    let [base, mine_map] = [base, mine].map(|v| v.as_object().unwrap_or(&empty));
+    let mut merged = theirs.clone();
+    let mut both = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = base.keys().chain(mine_map.keys()).collect();
+    for key in keys {
+        if matches!(key.as_str(), "resourceType" | "id" | "meta") {
+            continue;
+        }
+        let (was, now) = (base.get(key), mine_map.get(key));
+        if was == now {
+            continue;
+        }
+        let team = theirs.get(key);
+        if team != was && team != now && !BOOKKEEPING.contains(&key.as_str()) {
+            both.push(key.clone());
+        }
+        if let Some(out) = merged.as_object_mut() {
+            match now {
+                Some(v) => out.insert(key.clone(), v.clone()),
+                None => out.remove(key),
+            };
+        }
+    }
+    (merged, both)
+}
+
+/// What a 412 came to once the team's copy was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collision {
+    /// The patient's change now sits on the team's copy, ready to go again.
+    Rebased,
+    /// Both changed the same element: the patient sees the team's copy and decides.
+    Conflict,
+}
+
+/// After a 412 on `entry`: carries the patient's change onto `theirs` (the
+/// server's copy now), or, where both changed the same element, shows the
+/// team's copy and keeps the patient's own version in the outbox.
+pub fn collided(conn: &mut Connection, entry: &OutboxEntry, theirs: &Value) -> Result<Collision> {
+    let t = entry.resource_type;
+    let tx = conn.transaction()?;
+    let (base, mine): (Option<String>, String) = tx.query_row(
+        "SELECT outbox.base, resource.content FROM outbox JOIN resource
+           ON resource.type = outbox.type AND resource.id = outbox.local_id WHERE outbox.seq = ?1",
+        [entry.seq],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mine: Value = serde_json::from_str(&mine)?;
+    let base: Option<Value> = base.map(|b| serde_json::from_str(&b)).transpose()?;
+    // Without the copy it was made from (an entry queued by an older
+    // release), every element the patient's copy holds counts as theirs too.
+    let (merged, both) = rebase(base.as_ref().unwrap_or(&Value::Null), &mine, theirs);
+    let meta = theirs.get("meta");
+    let version = meta
+        .and_then(|m| m.get("versionId"))
+        .and_then(Value::as_str);
+    let last_updated = meta
+        .and_then(|m| m.get("lastUpdated"))
+        .and_then(Value::as_str);
+    let collision = if both.is_empty() && base.is_some() {
+        tx.execute(
+            "UPDATE resource SET content = ?3, version_id = ?4, last_updated = ?5 WHERE type = ?1 AND id = ?2",
+            params![t.as_str(), entry.local_id, serde_json::to_string(&merged)?, version, last_updated],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET base_version = ?2, base = ?3, next_attempt_at = NULL, last_error = NULL WHERE seq = ?1",
+            params![entry.seq, version, serde_json::to_string(theirs)?],
+        )?;
+        crate::text_index::index(&tx, t, &entry.local_id, &merged)?;
+        Collision::Rebased
+    } else {
+        tx.execute(
+            "UPDATE resource SET content = ?3, version_id = ?4, last_updated = ?5, local_state = 'conflict' WHERE type = ?1 AND id = ?2",
+            params![t.as_str(), entry.local_id, serde_json::to_string(theirs)?, version, last_updated],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'conflict', mine = ?2, attempts = attempts + 1, last_error = ?3 WHERE seq = ?1",
+            params![entry.seq, serde_json::to_string(&mine)?, "changed by someone else first"],
+        )?;
+        crate::text_index::index(&tx, t, &entry.local_id, theirs)?;
+        Collision::Conflict
+    };
+    tx.commit()?;
+    Ok(collision)
+}
+
+/// Which side of a conflict the patient keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Keep {
+    /// The team's copy stands; the patient's change is dropped.
+    Theirs,
+    /// The patient's change goes again, on top of the team's copy.
+    Mine,
+}
+
+/// Settles the conflict on `t`/`id` the way the patient chose, in one
+/// transaction; keeping their own queues it again against the team's copy.
+pub fn settle_conflict(conn: &mut Connection, t: ResourceType, id: &str, keep: Keep) -> Result<()> {
+    let tx = conn.transaction()?;
+    let conflict: Option<(i64, Option<String>, Option<String>)> = tx
+        .query_row(
+            "SELECT seq, base, mine FROM outbox WHERE type = ?1 AND local_id = ?2 AND state = 'conflict' ORDER BY seq DESC LIMIT 1",
+            params![t.as_str(), id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((seq, base, mine)) = conflict else {
+        return Err(CoreError::NotHere("that change"));
+    };
+    match (keep, mine) {
+        (Keep::Mine, Some(mine)) => {
+            let (version, theirs): (Option<String>, String) = tx.query_row(
+                "SELECT version_id, content FROM resource WHERE type = ?1 AND id = ?2",
+                params![t.as_str(), id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let theirs_value: Value = serde_json::from_str(&theirs)?;
+            let base: Value = base
+                .map(|b| serde_json::from_str(&b))
+                .transpose()?
+                .unwrap_or(Value::Null);
+            let (merged, _) = rebase(&base, &serde_json::from_str(&mine)?, &theirs_value);
+            tx.execute(
+                "UPDATE resource SET content = ?3, local_state = 'pending' WHERE type = ?1 AND id = ?2",
+                params![t.as_str(), id, serde_json::to_string(&merged)?],
+            )?;
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', base_version = ?2, base = ?3, mine = NULL, attempts = 0,
+                    next_attempt_at = NULL, last_error = NULL WHERE seq = ?1",
+                params![seq, version, theirs],
+            )?;
+            crate::text_index::index(&tx, t, id, &merged)?;
+        }
+        _ => {
+            tx.execute(
+                "DELETE FROM outbox WHERE type = ?1 AND local_id = ?2 AND state = 'conflict'",
+                params![t.as_str(), id],
+            )?;
+            tx.execute(
+                "UPDATE resource SET local_state = NULL WHERE type = ?1 AND id = ?2",
+                params![t.as_str(), id],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// What a push did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PushResult {
@@ -534,8 +702,15 @@ pub async fn push(
     jitter: impl Fn() -> f64,
 ) -> Result<PushResult> {
     let mut result = PushResult::default();
-    let entries = with_store(store, move |s| due_entries(s.connection(), now)).await?;
-    for entry in entries {
+    let mut entries: std::collections::VecDeque<(OutboxEntry, bool)> =
+        with_store(store, move |s| due_entries(s.connection(), now))
+            .await?
+            .into_iter()
+            .map(|e| (e, false))
+            .collect();
+    // `rebased`: the entry already went once in this push and was carried
+    // onto the team's newer copy; a second 412 waits for the next push.
+    while let Some((entry, rebased)) = entries.pop_front() {
         let e = entry.clone();
         let body = with_store(store, move |s| {
             let Some(mut body) = s.get(e.resource_type, &e.local_id)? else {
@@ -616,6 +791,62 @@ pub async fn push(
                     }
                 }
             }
+            Decision::Conflict if entry.method == Method::Update => {
+                let e = entry.clone();
+                let fetched = match rebased {
+                    false => Some(session.get_json(&plan.url).await),
+                    true => None,
+                };
+                let theirs = match fetched {
+                    Some(Ok(theirs)) => theirs,
+                    Some(Err(e @ CoreError::SessionExpired(_))) => return Err(e),
+                    Some(Err(CoreError::Server {
+                        status: 404 | 410, ..
+                    })) => {
+                        let gone = Decision::Failed {
+                            reason: "it was removed on the care team's side".into(),
+                        };
+                        with_store(store, move |s| settle(s.connection(), &e, &gone)).await?;
+                        result.failed += 1;
+                        continue;
+                    }
+                    // Their copy unread (or changed again since the last try): later.
+                    _ => {
+                        let later = Decision::Retry {
+                            at: now
+                                .checked_add(backoff(e.attempts + 1, jitter()))
+                                .unwrap_or(now),
+                            reason: "changed on the care team's side meanwhile".into(),
+                        };
+                        with_store(store, move |s| settle(s.connection(), &e, &later)).await?;
+                        result.waiting += 1;
+                        continue;
+                    }
+                };
+                match with_store(store, move |s| collided(s.connection(), &e, &theirs)).await? {
+                    Collision::Rebased => {
+                        let version = with_store(store, {
+                            let e = entry.clone();
+                            move |s| {
+                                Ok(s.connection_ref().query_row(
+                                    "SELECT base_version FROM outbox WHERE seq = ?1",
+                                    [e.seq],
+                                    |r| r.get::<_, Option<String>>(0),
+                                )?)
+                            }
+                        })
+                        .await?;
+                        entries.push_back((
+                            OutboxEntry {
+                                base_version: version,
+                                ..entry
+                            },
+                            true,
+                        ));
+                    }
+                    Collision::Conflict => result.conflicts += 1,
+                }
+            }
             other => {
                 match other {
                     Decision::Failed { .. } => result.failed += 1,
@@ -660,6 +891,54 @@ mod tests {
             next_attempt_at: None,
             last_error: None,
         }
+    }
+
+    /// A three-way merge at the level of a resource's elements: what only one
+    /// side changed is kept, what both changed differently is a conflict.
+    #[test]
+    fn a_change_is_carried_onto_the_teams_copy_element_by_element() {
+        let base = json!({"resourceType": "Task", "id": "t1", "meta": {"versionId": "1"},
+            "status": "requested", "description": "Book physio", "lastModified": "2026-11-20T10:00:00Z"});
+        let mine = json!({"resourceType": "Task", "id": "t1", "meta": {"versionId": "1"},
+            "status": "completed", "description": "Book physio", "lastModified": "2026-11-21T09:00:00Z"});
+        // The team added a note and touched lastModified: no conflict.
+        let theirs = json!({"resourceType": "Task", "id": "t1", "meta": {"versionId": "2"},
+            "status": "requested", "description": "Book physio", "lastModified": "2026-11-21T08:00:00Z",
+            "note": [{"text": "Bring your letter"}]});
+        let (merged, both) = rebase(&base, &mine, &theirs);
+        assert!(both.is_empty(), "{both:?}");
+        assert_eq!(merged["status"], "completed");
+        assert_eq!(merged["note"][0]["text"], "Bring your letter");
+        assert_eq!(
+            merged["meta"]["versionId"], "2",
+            "the team's copy is the base now"
+        );
+        assert_eq!(merged["lastModified"], "2026-11-21T09:00:00Z");
+
+        // The team put it on hold: both changed the status.
+        let on_hold = json!({"resourceType": "Task", "id": "t1", "status": "on-hold", "description": "Book physio"});
+        let (merged, both) = rebase(&base, &mine, &on_hold);
+        assert_eq!(both, ["status"]);
+        assert_eq!(
+            merged["status"], "completed",
+            "the merge itself takes the patient's value"
+        );
+
+        // Both made the same change: nothing to decide.
+        let same = json!({"resourceType": "Task", "id": "t1", "status": "completed", "description": "Book physio"});
+        assert!(rebase(&base, &mine, &same).1.is_empty());
+
+        // An element the patient removed is removed; without a base every
+        // element of the patient's copy that differs is a conflict.
+        let mut without = mine.clone();
+        without.as_object_mut().unwrap().remove("description");
+        assert!(
+            rebase(&base, &without, &theirs)
+                .0
+                .get("description")
+                .is_none()
+        );
+        assert_eq!(rebase(&Value::Null, &mine, &on_hold).1, ["status"]);
     }
 
     /// Transcripts of what went over the wire, replayed through the pure

@@ -79,6 +79,15 @@ CREATE TABLE value_set (
 );
 "#,
     ),
+    Step::Sql(
+        r#"
+-- An update keeps the copy it was made from (base) and, in a conflict, the
+-- patient's own version (mine): a change the team made meanwhile is merged
+-- or shown, and what the patient wrote is never lost (see outbox.rs).
+ALTER TABLE outbox ADD COLUMN base TEXT;
+ALTER TABLE outbox ADD COLUMN mine TEXT;
+"#,
+    ),
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).
@@ -250,11 +259,14 @@ pub fn apply_page(
         // Keep the newer copy when the store already has this resource; the
         // same version again (a cursor's boundary, re-read by every sync) is
         // not written, not re-indexed and not counted as received.
+        // A copy in conflict shows the team's side, so their newer versions
+        // replace it (the patient's own version waits in the outbox).
         let changed = tx.execute(
             "INSERT INTO resource (type, id, version_id, last_updated, content) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id,
                 last_updated = excluded.last_updated, content = excluded.content
-             WHERE resource.local_state IS NULL AND (resource.last_updated IS NULL
+             WHERE (resource.local_state IS NULL OR resource.local_state = 'conflict')
+               AND (resource.last_updated IS NULL
                 OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)
                AND ((excluded.version_id IS NULL AND excluded.last_updated IS NULL)
                 OR resource.version_id IS NOT excluded.version_id

@@ -8,7 +8,7 @@ mod support;
 
 use carecycle_backend::RunningServer;
 use carecycle_backend::seed::{DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME, KNEE_TEAM_USERNAME};
-use carecycle_core::contract::{DueState, HitKind, ItemState, Verdict};
+use carecycle_core::contract::{DueState, HitKind, ItemState, Keep, Verdict};
 use carecycle_core::secrets::Vault;
 use carecycle_core::smart::{SystemBrowser, TokenSet};
 use carecycle_core::{CareCycle, CoreConfig, CoreError, ErrorCode, FixedClock, Invalid};
@@ -319,7 +319,7 @@ async fn a_401_is_cured_by_one_refresh() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_fail_visibly_and_stale_updates_conflict() {
+async fn refusals_fail_visibly_and_stale_updates_merge_or_conflict() {
     let r = rig().await;
     // A refusal (422 here) fails visibly with the reason, keeping the text.
     r.core
@@ -348,7 +348,9 @@ async fn refusals_fail_visibly_and_stale_updates_conflict() {
     r.core.sync(&r.profile).await.unwrap();
     assert_eq!(r.on_server("Refused once"), 1);
 
-    // The team changes a checklist item while the patient ticks it: a conflict, not an overwrite.
+    // The team changes a checklist item while the patient ticks it. Where
+    // they changed different elements (a note; the status), both changes
+    // stand: the patient's tick is carried onto the team's copy.
     let team = tokens(
         &r.server,
         KNEE_TEAM_USERNAME,
@@ -357,65 +359,137 @@ async fn refusals_fail_visibly_and_stale_updates_conflict() {
     )
     .await;
     let http = reqwest::Client::new();
+    let bearer = team["access_token"].as_str().unwrap().to_owned();
     let open: Value = http
         .get(format!(
             "{}/Task?patient={}&code=checklist&status=requested",
             r.server.fhir_base(),
             r.patient
         ))
-        .bearer_auth(team["access_token"].as_str().unwrap())
+        .bearer_auth(&bearer)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let task_id = open["entry"][0]["resource"]["id"]
-        .as_str()
+    let ids: Vec<String> = open["entry"]
+        .as_array()
         .unwrap()
-        .to_owned();
-    let item = format!("Task/{task_id}");
-    let url = format!("{}/Task/{task_id}", r.server.fhir_base());
-    let mut task: Value = http
-        .get(&url)
-        .bearer_auth(team["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.len() >= 2, "two open checklist items to work with");
+    let team_changes = |id: &str, change: Value| {
+        let (http, bearer) = (http.clone(), bearer.clone());
+        let url = format!("{}/Task/{id}", r.server.fhir_base());
+        async move {
+            let mut task: Value = http
+                .get(&url)
+                .bearer_auth(&bearer)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for (k, v) in change.as_object().unwrap() {
+                task[k] = v.clone();
+            }
+            let put = http
+                .put(&url)
+                .bearer_auth(&bearer)
+                .header("content-type", "application/fhir+json")
+                .body(task.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(put.status(), 200);
+        }
+    };
+    let on_server = |id: &str| {
+        let (http, bearer) = (http.clone(), bearer.clone());
+        let url = format!("{}/Task/{id}", r.server.fhir_base());
+        async move {
+            http.get(&url)
+                .bearer_auth(&bearer)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    team_changes(
+        &ids[0],
+        serde_json::json!({"note": [{"text": "Changed by the team"}]}),
+    )
+    .await;
+    r.core
+        .set_checklist_done(&r.profile, &format!("Task/{}", ids[0]), true)
         .await
         .unwrap();
-    task["note"] = serde_json::json!([{"text": "Changed by the team"}]);
-    let put = http
-        .put(&url)
-        .bearer_auth(team["access_token"].as_str().unwrap())
-        .header("content-type", "application/fhir+json")
-        .body(task.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 0, 0), "merged and sent, no conflict");
+    let merged = on_server(&ids[0]).await;
+    assert_eq!(merged["note"][0]["text"], "Changed by the team");
+    assert_eq!(merged["status"], "completed");
+
+    // Where both changed the same element, it is a visible conflict: the
+    // patient sees the team's copy, and nothing is overwritten until they choose.
+    let item = format!("Task/{}", ids[1]);
+    team_changes(&ids[1], serde_json::json!({"status": "on-hold"})).await;
     r.core
         .set_checklist_done(&r.profile, &item, true)
         .await
         .unwrap();
-    assert_eq!(r.status().await, (1, 0, 0));
     r.core.sync(&r.profile).await.unwrap();
     assert_eq!(r.status().await, (0, 0, 1), "a visible conflict");
-    let on_server: Value = http
-        .get(&url)
-        .bearer_auth(team["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        on_server["note"][0]["text"], "Changed by the team",
+        on_server(&ids[1]).await["status"],
+        "on-hold",
         "the team's change stands"
     );
-    assert_eq!(on_server["status"], "requested");
+    let shown = r.core.checklist(&r.profile).await.unwrap();
+    let shown = shown.iter().find(|c| c.id == item).unwrap();
+    assert_eq!(shown.state, ItemState::Conflict);
+    assert!(!shown.done, "the team's copy is what shows");
+
+    // The patient keeps their change: it goes again, on top of the team's copy.
+    r.core
+        .settle_conflict(&r.profile, &item, Keep::Mine)
+        .await
+        .unwrap();
+    assert_eq!(r.status().await, (1, 0, 0));
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 0, 0));
+    assert_eq!(on_server(&ids[1]).await["status"], "completed");
+
+    // Keeping theirs drops the patient's change and sends nothing.
+    team_changes(&ids[1], serde_json::json!({"status": "requested"})).await;
+    r.core.sync(&r.profile).await.unwrap();
+    team_changes(&ids[1], serde_json::json!({"status": "cancelled"})).await;
+    r.core
+        .set_checklist_done(&r.profile, &item, true)
+        .await
+        .unwrap();
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 0, 1));
+    r.core
+        .settle_conflict(&r.profile, &item, Keep::Theirs)
+        .await
+        .unwrap();
+    r.core.sync(&r.profile).await.unwrap();
+    assert_eq!(r.status().await, (0, 0, 0));
+    assert_eq!(on_server(&ids[1]).await["status"], "cancelled");
+    assert!(
+        r.core
+            .settle_conflict(&r.profile, &item, Keep::Mine)
+            .await
+            .is_err(),
+        "nothing left to settle"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

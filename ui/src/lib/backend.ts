@@ -10,6 +10,7 @@ import type {
   EducationDoc,
   EducationItem,
   FormView,
+  Keep,
   Lang,
   LockView,
   MessageKindOption,
@@ -61,6 +62,7 @@ export interface Backend {
   retryFailed(profileId: string): Promise<number>;
   search(profileId: string, text: string): Promise<SearchHit[]>;
   setChecklistDone(profileId: string, taskId: string, done: boolean): Promise<void>;
+  settleConflict(profileId: string, item: string, keep: Keep): Promise<void>;
   dueQuestionnaires(profileId: string): Promise<DueQuestionnaire[]>;
   /** The form as the core sees it with these answers (`{linkId: answer}`), or with the saved draft when null. */
   questionnaireForm(profileId: string, taskId: string, answers: Answers | null, language: string): Promise<FormView>;
@@ -117,6 +119,7 @@ export const tauriBackend: Backend = {
   retryFailed: (profileId) => invoke<number>('retry_failed', { profileId }),
   search: (profileId, text) => invoke<SearchHit[]>('search', { profileId, text }),
   setChecklistDone: (profileId, taskId, done) => invoke<void>('set_checklist_done', { profileId, taskId, done }),
+  settleConflict: (profileId, item, keep) => invoke<void>('settle_conflict', { profileId, item, keep }),
   dueQuestionnaires: (profileId) => invoke<DueQuestionnaire[]>('due_questionnaires', { profileId }),
   questionnaireForm: (profileId, taskId, answers, language) =>
     invoke<FormView>('questionnaire_form', { profileId, taskId, answers, language }),

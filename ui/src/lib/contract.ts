@@ -457,6 +457,8 @@ export type MessageKindOption = { code: string, };
 
 export type ItemState = "pending" | "sent" | "failed" | "conflict";
 
+export type Keep = "theirs" | "mine";
+
 export type DueState = "overdue" | "due" | "upcoming" | "done" | "closed";
 
 export type Verdict = "better" | "worse" | "aboutTheSame" | "unknown";

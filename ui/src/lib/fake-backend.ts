@@ -104,6 +104,9 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
     setChecklistDone: async (id, task, done) => {
       calls.push(`setChecklistDone ${id} ${task} ${done}`);
     },
+    settleConflict: async (id, item, keep) => {
+      calls.push(`settleConflict ${id} ${item} ${keep}`);
+    },
     dueQuestionnaires: async () => [],
     questionnaireForm: async (id, task) => {
       calls.push(`questionnaireForm ${id} ${task}`);
