@@ -53,11 +53,19 @@ export async function tap(s, el) {
   await s.click(el);
 }
 
-/** Saves `name-desktop.png` and `name-phone.png`, and returns to desktop size. */
-export async function screenshots(s, name) {
+/**
+ * Saves `name-desktop.png` and `name-phone.png`, and returns to desktop size;
+ * with `show` (a CSS selector), that element is scrolled into the middle of
+ * the window at each size.
+ */
+export async function screenshots(s, name, { show = null } = {}) {
+  const scroll = () =>
+    show && s.execute('document.querySelector(arguments[0])?.scrollIntoView({ block: "center" }); return true;', [show]);
+  await scroll();
   const desktop = save(`${name}-desktop.png`, await s.screenshot());
   await s.setWindowSize(...SIZES.phone);
   await new Promise((r) => setTimeout(r, 500));
+  await scroll();
   const phone = save(`${name}-phone.png`, await s.screenshot());
   await s.setWindowSize(...SIZES.desktop);
   return [desktop, phone];
@@ -113,13 +121,22 @@ export async function passLock(s, passcode = PASSCODE, { choosing = async () => 
  */
 export async function signedInApp(
   t,
-  { user = PATIENT.user, password = PATIENT.password, env = {}, before = async () => {}, choosing = async () => {} } = {},
+  {
+    user = PATIENT.user,
+    password = PATIENT.password,
+    env = {},
+    before = async () => {},
+    choosing = async () => {},
+    server = null,
+  } = {},
 ) {
-  const backend = await startBackend();
-  t.after(backend.stop);
+  // `server` ({ label, fhirBase }): another FHIR server to sign in to, instead of a seeded back end.
+  const backend = server ? null : await startBackend();
+  if (backend) t.after(backend.stop);
+  const { label, fhirBase } = server ?? { label: 'Riverside Knee & Hip Unit (demo)', fhirBase: backend.fhirBase };
   const appEnv = {
     CARECYCLE_DATA_DIR: tempDir('app'),
-    CARECYCLE_SERVERS: `Riverside Knee & Hip Unit (demo)|${backend.fhirBase}`,
+    CARECYCLE_SERVERS: `${label}|${fhirBase}`,
     BROWSER: SCRIPTED_BROWSER,
     CARECYCLE_E2E_USERNAME: user,
     CARECYCLE_E2E_PASSWORD: password,
