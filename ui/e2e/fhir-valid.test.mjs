@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBackend } from './support/processes.mjs';
-import { everythingOn, formatProblems, validateAll } from './support/validate-fhir.mjs';
+import { everythingOn, formatProblems, invalidAmong, validateAll, writtenSince } from './support/validate-fhir.mjs';
 
 test('every resource the seeded back end holds is valid FHIR R4 (stock validators)', async (t) => {
   const backend = await startBackend();
@@ -68,4 +68,17 @@ test('the judge itself rejects what R4 rejects (so a pass above means something)
   ]);
   assert.deepEqual(good.problems, [], formatProblems([good]).join('\n'));
   for (const r of bad) assert.ok(r.problems.length > 0, `${r.resourceType}/${r.id} passed the judge`);
+});
+
+test('everything the record generator makes (the one-year record) is valid R4 (stock validators)', async (t) => {
+  const since = new Date(Date.now() - 1000).toISOString();
+  const backend = await startBackend({ seed: 'year' });
+  t.after(backend.stop);
+  const written = await writtenSince(backend.fhirBase, since);
+  const byType = {};
+  for (const r of written) byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
+  t.diagnostic(`written by the seed and the generator: ${Object.entries(byType).sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  assert.ok(byType.Communication >= 2000, `the one-year record's messages (${byType.Communication})`);
+  const problems = invalidAmong(written);
+  assert.deepEqual(problems, [], `${problems.length} problems`);
 });

@@ -60,6 +60,8 @@ pub struct AppState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seed {
     Demo,
+    /// The demo and a patient with a one-year record ([`seed::year`]).
+    Year,
 }
 
 #[derive(Debug)]
@@ -152,10 +154,13 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
     // The server's own code systems and extensions, on every start.
     db.with(|c| conformance::publish(c, &stamper))
         .map_err(|e| StartError::Database(db_path.clone(), e))?;
-    if options.seed == Some(Seed::Demo) {
+    if let Some(which) = options.seed {
         let st = stamper.clone();
-        db.with(|c| seed::demo(c, &st))
-            .map_err(|e| StartError::Seed(e.to_string()))?;
+        db.with(|c| match which {
+            Seed::Demo => seed::demo(c, &st),
+            Seed::Year => seed::demo(c, &st).and_then(|()| seed::year(c, &st)),
+        })
+        .map_err(|e| StartError::Seed(e.to_string()))?;
     }
     let org_name = db
         .with(|c| store::meta_get(c, seed::META_ORG_NAME))
@@ -183,7 +188,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         org_name,
         throttle: Arc::default(),
         hashing: Arc::new(tokio::sync::Semaphore::new(PASSWORD_CHECKS_AT_ONCE)),
-        demo_credentials: (options.seed == Some(Seed::Demo)).then(|| {
+        demo_credentials: options.seed.is_some().then(|| {
             (
                 seed::DEMO_PATIENT_USERNAME.to_owned(),
                 seed::DEMO_PATIENT_PASSWORD.to_owned(),

@@ -52,7 +52,11 @@ enum Command {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SeedArg {
+    /// The demo units, their teams and patients.
     Demo,
+    /// The demo, plus a knee patient with a one-year record (the record
+    /// generator's: 2,000 messages, 300 activities, 60 responses, 120 documents).
+    Year,
 }
 
 #[tokio::main]
@@ -82,7 +86,10 @@ async fn main() -> ExitCode {
             let options = ServerOptions {
                 addr,
                 data_dir: Some(data),
-                seed: seed.map(|SeedArg::Demo| Seed::Demo),
+                seed: seed.map(|s| match s {
+                    SeedArg::Demo => Seed::Demo,
+                    SeedArg::Year => Seed::Year,
+                }),
                 clock: Arc::new(SystemClock),
             };
             let server = match start(options).await {

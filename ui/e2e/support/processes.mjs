@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { invalidAmong, writtenSince } from './validate-fhir.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const APP = process.env.CARECYCLE_APP ?? join(ROOT, 'target/debug/carecycle-app');
@@ -54,9 +55,15 @@ function stopper(child, { group = false } = {}) {
     });
 }
 
-/** Starts the reference back end with demo seed data; resolves once it listens. */
-export function startBackend({ dataDir = tempDir('backend'), port = 0 } = {}) {
-  const child = spawn(BACKEND, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir, '--seed', 'demo'], {
+/**
+ * Starts the reference back end with seed data (`demo`, or `year`: the demo
+ * and a one-year record); resolves once it listens. Its `stop()` first judges
+ * every resource version written while it ran (the seed, the app, the team's
+ * tools) with the stock R4 validators, and fails if any is invalid (#13 item 1).
+ */
+export function startBackend({ dataDir = tempDir('backend'), port = 0, seed = 'demo' } = {}) {
+  const since = new Date(Date.now() - 1000).toISOString();
+  const child = spawn(BACKEND, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir, '--seed', seed], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolveStart, reject) => {
@@ -69,7 +76,25 @@ export function startBackend({ dataDir = tempDir('backend'), port = 0 } = {}) {
       if (m) {
         clearTimeout(timer);
         const url = new URL(m[1]);
-        resolveStart({ fhirBase: m[1], origin: url.origin, port: Number(url.port), dataDir, stop: stopper(child) });
+        const kill = stopper(child);
+        let judged = false;
+        const stop = async () => {
+          if (judged || child.exitCode !== null || child.signalCode !== null) return kill();
+          judged = true;
+          let problems = [];
+          try {
+            problems = invalidAmong(await writtenSince(m[1], since));
+          } catch (e) {
+            // Unreadable (the test took the server down, or made it refuse sign-ins): nothing judged.
+            process.stderr.write(`back end writes not judged: ${e.message}\n`);
+          } finally {
+            await kill();
+          }
+          if (problems.length) {
+            throw new Error(`${problems.length} problem(s) in resources written during the test (not valid R4):\n${problems.join('\n')}`);
+          }
+        };
+        resolveStart({ fhirBase: m[1], origin: url.origin, port: Number(url.port), dataDir, stop });
       }
     });
   });

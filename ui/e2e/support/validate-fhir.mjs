@@ -217,6 +217,29 @@ export async function everythingOn(fhirBase) {
   return { types, resources: [...held.values()], refused };
 }
 
+/**
+ * Every resource version written since `since` (an instant), as the care
+ * teams' type `_history?_since=` shows them: what the app, the team's tools
+ * and the seed wrote while a test ran. Types come from the CapabilityStatement.
+ */
+export async function writtenSince(fhirBase, since) {
+  const metadata = await (await fetch(`${fhirBase}/metadata`, { headers: { accept: 'application/fhir+json' } })).json();
+  const types = (metadata.rest ?? []).flatMap((rest) => (rest.resource ?? []).map((r) => r.type));
+  const held = new Map();
+  for (const who of USERS.filter((u) => u.history)) {
+    const get = await signIn(fhirBase, who);
+    for (const type of types) {
+      const first = `${fhirBase}/${type}/_history?_since=${encodeURIComponent(since)}&_count=500`;
+      for (const bundle of await allPages(get, first, () => {})) {
+        for (const { resource } of bundle.entry ?? []) {
+          if (resource?.resourceType) held.set(`${resource.resourceType}/${resource.id}/${resource.meta?.versionId ?? ''}`, resource);
+        }
+      }
+    }
+  }
+  return [...held.values()];
+}
+
 /** The problems of every invalid resource among `resources`, one line each (empty: all valid R4). */
 export function invalidAmong(resources) {
   return formatProblems(validateAll(resources).filter((r) => r.problems.length > 0));

@@ -136,6 +136,28 @@ fn seed_questionnaires(conn: &mut Connection, s: &Stamper) -> Result<(), ApiErro
 pub use carecycle_fhir::EDUCATION_ID_SYSTEM;
 
 /// Seeds the demo data once; a data directory seeded before is left as it is.
+/// Who signs in to the one-year record of `--seed year`.
+pub const YEAR_PATIENT_USERNAME: &str = "morgan";
+pub const YEAR_PATIENT_PASSWORD: &str = "year-demo-2026";
+const META_YEAR_SEEDED: &str = "seeded_year";
+
+/// A knee patient with a one-year record from the record generator, once.
+pub fn year(conn: &mut Connection, stamper: &Stamper) -> Result<(), ApiError> {
+    if store::meta_get(conn, META_YEAR_SEEDED)?.is_some() {
+        return Ok(());
+    }
+    crate::generate::year_record(
+        conn,
+        stamper,
+        YEAR_PATIENT_USERNAME,
+        YEAR_PATIENT_PASSWORD,
+        crate::generate::RecordSize::YEAR,
+        1,
+    )?;
+    store::meta_set(conn, META_YEAR_SEEDED, "1")?;
+    Ok(())
+}
+
 pub fn demo(conn: &mut Connection, stamper: &Stamper) -> Result<(), ApiError> {
     if store::meta_get(conn, META_SEEDED)?.is_some() {
         return Ok(());
