@@ -6,7 +6,9 @@
 // Needs only the back end binary (CARECYCLE_BACKEND), no display.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { startBackend } from './support/processes.mjs';
+import { TABLE, referenceTargets } from '../scripts/r4-reference-targets.mjs';
 import { everythingOn, formatProblems, invalidAmong, validateAll, writtenSince } from './support/validate-fhir.mjs';
 
 test('every resource the seeded back end holds is valid FHIR R4 (stock validators)', async (t) => {
@@ -81,4 +83,8 @@ test('everything the record generator makes (the one-year record) is valid R4 (s
   assert.ok(byType.Communication >= 2000, `the one-year record's messages (${byType.Communication})`);
   const problems = invalidAmong(written);
   assert.deepEqual(problems, [], `${problems.length} problems`);
+});
+
+test("the reference targets the back end enforces are R4's own (from the official StructureDefinitions)", () => {
+  assert.equal(readFileSync(TABLE, 'utf8'), referenceTargets(), 'stale: run node scripts/r4-reference-targets.mjs');
 });

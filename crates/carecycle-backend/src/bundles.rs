@@ -20,7 +20,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use carecycle_fhir::{FHIR_JSON, OperationOutcome, ResourceType};
+use carecycle_fhir::{FHIR_JSON, ResourceType};
 use rusqlite::Transaction;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -410,7 +410,7 @@ fn run(
 
 fn error_entry(e: &ApiError) -> Value {
     let response = e.clone_response_parts();
-    json!({"response": {"status": response.0, "outcome": OperationOutcome::error(response.1, e.to_string())}})
+    json!({"response": {"status": response.0, "outcome": e.outcome()}})
 }
 
 /// A GET entry of a batch: a search (`Type?params`) or a read (`Type/id`).

@@ -84,7 +84,8 @@ fn upsert(
             return Ok(());
         }
     }
-    validate::resource(ResourceType::Observation, &observation).map_err(ApiError::Internal)?;
+    validate::resource(ResourceType::Observation, &observation)
+        .map_err(|problems| ApiError::Internal(ApiError::Invalid(problems).to_string()))?;
     store::write(
         tx,
         stamper,

@@ -834,3 +834,113 @@ async fn a_batch_of_reads_and_searches_is_judged_entry_by_entry_like_the_same_ge
         status_of(5)
     );
 }
+
+/// Issue #13 item 2: what is not valid R4 is refused, whoever sends it, and
+/// the OperationOutcome names each element; nothing of it is stored — alone
+/// or in a batch. (Before, `sent: "yesterday"` and an unknown element were
+/// stored, and a third-party client then failed to parse the patient's messages.)
+#[tokio::test]
+async fn what_is_not_valid_r4_is_refused_at_its_elements_and_never_stored() {
+    let s = TestServer::demo().await;
+    let eleanor = s
+        .sign_in(DEMO_PATIENT_USERNAME, DEMO_PATIENT_PASSWORD)
+        .await;
+    let knee = s.sign_in(KNEE_TEAM_USERNAME, KNEE_TEAM_PASSWORD).await;
+    let pe = eleanor.patient.clone().unwrap();
+    let expressions = |outcome: &Value| -> Vec<String> {
+        outcome["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["expression"].as_array().cloned().unwrap_or_default())
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut bad = message_for(&pe, "bad dates and colours");
+    bad["sent"] = json!("yesterday");
+    bad["colour"] = json!("blue");
+    let (status, outcome) = eleanor.post("Communication", &bad).await;
+    assert_eq!(status, 422, "{outcome}");
+    assert_eq!(
+        expressions(&outcome),
+        ["Communication.sent", "Communication.colour"],
+        "{outcome}"
+    );
+    assert!(
+        outcome["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["code"] == "invalid")
+    );
+
+    // The team is held to the same: a reference R4 does not allow there, an
+    // empty payload, an update that would make a stored message invalid.
+    let mut wrong_target = message_for(&pe, "about the wrong thing");
+    wrong_target["basedOn"] = json!([{"reference": format!("Patient/{pe}")}]);
+    wrong_target["recipient"] = json!([{"reference": "Observation/o1"}]);
+    let (status, outcome) = knee.post("Communication", &wrong_target).await;
+    assert_eq!(status, 422, "{outcome}");
+    assert_eq!(
+        expressions(&outcome),
+        ["Communication.recipient[0].reference"],
+        "{outcome}"
+    );
+    let (status, good) = knee.post("Communication", &message_for(&pe, "valid")).await;
+    assert_eq!(status, 201, "{good}");
+    let mut emptied = good.clone();
+    emptied["payload"] = json!([{}]);
+    let path = format!("Communication/{}", good["id"].as_str().unwrap());
+    let (status, outcome) = knee.put(&path, &emptied).await;
+    assert_eq!(status, 422, "{outcome}");
+    assert_eq!(
+        expressions(&outcome),
+        ["Communication.payload[0].content[x]"],
+        "{outcome}"
+    );
+
+    // In a batch, the invalid entry is refused at its elements and the valid one goes.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": bad, "request": {"method": "POST", "url": "Communication"}},
+        {"resource": message_for(&pe, "fine in a batch"), "request": {"method": "POST", "url": "Communication"}},
+    ]});
+    let (status, answer) = eleanor.post("", &batch).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["entry"][0]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("422"),
+        "{answer}"
+    );
+    assert_eq!(
+        expressions(&answer["entry"][0]["response"]["outcome"]),
+        ["Communication.sent", "Communication.colour"]
+    );
+    assert!(
+        answer["entry"][1]["response"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("201"),
+        "{answer}"
+    );
+
+    // Nothing invalid was stored, and the stored message is unchanged.
+    let stored = knee
+        .search(&format!("Communication?patient=Patient/{pe}&_count=200"))
+        .await;
+    assert!(
+        !stored
+            .iter()
+            .any(|c| c.get("colour").is_some() || c["sent"] == "yesterday")
+    );
+    assert!(
+        !stored
+            .iter()
+            .any(|c| c["payload"][0]["contentString"] == "about the wrong thing")
+    );
+    assert_eq!(
+        knee.get(&path).await.1["payload"][0]["contentString"],
+        "valid"
+    );
+}

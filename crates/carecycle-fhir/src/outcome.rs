@@ -48,6 +48,27 @@ impl OperationOutcome {
         }
     }
 
+    /// Errors each at an element (`expression`, a FHIRPath like `Task.for`),
+    /// with a sentence each.
+    pub fn at_elements(code: &str, problems: impl IntoIterator<Item = (String, String)>) -> Self {
+        OperationOutcome {
+            resource_type: "OperationOutcome".to_owned(),
+            issue: problems
+                .into_iter()
+                .map(|(expression, diagnostics)| OutcomeIssue {
+                    severity: IssueSeverity::Error,
+                    code: code.to_owned(),
+                    diagnostics: Some(diagnostics),
+                    expression: if expression.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![expression]
+                    },
+                })
+                .collect(),
+        }
+    }
+
     /// The diagnostics of all issues, joined: what a client shows or logs.
     pub fn summary(&self) -> String {
         self.issue

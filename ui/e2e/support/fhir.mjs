@@ -5,7 +5,7 @@ import { submitSignIn } from './sign-in.mjs';
 
 const b64url = (buf) => buf.toString('base64url');
 
-export async function signInAs(fhirBase, username, password) {
+export async function signInAs(fhirBase, username, password, scope = 'launch/patient patient/*.rs') {
   const config = await (await fetch(`${fhirBase}/.well-known/smart-configuration`)).json();
   const verifier = b64url(randomBytes(32));
   const challenge = b64url(createHash('sha256').update(verifier).digest());
@@ -15,7 +15,7 @@ export async function signInAs(fhirBase, username, password) {
     response_type: 'code',
     client_id: 'carecycle-app',
     redirect_uri: redirect,
-    scope: 'launch/patient patient/*.rs',
+    scope,
     state: b64url(randomBytes(8)),
     aud: fhirBase,
     code_challenge: challenge,
@@ -40,7 +40,15 @@ export async function signInAs(fhirBase, username, password) {
     if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
     return r.json();
   };
-  return { patient: body.patient, get };
+  const send = async (method, path, resource) => {
+    const r = await fetch(`${fhirBase}/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${body.access_token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(resource),
+    });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  };
+  return { patient: body.patient, get, send };
 }
 
 export const entries = (bundle) => (bundle.entry ?? []).map((e) => e.resource);

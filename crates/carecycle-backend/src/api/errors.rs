@@ -21,6 +21,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0}")]
     Unprocessable(String),
+    /// Not valid R4: every problem, each at its element.
+    #[error("{}", .0.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<crate::validate::Problem>),
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-long"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "processing"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "login"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -76,6 +80,25 @@ impl ApiError {
         (status.to_string(), code)
     }
 
+    /// The OperationOutcome that says why: one issue, or one per problem at
+    /// its element (`expression`) for a resource that is not valid R4.
+    pub(crate) fn outcome(&self) -> OperationOutcome {
+        let (_, code) = self.status_and_code();
+        match self {
+            ApiError::Invalid(problems) => OperationOutcome::at_elements(
+                code,
+                problems
+                    .iter()
+                    .map(|p| (p.expression.clone(), p.message.clone())),
+            ),
+            // Never echo internals to the caller; they go to the (PHI-free) log.
+            ApiError::Internal(_) => {
+                OperationOutcome::error(code, "the server could not complete the request")
+            }
+            other => OperationOutcome::error(code, other.to_string()),
+        }
+    }
+
     /// The same error, said of entry `index` of a Bundle.
     pub(crate) fn in_entry(self, index: usize) -> ApiError {
         let at = |m: String| format!("entry {index}: {m}");
@@ -85,6 +108,15 @@ impl ApiError {
             ApiError::Gone(m) => ApiError::Gone(at(m)),
             ApiError::PreconditionFailed(m) => ApiError::PreconditionFailed(at(m)),
             ApiError::Unprocessable(m) => ApiError::Unprocessable(at(m)),
+            ApiError::Invalid(problems) => ApiError::Invalid(
+                problems
+                    .into_iter()
+                    .map(|p| crate::validate::Problem {
+                        message: at(p.message),
+                        ..p
+                    })
+                    .collect(),
+            ),
             ApiError::Forbidden(m) => ApiError::Forbidden(at(m)),
             ApiError::Conflict(m) => ApiError::Conflict(at(m)),
             other => other,
@@ -105,19 +137,14 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let diagnostics = match &self {
-            // Never echo internals to the caller; they go to the (PHI-free) log.
-            ApiError::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                "the server could not complete the request".to_owned()
-            }
-            other => other.to_string(),
-        };
+        let (status, _) = self.status_and_code();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
         let mut response = (
             status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
-            Json(OperationOutcome::error(code, diagnostics)),
+            Json(self.outcome()),
         )
             .into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -330,7 +330,7 @@ pub(crate) fn create_in(
 ) -> Result<CreateOutcome, ApiError> {
     require_scope(principal, t, 'c')?;
     policy::fill_in_author(&principal.role, t, &mut content);
-    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
+    validate::resource(t, &content).map_err(ApiError::Invalid)?;
     if let Some((system, value)) = condition {
         let mut existing = store::find_by_identifier(tx, t, system.as_deref(), value)?;
         match existing.len() {
@@ -398,7 +398,7 @@ pub(crate) fn update_in(
             "the resource id must match the id in the URL".into(),
         ));
     }
-    validate::resource(t, &content).map_err(ApiError::Unprocessable)?;
+    validate::resource(t, &content).map_err(ApiError::Invalid)?;
     let existing = store::read(tx, t, id)?;
     let live = existing.as_ref().filter(|e| !e.deleted);
     if let Some(live) = live
