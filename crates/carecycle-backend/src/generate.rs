@@ -63,6 +63,9 @@ const REPLIES: [&str; 6] = [
     "Raise your leg above your heart for 20 minutes after your exercises.",
 ];
 
+/// Messages in the record's first thread (issue #16: "a 200-message thread").
+pub const LONG_THREAD: usize = 200;
+
 /// Adds a patient of the knee IPU with a year-long record, signing in as
 /// `username`/`password`. Returns the patient id. Runs in one transaction.
 pub fn year_record(
@@ -127,7 +130,12 @@ pub fn year_record(
             // Addressed to the patient, who may then mark it read.
             m["recipient"] = json!([pref]);
         }
+        // The first thread runs to LONG_THREAD messages (a long conversation
+        // to open); the rest are six each.
         match (&root, i % 6) {
+            (Some(r), _) if i < LONG_THREAD => {
+                m["partOf"] = json!([{"reference": format!("Communication/{r}")}]);
+            }
             (Some(r), 1..) => m["partOf"] = json!([{"reference": format!("Communication/{r}")}]),
             _ => {
                 let (kind, _) = MESSAGE_KINDS[rng.gen_range(0..MESSAGE_KINDS.len())];

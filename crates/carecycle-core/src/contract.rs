@@ -22,6 +22,9 @@ pub struct ProfileSummary {
     pub fhir_base_url: String,
     /// The patient's name, once the first sync has brought it.
     pub patient_name: Option<String>,
+    /// The record's lock as the overview was read (None: the keyring could
+    /// not be read), so the first screen needs no second call.
+    pub lock: Option<crate::lock::LockView>,
 }
 
 /// What the app shows before a record is open.

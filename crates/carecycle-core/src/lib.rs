@@ -167,8 +167,12 @@ impl CareCycle {
             // name; so does a locked one (the lock screen shows no name), and
             // without its unit's name either, which can tell the condition.
             let locked = self.is_locked(&entry.id);
-            let patient_name = match self.profile(&entry.id).await {
-                Ok(_) if locked => None,
+            // The lock screen, the usual first screen, opens no store.
+            let open = match locked {
+                true => Err(CoreError::NotHere("a locked record")),
+                false => self.profile(&entry.id).await,
+            };
+            let patient_name = match open {
                 Ok(open) => with_store(&open.store, |s| {
                     Ok(care_cycle::Record::load(s, "en")
                         .ok()
@@ -178,6 +182,7 @@ impl CareCycle {
                 .unwrap_or(None),
                 Err(_) => None,
             };
+            let lock = self.lock_view(&entry.id).ok();
             profiles.push(ProfileSummary {
                 id: entry.id,
                 server_label: if locked {
@@ -187,6 +192,7 @@ impl CareCycle {
                 },
                 fhir_base_url: entry.fhir_base_url,
                 patient_name,
+                lock,
             });
         }
         Ok(AppOverview {
@@ -268,6 +274,13 @@ impl CareCycle {
     pub async fn sign_in(&self, fhir_base_url: &str) -> Result<ProfileSummary> {
         let base = smart::parse_fhir_base(fhir_base_url)?;
         let vault = self.vault()?.clone();
+        // A keyring that cannot keep a secret would lose this sign-in: find
+        // out before the browser opens (not at every start, where the write
+        // and read back cost the first screen ~0.1 s).
+        let probe = vault.clone();
+        tokio::task::spawn_blocking(move || probe.check())
+            .await
+            .map_err(|_| CoreError::Data("background task failed".into()))??;
         let tokens = smart::sign_in(
             &self.http,
             &base,

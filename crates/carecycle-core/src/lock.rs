@@ -306,7 +306,7 @@ impl PasscodeRecord {
 }
 
 /// The lock as the UI sees it for one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct LockView {
     /// Show the lock screen, not the record.

@@ -120,7 +120,7 @@ export async function startDriver(env) {
     if (child.exitCode !== null) throw new Error(`tauri-driver exited (${child.exitCode})`);
     try {
       const r = await fetch(`${base}/status`);
-      if (r.ok) return { base, stop: stopper(child, { group: true }) };
+      if (r.ok) return { base, pid: child.pid, stop: stopper(child, { group: true }) };
     } catch {
       // not up yet
     }

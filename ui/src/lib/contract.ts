@@ -15,7 +15,12 @@ export type ProfileSummary = { id: string, serverLabel: string, fhirBaseUrl: str
 /**
  * The patient's name, once the first sync has brought it.
  */
-patientName: string | null, };
+patientName: string | null, 
+/**
+ * The record's lock as the overview was read (None: the keyring could
+ * not be read), so the first screen needs no second call.
+ */
+lock: LockView | null, };
 
 export type AppOverview = { profiles: Array<ProfileSummary>, serverChoices: Array<ServerChoice>, 
 /**

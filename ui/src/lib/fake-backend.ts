@@ -7,6 +7,7 @@ export const profile: ProfileSummary = {
   serverLabel: 'Riverside (demo)',
   fhirBaseUrl: 'http://127.0.0.1:9/fhir',
   patientName: 'Ana Ruiz',
+  lock: null,
 };
 
 export const todayView: TodayView = {

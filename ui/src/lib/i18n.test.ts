@@ -22,7 +22,7 @@ describe('languages', () => {
     expect(await screen.findByRole('button', { name: 'Today' })).toBeTruthy();
     await fireEvent.change(screen.getByLabelText('Language'), { target: { value: 'es' } });
     expect(await screen.findByRole('button', { name: 'Hoy' })).toBeTruthy();
-    expect(screen.getByText('Sus próximos pasos')).toBeTruthy();
+    expect(await screen.findByText('Sus próximos pasos')).toBeTruthy();
     expect(document.documentElement.lang).toBe('es');
     expect(backend.calls).toContain('setLanguage es');
     expect(locale.language).toBe('es');
