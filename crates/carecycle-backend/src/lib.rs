@@ -92,6 +92,8 @@ pub enum StartError {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
+    /// Where the history stood when the server began to listen (after the seed).
+    started: store::HistoryMark,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -99,6 +101,13 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn fhir_base(&self) -> String {
         self.state.fhir_base.clone()
+    }
+
+    /// Every resource version written since the server began to listen (the
+    /// seed excluded), as served: for tests to hand to an outside judge.
+    pub fn written(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        let since = self.started;
+        self.state.db.with(|c| store::written_after(c, since))
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits; then
@@ -162,6 +171,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
         })
         .map_err(|e| StartError::Seed(e.to_string()))?;
     }
+    let started = db
+        .with(|c| store::history_mark(c))
+        .map_err(|e| StartError::Database(db_path.clone(), e))?;
     let org_name = db
         .with(|c| store::meta_get(c, seed::META_ORG_NAME))
         .map_err(|e| StartError::Database(db_path, e))?
@@ -212,6 +224,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, StartError> 
     Ok(RunningServer {
         addr,
         state,
+        started,
         shutdown: Some(tx),
         task,
     })

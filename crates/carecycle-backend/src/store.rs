@@ -1198,6 +1198,44 @@ pub fn history(
     })
 }
 
+/// Where the version history stands, in the record and in the audit file:
+/// every version written later comes after it ([`written_after`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryMark {
+    record: i64,
+    audit: i64,
+}
+
+pub fn history_mark(conn: &Connection) -> Result<HistoryMark, StoreError> {
+    let last = |table: &str| -> Result<i64, StoreError> {
+        Ok(conn
+            .prepare_cached(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"))?
+            .query_row([], |r| r.get(0))?)
+    };
+    Ok(HistoryMark {
+        record: last("main.resource_history")?,
+        audit: last("audit.resource_history")?,
+    })
+}
+
+/// Every version written after `mark` and not a deletion, in the order
+/// written, as it is served: what a test's clients wrote, for a judge.
+pub fn written_after(conn: &Connection, mark: HistoryMark) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for (table, after) in [
+        ("main.resource_history", mark.record),
+        ("audit.resource_history", mark.audit),
+    ] {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT content FROM {table} WHERE rowid > ?1 AND deleted = 0 ORDER BY rowid"
+        ))?;
+        for content in stmt.query_map([after], |r| r.get::<_, String>(0))? {
+            out.push(serde_json::from_str(&content?)?);
+        }
+    }
+    Ok(out)
+}
+
 pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT value FROM server_meta WHERE key = ?1")?

@@ -161,6 +161,7 @@ async fn killed_mid_sync_again_and_again_loses_and_duplicates_nothing() {
             );
         }
     }
+    support::judge_written(&server);
     server.stop().await;
 }
 
@@ -254,5 +255,6 @@ async fn no_health_information_in_logs_and_no_token_on_disk() {
             );
         }
     }
+    support::judge_written(&server);
     server.stop().await;
 }

@@ -87,6 +87,13 @@ async fn rig() -> Rig {
     }
 }
 
+/// Whatever a test did, what it wrote must be valid R4.
+impl Drop for Rig {
+    fn drop(&mut self) {
+        support::judge_written(&self.server);
+    }
+}
+
 impl Rig {
     /// How many copies of a message text the server holds.
     fn on_server(&self, text: &str) -> i64 {

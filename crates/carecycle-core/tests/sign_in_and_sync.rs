@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod scripted_browser;
+mod support;
 
 use carecycle_backend::seed::{
     self, DAYS_TO_SURGERY, DEMO_PATIENT_PASSWORD, DEMO_PATIENT_USERNAME,
@@ -141,6 +142,7 @@ async fn sign_in_sync_and_today_match_the_seed() {
     assert_eq!(physical.points.len(), 1, "not counted twice");
 
     // Offline: the store answers with the server gone.
+    support::judge_written(&server);
     server.stop().await;
     assert_eq!(app.today(&profile.id).await.unwrap(), today);
     let err = app.sync(&profile.id).await;
@@ -173,6 +175,7 @@ async fn another_patient_sees_only_their_own_record() {
             .iter()
             .all(|s| !s.title.contains("knee") && !s.title.contains("Prehabilitation"))
     );
+    support::judge_written(&server);
     server.stop().await;
 }
 
@@ -201,7 +204,33 @@ async fn a_phone_signs_in_through_the_app_scheme() {
     signing_in.await.unwrap();
     assert_eq!(profile.patient_name.as_deref(), Some("Eleanor Whitfield"));
     assert!(!app.today(&profile.id).await.unwrap().next_steps.is_empty());
+    support::judge_written(&server);
     server.stop().await;
+}
+
+/// The judge every test's writes go to (support::judge_written) refuses what
+/// R4 refuses, so its passes mean something.
+#[test]
+fn the_outside_judge_refuses_what_r4_refuses() {
+    let valid = serde_json::json!({"resourceType": "Communication", "id": "c1", "status": "completed",
+        "sent": "2026-11-23T15:00:00Z"});
+    let said = support::judge(std::slice::from_ref(&valid)).unwrap();
+    assert!(
+        said.contains("judged 1 resource versions (Communication×1): 0 invalid"),
+        "{said}"
+    );
+    let not_r4 = serde_json::json!({"resourceType": "Communication", "id": "c2", "status": "sent",
+        "sent": "yesterday", "shoeSize": 9});
+    let said = support::judge(&[valid, not_r4]).unwrap_err();
+    for problem in [
+        "1 invalid",
+        "Communication/c2",
+        "sent",
+        "shoeSize",
+        "status",
+    ] {
+        assert!(said.contains(problem), "{problem} missing from: {said}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
