@@ -202,7 +202,8 @@ pub fn year_record(
             json!({
                 "resourceType": "DocumentReference", "status": "current",
                 "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("generated-{i}-en")}],
-                "category": [{"coding": [{"system": carecycle_fhir::DOCUMENT_KIND_SYSTEM, "code": "education"}]}],
+                "type": carecycle_fhir::published::education_document_type(),
+                "category": [carecycle_fhir::published::concept(carecycle_fhir::DOCUMENT_KIND_SYSTEM, "education")],
                 "subject": pref, "description": format!("Reading {}", i + 1),
                 "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": "en", "title": format!("Reading {}", i + 1), "data": data}}]
             }),

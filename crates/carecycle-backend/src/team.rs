@@ -12,7 +12,7 @@ use crate::api::{self, ApiError, CreateOutcome};
 use crate::auth::{self, Principal};
 use crate::forms;
 use crate::routing::{self, MESSAGE_KIND_SYSTEM};
-use crate::seed::{ANCHOR_SYSTEM, EDUCATION_ID_SYSTEM, EXT_PROCEDURE_DATE};
+use crate::seed::{ANCHOR_SYSTEM, EDUCATION_ID_SYSTEM};
 use crate::store::{self, Db, Filter, Query, Stamper, Stored};
 use carecycle_fhir::time::{FhirDateTime, format_instant, format_zoned};
 use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, sdc};
@@ -660,7 +660,7 @@ fn publish(
         json!({
             "resourceType": "DocumentReference", "status": "current",
             "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{slug}-{language}")}],
-            "type": {"text": "Patient education"},
+            "type": carecycle_fhir::published::education_document_type(),
             "category": [{"coding": [carecycle_fhir::published::coding(carecycle_fhir::DOCUMENT_KIND_SYSTEM, "education")]}],
             "subject": pref(&patient), "description": title,
             "content": [{"attachment": {"contentType": "text/markdown; charset=utf-8", "language": language, "title": title, "data": data}}],
@@ -829,11 +829,11 @@ fn move_surgery(
         .map_err(|_| ApiError::BadRequest(format!("--to {to:?} is not a date (YYYY-MM-DD)")))?;
     let cycle = care_plans(tx, &patient, "care-cycle")?
         .into_iter()
-        .find(|c| extension_date(&c.content).is_some())
+        .find(|c| procedure_day(&c.content).is_some())
         .ok_or_else(|| {
             ApiError::NotFound("this patient's care cycle has no procedure date".into())
         })?;
-    let from = extension_date(&cycle.content).unwrap_or(to);
+    let from = procedure_day(&cycle.content).unwrap_or(to);
     let days = (to - from).get_days() as i64;
     if days == 0 {
         return Ok(format!("the procedure is already on {to}\n"));
@@ -887,29 +887,15 @@ fn move_surgery(
         }
     }
     let mut cycle_content = cycle.content.clone();
-    if let Some(exts) = cycle_content
-        .get_mut("extension")
-        .and_then(Value::as_array_mut)
-    {
-        for e in exts.iter_mut().filter(|e| e["url"] == EXT_PROCEDURE_DATE) {
-            e["valueDate"] = json!(to.to_string());
-        }
-    }
+    carecycle_fhir::planned::set_day(&mut cycle_content, &to.to_string());
     update(tx, s, p, ResourceType::CarePlan, &cycle.id, cycle_content)?;
     Ok(format!(
         "moved the procedure from {from} to {to} ({days:+} days) and {moved} dated items with it\n"
     ))
 }
 
-fn extension_date(content: &Value) -> Option<Date> {
-    content["extension"]
-        .as_array()?
-        .iter()
-        .find(|e| e["url"] == EXT_PROCEDURE_DATE)?
-        .get("valueDate")?
-        .as_str()?
-        .parse()
-        .ok()
+fn procedure_day(content: &Value) -> Option<Date> {
+    carecycle_fhir::planned::day(content)?.parse().ok()
 }
 
 fn inbox(tx: &Transaction<'_>, p: &Principal) -> Result<String, ApiError> {

@@ -757,3 +757,109 @@ async fn carecycle_codes_and_extensions_are_published_and_every_code_used_is_def
         "used but not published: {undefined:?}"
     );
 }
+
+/// Where a standard code or element exists, the seeded record uses it (#13
+/// item 5): team roles carry SNOMED CT occupations and NUCC specialties, as
+/// US Core binds them; education documents a LOINC document type; the care
+/// cycle R4's `workflow-episodeOfCare` and its planned surgery as an activity
+/// of kind ServiceRequest, not CareCycle's extensions.
+#[tokio::test]
+async fn the_seed_uses_standard_codes_where_a_standard_exists() {
+    let s = TestServer::demo().await;
+    let team = s
+        .sign_in(
+            carecycle_backend::seed::KNEE_TEAM_USERNAME,
+            carecycle_backend::seed::KNEE_TEAM_PASSWORD,
+        )
+        .await;
+    let has = |concept: &Value, system: &str, code: &str| {
+        concept["coding"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["system"] == system && c["code"] == code)
+        })
+    };
+    let roles = team.search("PractitionerRole?_count=100").await;
+    let surgeon = roles
+        .iter()
+        .find(|r| {
+            has(
+                &r["code"][0],
+                carecycle_fhir::TEAM_ROLE_SYSTEM,
+                "orthopaedic-surgeon",
+            )
+        })
+        .expect("the surgeon's role");
+    assert!(
+        has(&surgeon["code"][0], "http://snomed.info/sct", "22731001"),
+        "{surgeon}"
+    );
+    assert!(
+        has(
+            &surgeon["specialty"][0],
+            "http://nucc.org/provider-taxonomy",
+            "207X00000X"
+        ),
+        "{surgeon}"
+    );
+    let captain = roles.iter().find(|r| {
+        r["code"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| has(c, carecycle_fhir::TEAM_ROLE_SYSTEM, "team-captain"))
+    });
+    if let Some(captain) = captain {
+        assert!(
+            captain.get("specialty").is_none(),
+            "no standard code, no empty specialty: {captain}"
+        );
+    }
+    let teams = team.search("CareTeam?_count=10").await;
+    let coordinator_roles: Vec<&Value> = teams
+        .iter()
+        .flat_map(|t| t["participant"].as_array().unwrap())
+        .flat_map(|p| p["role"].as_array().unwrap())
+        .filter(|r| has(r, carecycle_fhir::TEAM_ROLE_SYSTEM, "care-coordinator"))
+        .collect();
+    assert!(!coordinator_roles.is_empty());
+    for r in coordinator_roles {
+        assert!(has(r, "http://snomed.info/sct", "768820003"), "{r}");
+    }
+    let docs = team.search("DocumentReference?_count=100").await;
+    assert!(!docs.is_empty());
+    for d in &docs {
+        assert!(has(&d["type"], "http://loinc.org", "69730-0"), "{d}");
+    }
+    let cycles = team
+        .search(&format!(
+            "CarePlan?category={}|care-cycle",
+            carecycle_fhir::CARE_PLAN_KIND_SYSTEM
+        ))
+        .await;
+    assert!(!cycles.is_empty());
+    for c in &cycles {
+        let urls: Vec<&str> = c["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["url"].as_str())
+            .collect();
+        assert!(
+            !urls
+                .iter()
+                .any(|u| u.starts_with(carecycle_fhir::CARECYCLE_CANONICAL)),
+            "{urls:?}"
+        );
+    }
+    let knee = cycles
+        .iter()
+        .find(|c| carecycle_fhir::planned::day(c).is_some())
+        .expect("the knee cycle's planned surgery");
+    assert_eq!(knee["activity"][0]["detail"]["kind"], "ServiceRequest");
+    assert!(knee["extension"].as_array().unwrap().iter().any(|e| {
+        e["url"] == carecycle_fhir::EPISODE_OF_CARE_EXTENSION
+            && e["valueReference"]["reference"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("EpisodeOfCare/"))
+    }));
+}

@@ -8,8 +8,8 @@ use crate::store::Store;
 use carecycle_fhir::time::FhirDateTime;
 use carecycle_fhir::{
     Appointment, CARE_PLAN_KIND_SYSTEM, CarePlan, CareTeam, EpisodeOfCare, LocalReference,
-    Organization, Patient, Practitioner, Resource, ResourceType, TASK_KIND_SYSTEM,
-    TEAM_ROLE_SYSTEM, Task, preferred_name,
+    Organization, Patient, Practitioner, Resource, ResourceType, TASK_KIND_SYSTEM, Task,
+    preferred_name,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -368,15 +368,14 @@ pub fn coordinator(record: &Record) -> Option<TeamMemberView> {
         .iter()
         .find(|t| t.status.as_deref() == Some("active"))
         .or(record.care_teams.first())?;
-    let participant = team.participant.iter().find(|p| {
-        p.role
-            .iter()
-            .any(|r| r.has(TEAM_ROLE_SYSTEM, "care-coordinator"))
-    })?;
+    let participant = team
+        .participant
+        .iter()
+        .find(|p| p.role.iter().any(|r| r.is_team_role("care-coordinator")))?;
     let role = participant
         .role
         .iter()
-        .find(|r| !r.has(TEAM_ROLE_SYSTEM, "care-coordinator"))
+        .find(|r| !r.is_team_role("care-coordinator"))
         .and_then(|r| r.label())
         .map(str::to_owned);
     Some(TeamMemberView {
@@ -458,14 +457,11 @@ pub fn care_team(
         .filter_map(|p| {
             let member = p.member.as_ref()?;
             let reference = member.reference.as_deref().unwrap_or_default();
-            let has = |code: &str| p.role.iter().any(|r| r.has(TEAM_ROLE_SYSTEM, code));
+            let has = |code: &str| p.role.iter().any(|r| r.is_team_role(code));
             let role = p
                 .role
                 .iter()
-                .find(|r| {
-                    !r.has(TEAM_ROLE_SYSTEM, "care-coordinator")
-                        && !r.has(TEAM_ROLE_SYSTEM, "team-captain")
-                })
+                .find(|r| !r.is_team_role("care-coordinator") && !r.is_team_role("team-captain"))
                 .and_then(|r| r.label())
                 .map(str::to_owned);
             let (practitioner_role, contact_lang) = roles
@@ -668,6 +664,7 @@ pub fn today_view(record: &Record, now: Timestamp, last_synced: Option<String>) 
 mod tests {
     use super::*;
     use crate::words::Lang;
+    use carecycle_fhir::TEAM_ROLE_SYSTEM;
     use serde_json::json;
 
     fn plan(title: &str, start: &str, end: &str, status: &str) -> CarePlan {
@@ -722,6 +719,36 @@ mod tests {
             ]})).unwrap()],
             ..Default::default()
         }
+    }
+
+    /// A server that never heard of CareCycle names the coordinator by SNOMED
+    /// CT's occupation (768820003 Care coordinator) or NUCC's taxonomy
+    /// (171M00000X Case Manager/Care Coordinator), as US Core does; a
+    /// registered nurse alone is not taken for one.
+    #[test]
+    fn the_coordinator_is_found_by_standard_codes_too() {
+        let team = |role: Value| {
+            Record {
+            care_teams: vec![CareTeam::from_value(json!({"resourceType": "CareTeam", "status": "active", "participant": [
+                {"role": [role], "member": {"reference": "Practitioner/n", "display": "Priya Raman, RN"}}]})).unwrap()],
+            ..Default::default()
+        }
+        };
+        for system_code in [
+            ("http://snomed.info/sct", "768820003"),
+            ("http://nucc.org/provider-taxonomy", "171M00000X"),
+        ] {
+            let r = team(json!({"coding": [{"system": system_code.0, "code": system_code.1}]}));
+            assert_eq!(
+                coordinator(&r).map(|c| c.name),
+                Some("Priya Raman, RN".to_owned())
+            );
+        }
+        let nurse =
+            team(json!({"coding": [{"system": "http://snomed.info/sct", "code": "224535009"}]}));
+        assert!(coordinator(&nurse).is_none());
+        let ours = team(carecycle_fhir::published::team_role("care-coordinator"));
+        assert!(coordinator(&ours).is_some());
     }
 
     #[test]

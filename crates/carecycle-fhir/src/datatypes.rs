@@ -76,6 +76,21 @@ impl CodeableConcept {
         self.coding.iter().any(|c| c.is(system, code))
     }
 
+    /// Whether this names the team role `role`: by CareCycle's code, or by a
+    /// standard code (SNOMED CT, NUCC) that means exactly that role, as a
+    /// server that never heard of CareCycle writes it.
+    pub fn is_team_role(&self, role: &str) -> bool {
+        self.has(crate::TEAM_ROLE_SYSTEM, role)
+            || self.coding.iter().any(|c| {
+                c.system
+                    .as_deref()
+                    .zip(c.code.as_deref())
+                    .is_some_and(|(system, code)| {
+                        crate::published::is_standard_code_of(role, system, code)
+                    })
+            })
+    }
+
     /// What to show a person: the text, else the first coding's display, else its code.
     pub fn label(&self) -> Option<&str> {
         self.text.as_deref().or_else(|| {

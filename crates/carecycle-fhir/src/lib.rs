@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod compartment;
 pub mod datatypes;
 pub mod outcome;
+pub mod planned;
 pub mod published;
 pub mod reference;
 pub mod resource_type;
@@ -56,8 +57,10 @@ pub const TIME_ZONE_EXTENSION: &str = carecycle_url!("/StructureDefinition/time-
 pub const REPLY_POLICY_EXTENSION: &str = carecycle_url!("/StructureDefinition/reply-policy");
 /// Extension on the IPU's Organization: its business hours.
 pub const BUSINESS_HOURS_EXTENSION: &str = carecycle_url!("/StructureDefinition/business-hours");
-/// Extension on the care-cycle CarePlan: the episode of care it belongs to.
-pub const EPISODE_EXTENSION: &str = carecycle_url!("/StructureDefinition/episode");
+/// R4's own extension linking a CarePlan (the care cycle) to the episode of
+/// care it belongs to (valueReference to the EpisodeOfCare).
+pub const EPISODE_OF_CARE_EXTENSION: &str =
+    "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare";
 /// Extension on the care-cycle CarePlan: the planned procedure's date.
 pub const PROCEDURE_DATE_EXTENSION: &str = carecycle_url!("/StructureDefinition/procedure-date");
 /// Extension on a Questionnaire item: the red-flag rule an answer triggers.

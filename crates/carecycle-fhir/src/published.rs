@@ -9,9 +9,9 @@
 
 use crate::{
     BUSINESS_HOURS_EXTENSION, CARE_PLAN_KIND_SYSTEM, DATE_ANCHOR_SYSTEM, DOCUMENT_KIND_SYSTEM,
-    EPISODE_EXTENSION, MESSAGE_KIND_SYSTEM, MESSAGE_KINDS, PROCEDURE_DATE_EXTENSION,
-    RED_FLAG_EXTENSION, REPLY_POLICY_EXTENSION, SECURITY_EVENT_SYSTEM, TASK_KIND_SYSTEM,
-    TEAM_ROLE_SYSTEM, TIME_ZONE_EXTENSION,
+    MESSAGE_KIND_SYSTEM, MESSAGE_KINDS, PROCEDURE_DATE_EXTENSION, RED_FLAG_EXTENSION,
+    REPLY_POLICY_EXTENSION, SECURITY_EVENT_SYSTEM, TASK_KIND_SYSTEM, TEAM_ROLE_SYSTEM,
+    TIME_ZONE_EXTENSION,
 };
 use serde_json::{Value, json};
 
@@ -65,7 +65,7 @@ pub const CODE_SYSTEMS: &[CodeSystemDef] = &[
         url: DOCUMENT_KIND_SYSTEM,
         name: "CareCycleDocumentKind",
         title: "Kinds of document the care team publishes",
-        description: "Documents for patients, beside their LOINC document type.",
+        description: "Documents the care team publishes for patients to read (DocumentReference.category, an example binding with no education code in R4), beside their LOINC document type 69730-0 Instructions.",
         concepts: &[("education", "Patient education")],
     },
     CodeSystemDef {
@@ -121,6 +121,119 @@ pub fn coding(system: &str, code: &str) -> Value {
 /// A CodeableConcept of one of CareCycle's codes: its coding, and its display as text.
 pub fn concept(system: &str, code: &str) -> Value {
     json!({"coding": [coding(system, code)], "text": display(system, code).unwrap_or(code)})
+}
+
+/// The document type of what the team publishes for patients to read:
+/// LOINC 69730-0 "Instructions" (R4's preferred DocumentReference.type value
+/// set is LOINC's document ontology, which has no "education leaflet"; an
+/// "Education note" is a clinician's note of teaching given, not material for
+/// the patient). CareCycle's `document-kind` category says it is education.
+pub fn education_document_type() -> Value {
+    json!({"coding": [{"system": "http://loinc.org", "code": "69730-0", "display": "Instructions"}], "text": "Patient education"})
+}
+
+/// SNOMED CT's system URL.
+pub const SNOMED: &str = "http://snomed.info/sct";
+/// NUCC's Health Care Provider Taxonomy, US Core's code system of specialties.
+pub const NUCC: &str = "http://nucc.org/provider-taxonomy";
+
+/// The standard codes of a CareCycle team role, where one exists.
+#[derive(Debug, Clone, Copy)]
+pub struct StandardRole {
+    pub role: &'static str,
+    /// SNOMED CT occupation (code, display): US Core binds
+    /// `CareTeam.participant.role` and `PractitionerRole.code` to SNOMED's
+    /// Care Team Member Function value set.
+    pub snomed: (&'static str, &'static str),
+    /// NUCC provider taxonomy (code, display): US Core's `PractitionerRole.specialty`.
+    pub nucc: (&'static str, &'static str),
+    /// Whether the standard codes mean exactly this role (a registered nurse
+    /// is not always a nurse navigator), so they are read back as it.
+    pub exact: bool,
+}
+
+/// Each team role's standard codes (SNOMED CT occupations and NUCC
+/// taxonomy codes as US Core uses them). The team captain has none: neither
+/// SNOMED CT nor NUCC names the clinician who leads an IPU, so it stays
+/// CareCycle's code alone. The navigator's profession is registered nurse.
+pub const STANDARD_ROLES: &[StandardRole] = &[
+    StandardRole {
+        role: "care-coordinator",
+        snomed: ("768820003", "Care coordinator"),
+        nucc: ("171M00000X", "Case Manager/Care Coordinator"),
+        exact: true,
+    },
+    StandardRole {
+        role: "nurse-navigator",
+        snomed: ("224535009", "Registered nurse"),
+        nucc: ("163W00000X", "Registered Nurse"),
+        exact: false,
+    },
+    StandardRole {
+        role: "orthopaedic-surgeon",
+        snomed: ("22731001", "Orthopedic surgeon"),
+        nucc: ("207X00000X", "Orthopaedic Surgery"),
+        exact: true,
+    },
+    StandardRole {
+        role: "physical-therapist",
+        snomed: ("36682004", "Physiotherapist"),
+        nucc: ("225100000X", "Physical Therapist"),
+        exact: true,
+    },
+    StandardRole {
+        role: "pharmacist",
+        snomed: ("46255001", "Pharmacist"),
+        nucc: ("183500000X", "Pharmacist"),
+        exact: true,
+    },
+    StandardRole {
+        role: "dietitian",
+        snomed: ("159033005", "Dietitian"),
+        nucc: ("133V00000X", "Dietitian, Registered"),
+        exact: true,
+    },
+    StandardRole {
+        role: "social-worker",
+        snomed: ("106328005", "Social worker"),
+        nucc: ("104100000X", "Social Worker"),
+        exact: true,
+    },
+];
+
+fn standard_role(role: &str) -> Option<&'static StandardRole> {
+    STANDARD_ROLES.iter().find(|r| r.role == role)
+}
+
+/// A team role as a CodeableConcept: its SNOMED CT occupation where one
+/// exists, then CareCycle's code, and CareCycle's display as text.
+pub fn team_role(role: &str) -> Value {
+    let mut concept = concept(crate::TEAM_ROLE_SYSTEM, role);
+    if let Some(r) = standard_role(role)
+        && let Some(codings) = concept["coding"].as_array_mut()
+    {
+        codings.insert(
+            0,
+            json!({"system": SNOMED, "code": r.snomed.0, "display": r.snomed.1}),
+        );
+    }
+    concept
+}
+
+/// A team role's NUCC specialty (for `PractitionerRole.specialty`), where one exists.
+pub fn team_role_specialty(role: &str) -> Option<Value> {
+    let r = standard_role(role)?;
+    Some(
+        json!({"coding": [{"system": NUCC, "code": r.nucc.0, "display": r.nucc.1}], "text": r.nucc.1}),
+    )
+}
+
+/// Whether a coding is one of the standard codes that mean exactly `role`.
+pub fn is_standard_code_of(role: &str, system: &str, code: &str) -> bool {
+    standard_role(role).is_some_and(|r| {
+        r.exact
+            && ((system == SNOMED && code == r.snomed.0) || (system == NUCC && code == r.nucc.0))
+    })
 }
 
 /// The id a published resource has on the server: its canonical URL's last segment.
@@ -260,21 +373,10 @@ pub const EXTENSIONS: &[ExtensionDef] = &[
         ]),
     },
     ExtensionDef {
-        url: EPISODE_EXTENSION,
-        name: "CareCycleEpisode",
-        title: "The episode of care a care cycle belongs to",
-        description: "Links an IPU's care-cycle CarePlan to the EpisodeOfCare it organises.",
-        context: &["CarePlan"],
-        value: ExtensionValue::Simple(
-            &["Reference"],
-            &["http://hl7.org/fhir/StructureDefinition/EpisodeOfCare"],
-        ),
-    },
-    ExtensionDef {
         url: PROCEDURE_DATE_EXTENSION,
         name: "CareCycleProcedureDate",
         title: "The planned procedure's date",
-        description: "The day of the procedure the care cycle is planned around (e.g. the surgery), from which its relative dates count.",
+        description: "The day of the procedure the care cycle is planned around (e.g. the surgery). Written by CareCycle before the procedure became the cycle's own activity (CarePlan.activity.detail, kind ServiceRequest); still read from records written then.",
         context: &["CarePlan"],
         value: ExtensionValue::Simple(&["date"], &[]),
     },

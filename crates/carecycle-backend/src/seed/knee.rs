@@ -7,9 +7,9 @@ use crate::api::ApiError;
 use crate::auth::{put_team_user, put_user};
 use crate::routing::{self, ReplyPolicy};
 use crate::store::{self, Stamper};
-use carecycle_fhir::published::{coding, concept};
+use carecycle_fhir::published::{self, coding};
 use carecycle_fhir::time::format_zoned;
-use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, TEAM_ROLE_SYSTEM, sdc};
+use carecycle_fhir::{CARE_PLAN_KIND_SYSTEM, ResourceType, sdc};
 use jiff::civil::{Date, Time};
 use jiff::{ToSpan, Zoned};
 use rusqlite::Connection;
@@ -368,7 +368,7 @@ fn seed_education(
                 "resourceType": "DocumentReference",
                 "identifier": [{"system": EDUCATION_ID_SYSTEM, "value": format!("{}-{}", doc.slug, doc.language)}],
                 "status": "current",
-                "type": {"text": "Patient education"},
+                "type": carecycle_fhir::published::education_document_type(),
                 "category": [{"coding": [coding(carecycle_fhir::DOCUMENT_KIND_SYSTEM, "education")]}],
                 "subject": {"reference": pref},
                 "description": doc.title,
@@ -601,21 +601,21 @@ pub(super) fn seed_knee_ipu(
                 "telecom": [{"system": "phone", "value": m.phone, "use": "work"}]
             }),
         )?;
-        put(
-            conn,
-            s,
-            PractitionerRole,
-            &format!("role-{}", m.id),
-            json!({
+        put(conn, s, PractitionerRole, &format!("role-{}", m.id), {
+            let mut role = json!({
                 "resourceType": "PractitionerRole",
                 "active": true,
                 "practitioner": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
                 "organization": {"reference": format!("Organization/{KNEE_ORG_ID}"), "display": KNEE_IPU_NAME},
-                "code": [concept(TEAM_ROLE_SYSTEM, m.role_code)],
+                "code": [published::team_role(m.role_code)],
                 "telecom": [{"system": "phone", "value": m.phone, "use": "work"}],
                 "availabilityExceptions": m.contact_for
-            }),
-        )?;
+            });
+            if let Some(specialty) = published::team_role_specialty(m.role_code) {
+                role["specialty"] = json!([specialty]);
+            }
+            role
+        })?;
     }
 
     let patient = new_id();
@@ -682,8 +682,8 @@ pub(super) fn seed_knee_ipu(
     let participants: Vec<Value> = KNEE_TEAM
         .iter()
         .map(|m| {
-            let mut roles = vec![concept(TEAM_ROLE_SYSTEM, m.role_code)];
-            roles.extend(m.extra_role.map(|code| concept(TEAM_ROLE_SYSTEM, code)));
+            let mut roles = vec![published::team_role(m.role_code)];
+            roles.extend(m.extra_role.map(published::team_role));
             json!({"role": roles, "member": {"reference": format!("Practitioner/{}", m.id), "display": member_display(m)},
                    "onBehalfOf": {"reference": format!("Organization/{KNEE_ORG_ID}")}})
         })
@@ -739,8 +739,8 @@ pub(super) fn seed_knee_ipu(
             "subject": {"reference": pref},
             "period": {"start": a.day(-60), "end": a.day(365)},
             "careTeam": [{"reference": format!("CareTeam/{care_team}")}],
-            "extension": [{"url": carecycle_fhir::EPISODE_EXTENSION, "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}},
-                          {"url": EXT_PROCEDURE_DATE, "valueDate": a.day(0)}]
+            "activity": [carecycle_fhir::planned::activity("Right total knee replacement", &a.day(0))],
+            "extension": [{"url": carecycle_fhir::EPISODE_OF_CARE_EXTENSION, "valueReference": {"reference": format!("EpisodeOfCare/{episode}")}}]
         }),
     )?;
 

@@ -111,9 +111,6 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// On the care-cycle CarePlan: the day of the procedure every anchored date hangs on.
-pub use carecycle_fhir::PROCEDURE_DATE_EXTENSION as EXT_PROCEDURE_DATE;
-
 /// Tag on every resource whose dates hang on the surgery date (moved with it).
 pub use carecycle_fhir::DATE_ANCHOR_SYSTEM as ANCHOR_SYSTEM;
 
