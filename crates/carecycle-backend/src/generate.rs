@@ -80,8 +80,9 @@ pub fn year_record(
     let tx = conn.transaction().map_err(ApiError::from_sql)?;
     let patient = uuid::Uuid::new_v4().to_string();
     let pref = json!({"reference": format!("Patient/{patient}")});
+    // As the API writes: a completed response is extracted to its Observations.
     let put = |t: ResourceType, content: Value| -> Result<(), ApiError> {
-        store::write(
+        let stored = store::write(
             &tx,
             stamper,
             t,
@@ -89,7 +90,7 @@ pub fn year_record(
             content,
             None,
         )?;
-        Ok(())
+        crate::extract::after_write(&tx, stamper, &stored)
     };
     store::write(
         &tx,

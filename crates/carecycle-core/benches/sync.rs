@@ -89,6 +89,34 @@ async fn raw_baseline(
     (t.elapsed(), count)
 }
 
+/// What each screen's first command costs in the core on the one-year record
+/// (the window adds the UI's share: ui/bench/first-screen.mjs --year).
+async fn screens(core: &CareCycle, profile: &str) {
+    let mut rows = Vec::new();
+    macro_rules! time {
+        ($label:literal, $call:expr) => {{
+            let mut runs = Vec::new();
+            let mut n = 0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                n = $call.await.unwrap().len();
+                runs.push(t.elapsed());
+            }
+            rows.push(format!(
+                "{}: median {:.1} ms ({n} items)",
+                $label,
+                ms(median(runs))
+            ));
+        }};
+    }
+    time!("threads (Messages)", core.messages(profile));
+    time!("education (Reading)", core.education(profile, "en".into()));
+    time!("results (Results)", core.results(profile, "en".into()));
+    for row in rows {
+        println!("core, one-year record, {row}");
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -140,6 +168,9 @@ async fn main() {
         let t = Instant::now();
         received = core.sync(&profile).await.unwrap().received;
         cold.push(t.elapsed());
+        if round == 0 {
+            screens(&core, &profile).await;
+        }
         for _ in 0..3 {
             let t = Instant::now();
             let r = core.sync(&profile).await.unwrap();
