@@ -3,8 +3,8 @@
 use carecycle_core::contract::{
     AppOverview, ChecklistItem, DueQuestionnaire, EducationDoc, EducationItem, FormView, Keep,
     MessageKindOption, NotificationSettings, Outgoing, ProfileSummary, RecordAccess, ResultSeries,
-    SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadView,
-    TimelineView, TodayScreen,
+    SearchHit, SubmittedQuestionnaire, SyncReport, SyncStatus, TeamMemberDetail, ThreadSummary,
+    ThreadView, TimelineView, TodayScreen,
 };
 use carecycle_core::lock::{LockView, PasscodeProblem, UnlockAnswer};
 use carecycle_core::urgent::UrgentGuidance;
@@ -53,8 +53,20 @@ pub async fn today_screen(
 }
 
 #[tauri::command]
-pub async fn messages(core: Core<'_>, profile_id: String) -> Result<Vec<ThreadView>, CommandError> {
-    Ok(core.messages(&profile_id).await?)
+pub async fn threads(
+    core: Core<'_>,
+    profile_id: String,
+) -> Result<Vec<ThreadSummary>, CommandError> {
+    Ok(core.thread_list(&profile_id).await?)
+}
+
+#[tauri::command]
+pub async fn thread(
+    core: Core<'_>,
+    profile_id: String,
+    thread: String,
+) -> Result<ThreadView, CommandError> {
+    Ok(core.thread(&profile_id, thread).await?)
 }
 
 #[tauri::command]

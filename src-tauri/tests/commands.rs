@@ -62,7 +62,7 @@ fn commands_answer_through_the_real_capabilities() {
         ),
         Ok(Value::Null)
     );
-    for cmd in ["messages", "sync_status", "due_questionnaires", "results"] {
+    for cmd in ["threads", "sync_status", "due_questionnaires", "results"] {
         let err = invoke(
             &webview,
             cmd,
@@ -128,7 +128,11 @@ fn a_locked_app_refuses_every_command_that_shows_a_record() {
     let p = json!({"profileId": "p-1"});
     for (cmd, args) in [
         ("today_screen", p.clone()),
-        ("messages", p.clone()),
+        ("threads", p.clone()),
+        (
+            "thread",
+            json!({"profileId": "p-1", "thread": "Communication/t1"}),
+        ),
         ("sync_now", p.clone()),
         ("search", json!({"profileId": "p-1", "text": "knee"})),
         ("results", p.clone()),

@@ -86,7 +86,8 @@ test('the app locks when left alone, hides the record from the screen and from s
   // A script in the page cannot read the record behind the lock screen.
   for (const [command, args] of [
     ['today_screen', { profileId: id }],
-    ['messages', { profileId: id }],
+    ['threads', { profileId: id }],
+    ['thread', { profileId: id, thread: 'Communication/any' }],
     ['search', { profileId: id, text: 'knee' }],
     ['results', { profileId: id }],
     ['set_passcode', { profileId: id, passcode: '975310' }],

@@ -30,7 +30,7 @@ test('a draft survives a restart; a reply written offline shows as waiting and a
       const ipc = window.__TAURI_INTERNALS__;
       ipc.invoke('app_overview', {}).then(async (o) => {
         const profileId = o.profiles[0].id;
-        for (const thread of await ipc.invoke('messages', { profileId })) {
+        for (const thread of await ipc.invoke('threads', { profileId })) {
           const draft = await ipc.invoke('message_draft', { profileId, thread: thread.id });
           if (draft) return draft;
         }

@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
             let chosen: Vec<_> = match &thread {
                 Some(t) => threads
                     .into_iter()
-                    .filter(|x| x.id == *t || x.id == format!("Communication/{t}"))
+                    .filter(|x| x.summary.id == *t || x.summary.id == format!("Communication/{t}"))
                     .collect(),
                 None => threads,
             };
@@ -276,17 +276,17 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                 json_out(&chosen);
             } else {
                 for t in &chosen {
-                    let waiting = match (&t.answered_by, &t.reply_due) {
+                    let waiting = match (&t.summary.answered_by, &t.summary.reply_due) {
                         (Some(who), Some(due)) => format!(
                             " — {who} will answer by {due}{}",
-                            if t.overdue { " (late)" } else { "" }
+                            if t.summary.overdue { " (late)" } else { "" }
                         ),
                         _ => String::new(),
                     };
-                    let subject = t.subject.clone().unwrap_or_else(|| {
-                        carecycle_core::words::kind_label(core.language(), &t.kind)
+                    let subject = t.summary.subject.clone().unwrap_or_else(|| {
+                        carecycle_core::words::kind_label(core.language(), &t.summary.kind)
                     });
-                    say(&format!("{}  {subject}{waiting}", t.id));
+                    say(&format!("{}  {subject}{waiting}", t.summary.id));
                     if thread.is_some() {
                         for m in &t.messages {
                             let who = if m.from_me {

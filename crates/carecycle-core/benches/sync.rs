@@ -109,7 +109,20 @@ async fn screens(core: &CareCycle, profile: &str) {
             ));
         }};
     }
-    time!("threads (Messages)", core.messages(profile));
+    time!("every thread with every message", core.messages(profile));
+    time!("the list of threads (Messages)", core.thread_list(profile));
+    let longest = core
+        .messages(profile)
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|t| t.messages.len())
+        .unwrap();
+    time!("the longest thread (Messages, opened)", async {
+        core.thread(profile, longest.summary.id.clone())
+            .await
+            .map(|t| t.messages)
+    });
     time!("education (Reading)", core.education(profile, "en".into()));
     time!("results (Results)", core.results(profile, "en".into()));
     for row in rows {

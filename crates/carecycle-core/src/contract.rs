@@ -248,10 +248,12 @@ pub enum HitKind {
     Reading,
 }
 
-/// A conversation with the care team, and who answers it by when.
+/// A conversation with the care team as the list of threads shows it: who
+/// answers it by when, and its newest words (the messages come with
+/// [`ThreadView`], one thread at a time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct ThreadView {
+pub struct ThreadSummary {
     pub id: String,
     /// What the thread is about, as its first message says; None when it says
     /// nothing (the UI names the thread by its kind, in the patient's language).
@@ -267,6 +269,16 @@ pub struct ThreadView {
     pub last_sent: Option<String>,
     /// Messages from the team not yet read.
     pub unread: u32,
+    /// The newest message's text, for the list.
+    pub preview: Option<String>,
+}
+
+/// A conversation with the care team, every message in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadView {
+    #[serde(flatten)]
+    pub summary: ThreadSummary,
     pub messages: Vec<MessageView>,
 }
 
@@ -626,6 +638,7 @@ pub fn typescript_contract() -> String {
         NewAttachment::decl(&cfg),
         Outgoing::decl(&cfg),
         MessageView::decl(&cfg),
+        ThreadSummary::decl(&cfg),
         ThreadView::decl(&cfg),
         SyncStatus::decl(&cfg),
         SearchHit::decl(&cfg),

@@ -26,8 +26,8 @@ pub use carecycle_fhir::time::{Clock, FixedClock, SystemClock};
 pub use error::{CommandError, CoreError, ErrorCode, Invalid, Result};
 
 use contract::{
-    AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, SyncStatus, ThreadView,
-    TodayView,
+    AppOverview, ProfileSummary, ServerChoice, SyncFailure, SyncReport, SyncStatus, ThreadSummary,
+    ThreadView, TodayView,
 };
 use fhir_http::FhirSession;
 use profiles::{ProfileEntry, ProfileList};
@@ -477,6 +477,27 @@ impl CareCycle {
         self.in_store(profile_id, move |s| {
             let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
             messages::threads(s, &patient, now)
+        })
+        .await
+    }
+
+    /// The list of threads (no messages): what the Messages screen opens on.
+    pub async fn thread_list(&self, profile_id: &str) -> Result<Vec<ThreadSummary>> {
+        let now = self.clock.now();
+        self.in_store(profile_id, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::thread_list(s, &patient, now)
+        })
+        .await
+    }
+
+    /// One thread with every message (`Communication/{id}`), or NotFound.
+    pub async fn thread(&self, profile_id: &str, thread: String) -> Result<ThreadView> {
+        let now = self.clock.now();
+        self.in_store(profile_id, move |s| {
+            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            messages::thread(s, &patient, &thread, now)?
+                .ok_or(CoreError::NotHere("that conversation"))
         })
         .await
     }

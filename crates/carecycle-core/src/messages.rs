@@ -2,7 +2,9 @@
 //! message and everything `partOf` it), who answers each and by when (the
 //! thread's reply Task), and the state of what the patient wrote.
 
-use crate::contract::{AttachmentView, MessageView, NewAttachment, Outgoing, ThreadView};
+use crate::contract::{
+    AttachmentView, MessageView, NewAttachment, Outgoing, ThreadSummary, ThreadView,
+};
 use crate::error::{CoreError, Invalid, Result};
 use crate::outbox::{self, ItemState};
 use crate::store::Store;
@@ -11,7 +13,7 @@ use carecycle_fhir::time::FhirDateTime;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use carecycle_fhir::{MESSAGE_KIND_SYSTEM, MESSAGE_KINDS as KINDS};
 /// Longest message the app sends (a long letter; attachments travel apart).
@@ -113,8 +115,11 @@ fn text_of(m: &Value) -> String {
         .join("\n")
 }
 
+/// The elements a message names its thread by (the first message's id).
+const THREAD_LINKS: [&str; 2] = ["partOf", "inResponseTo"];
+
 fn root_of(m: &Value) -> Option<String> {
-    ["partOf", "inResponseTo"]
+    THREAD_LINKS
         .iter()
         .filter_map(|el| m[*el].as_array())
         .flatten()
@@ -128,110 +133,231 @@ fn from_patient(m: &Value, patient: &str) -> bool {
         .is_none_or(|r| r == format!("Patient/{patient}") || r.starts_with("RelatedPerson/"))
 }
 
-/// Who wrote it: the reference's display, else the name of the Practitioner
-/// it points at (servers and the team's tools often send only the reference).
-fn sender_name(store: &Store, m: &Value) -> Result<Option<String>> {
-    if let Some(display) = m["sender"]["display"].as_str() {
-        return Ok(Some(display.to_owned()));
-    }
-    let Some(id) = m["sender"]["reference"]
-        .as_str()
-        .and_then(|r| r.strip_prefix("Practitioner/"))
-    else {
-        return Ok(None);
-    };
-    Ok(store
-        .get(ResourceType::Practitioner, id)?
-        .and_then(|p| {
-            serde_json::from_value::<Vec<carecycle_fhir::HumanName>>(p["name"].clone()).ok()
+/// What building many message views shares: the send states of the
+/// patient's messages (one query) and the team members' names (each read once).
+struct Views<'a> {
+    store: &'a Store,
+    patient: &'a str,
+    states: HashMap<String, (ItemState, Option<String>)>,
+    names: HashMap<String, Option<String>>,
+}
+
+impl<'a> Views<'a> {
+    fn new(store: &'a Store, patient: &'a str) -> Result<Views<'a>> {
+        Ok(Views {
+            store,
+            patient,
+            states: outbox::states_of(store.connection_ref(), ResourceType::Communication)?,
+            names: HashMap::new(),
         })
-        .and_then(|names| carecycle_fhir::preferred_name(&names)))
-}
-
-fn message_view(store: &Store, m: &Value, patient: &str) -> Result<MessageView> {
-    let id = m["id"].as_str().unwrap_or_default().to_owned();
-    let from_me = from_patient(m, patient);
-    // Only what the patient wrote is "waiting to send"; the read mark queued
-    // on the team's message is not theirs to worry about.
-    let state = if from_me {
-        outbox::state_of(store.connection_ref(), ResourceType::Communication, &id)?
-    } else {
-        None
-    };
-    Ok(MessageView {
-        id: format!("Communication/{id}"),
-        from_me,
-        sender: sender_name(store, m)?,
-        sent: m["sent"].as_str().map(str::to_owned),
-        text: text_of(m),
-        state: state.as_ref().map_or(ItemState::Sent, |(s, _)| *s),
-        retrying: matches!(state, Some((ItemState::Pending, Some(_)))),
-        server_said: state.and_then(|(s, e)| (s == ItemState::Failed).then_some(e).flatten()),
-        attachments: attachments_of(m),
-        unread: !from_me && m.get("received").is_none(),
-    })
-}
-
-/// Every thread, the one with the newest message first.
-pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<ThreadView>> {
-    let all = store.all(ResourceType::Communication)?;
-    let tasks = store.all(ResourceType::Task)?;
-    let mut by_root: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for m in &all {
-        let id = m["id"].as_str().unwrap_or_default().to_owned();
-        by_root.entry(root_of(m).unwrap_or(id)).or_default().push(m);
     }
-    let mut out = Vec::new();
-    for (root, mut list) in by_root {
-        list.sort_by(|a, b| a["sent"].as_str().cmp(&b["sent"].as_str()));
-        let Some(first) = list
-            .iter()
-            .find(|m| m["id"] == root.as_str())
-            .or(list.first())
+
+    /// Who wrote it: the reference's display, else the name of the Practitioner
+    /// it points at (servers and the team's tools often send only the reference).
+    fn sender_name(&mut self, m: &Value) -> Result<Option<String>> {
+        if let Some(display) = m["sender"]["display"].as_str() {
+            return Ok(Some(display.to_owned()));
+        }
+        let Some(id) = m["sender"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Practitioner/"))
         else {
-            continue;
+            return Ok(None);
         };
-        let reply = tasks.iter().find(|t| {
-            t["focus"]["reference"] == format!("Communication/{root}")
-                && carecycle_fhir::task_kind(t) == Some("reply")
-        });
-        let waiting = reply.filter(|t| {
-            matches!(
-                t["status"].as_str(),
-                Some("requested" | "received" | "accepted" | "in-progress")
-            )
-        });
-        let due = waiting
-            .and_then(|t| t["restriction"]["period"]["end"].as_str())
-            .map(str::to_owned);
-        let overdue = due
-            .as_deref()
-            .and_then(|d| FhirDateTime::parse(d).ok())
-            .is_some_and(|d| d.start_instant(&TimeZone::UTC) < now);
-        let messages = list
-            .iter()
-            .map(|m| message_view(store, m, patient))
-            .collect::<Result<Vec<_>>>()?;
-        let kind = carecycle_fhir::message_kind(first).to_owned();
-        out.push(ThreadView {
-            id: format!("Communication/{root}"),
-            subject: first["topic"]["text"].as_str().map(str::to_owned),
-            kind,
-            answered_by: waiting
-                .and_then(|t| t["owner"]["display"].as_str())
-                .map(str::to_owned),
-            reply_due: due,
-            overdue,
-            unread: messages.iter().filter(|m| m.unread).count() as u32,
-            last_sent: list
-                .last()
-                .and_then(|m| m["sent"].as_str())
-                .map(str::to_owned),
-            messages,
-        });
+        if let Some(name) = self.names.get(id) {
+            return Ok(name.clone());
+        }
+        let name = self
+            .store
+            .get(ResourceType::Practitioner, id)?
+            .and_then(|p| {
+                serde_json::from_value::<Vec<carecycle_fhir::HumanName>>(p["name"].clone()).ok()
+            })
+            .and_then(|names| carecycle_fhir::preferred_name(&names));
+        self.names.insert(id.to_owned(), name.clone());
+        Ok(name)
     }
+
+    fn message(&mut self, m: &Value) -> Result<MessageView> {
+        let id = m["id"].as_str().unwrap_or_default().to_owned();
+        let from_me = from_patient(m, self.patient);
+        // Only what the patient wrote is "waiting to send"; the read mark queued
+        // on the team's message is not theirs to worry about.
+        let state = if from_me {
+            self.states.get(&id).cloned()
+        } else {
+            None
+        };
+        Ok(MessageView {
+            id: format!("Communication/{id}"),
+            from_me,
+            sender: self.sender_name(m)?,
+            sent: m["sent"].as_str().map(str::to_owned),
+            text: text_of(m),
+            state: state.as_ref().map_or(ItemState::Sent, |(s, _)| *s),
+            retrying: matches!(state, Some((ItemState::Pending, Some(_)))),
+            server_said: state.and_then(|(s, e)| (s == ItemState::Failed).then_some(e).flatten()),
+            attachments: attachments_of(m),
+            unread: is_unread(m, self.patient),
+        })
+    }
+}
+
+/// Every thread, the one with the newest message first, as the list shows
+/// them: nothing is built of their messages but what the list says.
+pub fn thread_list(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<ThreadSummary>> {
+    let mut out: Vec<ThreadSummary> = Threads::read(store)?
+        .each(patient, now)
+        .map(|(summary, _)| summary)
+        .collect();
     out.sort_by(|a, b| b.last_sent.cmp(&a.last_sent));
     Ok(out)
+}
+
+/// Every thread with every message, the one with the newest message first.
+pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<ThreadView>> {
+    let threads = Threads::read(store)?;
+    let mut views = Views::new(store, patient)?;
+    let mut out = threads
+        .each(patient, now)
+        .map(|(summary, list)| {
+            Ok(ThreadView {
+                summary,
+                messages: list
+                    .iter()
+                    .map(|m| views.message(m))
+                    .collect::<Result<_>>()?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by(|a, b| b.summary.last_sent.cmp(&a.summary.last_sent));
+    Ok(out)
+}
+
+/// One thread (`Communication/{id}` of its first message) with every message;
+/// None when this device has no such thread.
+pub fn thread(
+    store: &Store,
+    patient: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<ThreadView>> {
+    let Some(root) = id.strip_prefix("Communication/") else {
+        return Ok(None);
+    };
+    // Only this thread's messages and the tasks about it are read.
+    let threads = Threads {
+        messages: store.pointing_to(ResourceType::Communication, root, &THREAD_LINKS)?,
+        tasks: store.all_where(ResourceType::Task, "$.focus.reference", id)?,
+    };
+    let Some((summary, list)) = threads.each(patient, now).find(|(s, _)| s.id == id) else {
+        return Ok(None);
+    };
+    let mut views = Views::new(store, patient)?;
+    let messages = list
+        .iter()
+        .map(|m| views.message(m))
+        .collect::<Result<_>>()?;
+    Ok(Some(ThreadView { summary, messages }))
+}
+
+/// The record's messages grouped by thread, and the team's reply owed on each.
+struct Threads {
+    messages: Vec<Value>,
+    tasks: Vec<Value>,
+}
+
+/// What of a message the list of threads reads (attachments' bytes stay in the store).
+const LISTED: [&str; 9] = [
+    "id",
+    "sent",
+    "topic",
+    "category",
+    "partOf",
+    "inResponseTo",
+    "sender",
+    "received",
+    "payload",
+];
+/// What of a Task the list of threads reads (its reply owed).
+const TASK_LISTED: [&str; 6] = ["id", "code", "focus", "status", "owner", "restriction"];
+
+impl Threads {
+    fn read(store: &Store) -> Result<Threads> {
+        Ok(Threads {
+            messages: store.all_with(ResourceType::Communication, &LISTED)?,
+            tasks: store.all_with(ResourceType::Task, &TASK_LISTED)?,
+        })
+    }
+
+    /// Each thread's summary and its messages, oldest first.
+    fn each<'a>(
+        &'a self,
+        patient: &'a str,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (ThreadSummary, Vec<&'a Value>)> + 'a {
+        // The team's reply owed on each thread, by the thread it is about.
+        let mut replies: HashMap<&str, &Value> = HashMap::new();
+        for t in self
+            .tasks
+            .iter()
+            .filter(|t| carecycle_fhir::task_kind(t) == Some("reply"))
+        {
+            if let Some(root) = t["focus"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Communication/"))
+            {
+                replies.entry(root).or_insert(t);
+            }
+        }
+        let mut by_root: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+        for m in &self.messages {
+            let id = m["id"].as_str().unwrap_or_default().to_owned();
+            by_root.entry(root_of(m).unwrap_or(id)).or_default().push(m);
+        }
+        by_root.into_iter().filter_map(move |(root, mut list)| {
+            list.sort_by(|a, b| a["sent"].as_str().cmp(&b["sent"].as_str()));
+            let first = *list
+                .iter()
+                .find(|m| m["id"] == root.as_str())
+                .or(list.first())?;
+            let waiting = replies.get(root.as_str()).copied().filter(|t| {
+                matches!(
+                    t["status"].as_str(),
+                    Some("requested" | "received" | "accepted" | "in-progress")
+                )
+            });
+            let due = waiting
+                .and_then(|t| t["restriction"]["period"]["end"].as_str())
+                .map(str::to_owned);
+            let overdue = due
+                .as_deref()
+                .and_then(|d| FhirDateTime::parse(d).ok())
+                .is_some_and(|d| d.start_instant(&TimeZone::UTC) < now);
+            let summary = ThreadSummary {
+                id: format!("Communication/{root}"),
+                subject: first["topic"]["text"].as_str().map(str::to_owned),
+                kind: carecycle_fhir::message_kind(first).to_owned(),
+                answered_by: waiting
+                    .and_then(|t| t["owner"]["display"].as_str())
+                    .map(str::to_owned),
+                reply_due: due,
+                overdue,
+                unread: list.iter().filter(|m| is_unread(m, patient)).count() as u32,
+                last_sent: list
+                    .last()
+                    .and_then(|m| m["sent"].as_str())
+                    .map(str::to_owned),
+                preview: list.last().map(|m| text_of(m)).filter(|t| !t.is_empty()),
+            };
+            Some((summary, list))
+        })
+    }
+}
+
+/// A message from the team the patient has not opened yet.
+fn is_unread(m: &Value, patient: &str) -> bool {
+    !from_patient(m, patient) && m.get("received").is_none()
 }
 
 /// Marks the team's messages in a thread as read: `Communication.received`
@@ -597,7 +723,7 @@ mod tests {
         };
         send(&mut s, "p1", &reply, now()).unwrap();
         assert_eq!(
-            threads(&s, "p1", now()).unwrap()[0].unread,
+            thread_list(&s, "p1", now()).unwrap()[0].unread,
             1,
             "my own reply is not unread"
         );
@@ -606,7 +732,25 @@ mod tests {
             1
         );
         let t = &threads(&s, "p1", now()).unwrap()[0];
-        assert_eq!(t.unread, 0);
+        assert_eq!(t.summary.unread, 0);
+        // The list says what the full threads say, and one thread is the same
+        // as it is among all of them.
+        assert_eq!(
+            thread_list(&s, "p1", now()).unwrap(),
+            threads(&s, "p1", now())
+                .unwrap()
+                .into_iter()
+                .map(|t| t.summary)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            thread(&s, "p1", "Communication/t1", now())
+                .unwrap()
+                .as_ref(),
+            Some(t)
+        );
+        assert_eq!(thread(&s, "p1", "Communication/nope", now()).unwrap(), None);
+        assert_eq!(t.summary.preview.as_deref(), Some("Better, thanks"));
         // The read mark waits in the outbox, but the team's message is not the
         // patient's to send: it never reads "waiting to send".
         let theirs = t.messages.iter().find(|m| !m.from_me).unwrap();

@@ -71,21 +71,21 @@ pub fn candidates(
             .iter()
             .filter(|m| !m.from_me && m.state == crate::outbox::ItemState::Sent)
         {
-            let (title, body) = match (&m.sender, detailed) {
-                (Some(who), true) => (
-                    say(lang, Phrase::MessageFrom { who }),
-                    say(
-                        lang,
-                        Phrase::About {
-                            subject: &thread
-                                .subject
-                                .clone()
-                                .unwrap_or_else(|| words::kind_label(lang, &thread.kind)),
-                        },
+            let (title, body) =
+                match (&m.sender, detailed) {
+                    (Some(who), true) => (
+                        say(lang, Phrase::MessageFrom { who }),
+                        say(
+                            lang,
+                            Phrase::About {
+                                subject: &thread.summary.subject.clone().unwrap_or_else(|| {
+                                    words::kind_label(lang, &thread.summary.kind)
+                                }),
+                            },
+                        ),
                     ),
-                ),
-                _ => (private(), say(lang, Phrase::NewMessage)),
-            };
+                    _ => (private(), say(lang, Phrase::NewMessage)),
+                };
             out.push(Notice {
                 key: format!("message:{}", m.id),
                 kind: NoticeKind::Message,

@@ -26,6 +26,7 @@ use carecycle_fhir::{CLIENT_ID_SYSTEM, ResourceType};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Where an item the patient created stands (what the UI shows beside it).
@@ -389,6 +390,38 @@ pub fn state_of(
         )
         .optional()?
         .and_then(|(s, e)| ItemState::parse(&s).map(|s| (s, e))))
+}
+
+/// [`state_of`] for every resource of type `t` at once (one query, for a
+/// screen that shows many): by local id and by server id.
+pub fn states_of(
+    conn: &Connection,
+    t: ResourceType,
+) -> Result<HashMap<String, (ItemState, Option<String>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT local_id, server_id, state, last_error FROM outbox WHERE type = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![t.as_str()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut out = HashMap::new();
+    // In order of seq: the newest entry for an id is the one that stays.
+    for row in rows {
+        let (local, server, state, error) = row?;
+        let Some(state) = ItemState::parse(&state) else {
+            continue;
+        };
+        if let Some(server) = server {
+            out.insert(server, (state, error.clone()));
+        }
+        out.insert(local, (state, error));
+    }
+    Ok(out)
 }
 
 /// Makes failed entries pending again and lets waiting ones go now (the patient pressed "retry" or "send them first").

@@ -187,6 +187,66 @@ impl Store {
             .collect()
     }
 
+    /// The resources of type `t` that are `Type/id` itself or point to it
+    /// from an element listed in `elements` (each a top-level array of
+    /// References, e.g. `partOf`): found by SQLite, so only those are parsed.
+    pub fn pointing_to(&self, t: ResourceType, id: &str, elements: &[&str]) -> Result<Vec<Value>> {
+        let reference = format!("{}/{id}", t.as_str());
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT content FROM resource WHERE type = ?1 AND (id = ?2 OR EXISTS (
+                 SELECT 1 FROM json_each(resource.content, ?3) WHERE json_extract(value, '$.reference') = ?4))
+             ORDER BY id",
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        for element in elements {
+            let path = format!("$.{element}");
+            let rows = stmt.query_map(params![t.as_str(), id, path, reference], |r| {
+                r.get::<_, String>(0)
+            })?;
+            for row in rows {
+                let value: Value = serde_json::from_str(&row?)?;
+                if seen.insert(value["id"].as_str().unwrap_or_default().to_owned()) {
+                    out.push(value);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every resource of type `t`, with only its top-level `elements`: SQLite
+    /// picks them out, so a list of a year of messages parses what it shows
+    /// and not every attachment's bytes.
+    pub fn all_with(&self, t: ResourceType, elements: &[&str]) -> Result<Vec<Value>> {
+        // `->` keeps each element's JSON; json_patch leaves out the absent ones.
+        let picked = elements
+            .iter()
+            .map(|e| {
+                debug_assert!(e.chars().all(|c| c.is_ascii_alphanumeric()));
+                format!("'{e}', content -> '$.{e}'")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT json_patch('{{}}', json_object({picked})) FROM resource WHERE type = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([t.as_str()], |r| r.get::<_, String>(0))?;
+        rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
+            .collect()
+    }
+
+    /// The resources of type `t` whose value at the JSON `path` (one value,
+    /// e.g. `$.focus.reference`) is `value`: found by SQLite, so only those
+    /// are parsed.
+    pub fn all_where(&self, t: ResourceType, path: &str, value: &str) -> Result<Vec<Value>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT content FROM resource WHERE type = ?1 AND json_extract(content, ?2) = ?3 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![t.as_str(), path, value], |r| r.get::<_, String>(0))?;
+        rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
+            .collect()
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn

@@ -131,7 +131,7 @@ const NOT_SEEDED: &str = "'QuestionnaireResponse/' || id NOT IN \
 async fn written_offline_arrives_exactly_once_on_reconnect() {
     let r = rig().await;
     let threads = r.core.messages(&r.profile).await.unwrap();
-    let existing = threads[0].id.clone();
+    let existing = threads[0].summary.id.clone();
 
     r.proxy.set(Fault::Offline);
     let a = r
@@ -166,7 +166,7 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
     assert!(a.starts_with("Communication/local-"));
     // Shown at once, as pending, offline.
     let threads = r.core.messages(&r.profile).await.unwrap();
-    let mine = threads.iter().find(|t| t.id == root).unwrap();
+    let mine = threads.iter().find(|t| t.summary.id == root).unwrap();
     assert_eq!(mine.messages.len(), 2);
     assert!(mine.messages.iter().all(|m| m.state == ItemState::Pending));
     let err = r.core.sync(&r.profile).await;
@@ -193,13 +193,13 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
     let threads = r.core.messages(&r.profile).await.unwrap();
     let question = threads
         .iter()
-        .find(|t| t.kind == "clinical" && t.subject.is_none())
+        .find(|t| t.summary.kind == "clinical" && t.summary.subject.is_none())
         .unwrap();
-    assert!(!question.id.contains("local-"));
+    assert!(!question.summary.id.contains("local-"));
     assert_eq!(question.messages.len(), 2);
     assert!(question.messages.iter().all(|m| m.state == ItemState::Sent));
     assert_eq!(
-        question.answered_by.as_deref(),
+        question.summary.answered_by.as_deref(),
         Some("Priya Raman, RN (Nurse navigator)")
     );
     // Searchable as soon as written, and once after it was sent.
@@ -510,7 +510,7 @@ async fn everything_reads_offline_after_one_sync() {
     assert!(
         threads
             .iter()
-            .any(|t| t.answered_by.is_some() && t.reply_due.is_some()),
+            .any(|t| t.summary.answered_by.is_some() && t.summary.reply_due.is_some()),
         "who answers and by when, offline"
     );
 }

@@ -128,10 +128,11 @@ export async function signedInApp(
     before = async () => {},
     choosing = async () => {},
     server = null,
+    seed = 'demo',
   } = {},
 ) {
   // `server` ({ label, fhirBase }): another FHIR server to sign in to, instead of a seeded back end.
-  const backend = server ? null : await startBackend();
+  const backend = server ? null : await startBackend({ seed });
   if (backend) t.after(backend.stop);
   const { label, fhirBase } = server ?? { label: 'Riverside Knee & Hip Unit (demo)', fhirBase: backend.fhirBase };
   const appEnv = {

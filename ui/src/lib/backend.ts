@@ -25,6 +25,7 @@ import type {
   SyncReport,
   SyncStatus,
   TeamMemberDetail,
+  ThreadSummary,
   ThreadView,
   TimelineView,
   TodayScreen,
@@ -43,7 +44,10 @@ export interface Backend {
   syncNow(profileId: string): Promise<SyncReport>;
   /** Everything the Today screen shows, in one call. */
   todayScreen(profileId: string): Promise<TodayScreen>;
-  messages(profileId: string): Promise<ThreadView[]>;
+  /** The list of threads, newest first (no messages: see `thread`). */
+  threads(profileId: string): Promise<ThreadSummary[]>;
+  /** One thread with every message. */
+  thread(profileId: string, thread: string): Promise<ThreadView>;
   /** The kinds of message a patient can start, in the order to offer them. */
   messageKinds(): Promise<MessageKindOption[]>;
   /**
@@ -108,7 +112,8 @@ export const tauriBackend: Backend = {
   signOut: (profileId) => invoke<void>('sign_out', { profileId }),
   syncNow: (profileId) => invoke<SyncReport>('sync_now', { profileId }),
   todayScreen: (profileId) => invoke<TodayScreen>('today_screen', { profileId }),
-  messages: (profileId) => invoke<ThreadView[]>('messages', { profileId }),
+  threads: (profileId) => invoke<ThreadSummary[]>('threads', { profileId }),
+  thread: (profileId, thread) => invoke<ThreadView>('thread', { profileId, thread }),
   messageKinds: () => invoke<MessageKindOption[]>('message_kinds'),
   sendMessage: (profileId, message) => invoke<string>('send_message', { profileId, message }),
   markThreadRead: (profileId, thread) => invoke<number>('mark_thread_read', { profileId, thread }),

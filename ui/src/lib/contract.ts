@@ -171,7 +171,7 @@ serverSaid: string | null, attachments: Array<AttachmentView>,
  */
 unread: boolean, };
 
-export type ThreadView = { id: string, 
+export type ThreadSummary = { id: string, 
 /**
  * What the thread is about, as its first message says; None when it says
  * nothing (the UI names the thread by its kind, in the patient's language).
@@ -196,7 +196,42 @@ overdue: boolean, lastSent: string | null,
 /**
  * Messages from the team not yet read.
  */
-unread: number, messages: Array<MessageView>, };
+unread: number, 
+/**
+ * The newest message's text, for the list.
+ */
+preview: string | null, };
+
+export type ThreadView = { messages: Array<MessageView>, id: string, 
+/**
+ * What the thread is about, as its first message says; None when it says
+ * nothing (the UI names the thread by its kind, in the patient's language).
+ */
+subject: string | null, 
+/**
+ * clinical, scheduling, medications, billing or other.
+ */
+kind: string, 
+/**
+ * Who will answer (name and role), while a reply is awaited.
+ */
+answeredBy: string | null, 
+/**
+ * When the reply is due (RFC 3339), while a reply is awaited.
+ */
+replyDue: string | null, 
+/**
+ * The reply is late.
+ */
+overdue: boolean, lastSent: string | null, 
+/**
+ * Messages from the team not yet read.
+ */
+unread: number, 
+/**
+ * The newest message's text, for the list.
+ */
+preview: string | null, };
 
 export type SyncStatus = { lastSynced: string | null, pending: number, failed: number, conflicts: number, };
 

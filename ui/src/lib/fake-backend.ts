@@ -74,9 +74,13 @@ export function fakeBackend(options: FakeOptions = {}): Backend & { calls: strin
         lockMinutes: Math.max(1, Math.ceil(lock.timeoutSeconds / 60)),
       };
     },
-    messages: async (id) => {
-      calls.push(`messages ${id}`);
+    threads: async (id) => {
+      calls.push(`threads ${id}`);
       return [];
+    },
+    thread: async (id, thread) => {
+      calls.push(`thread ${id} ${thread}`);
+      throw { code: 'notFound', message: 'not on this device' };
     },
     sendMessage: async (id, m) => {
       // The core's refusal of an empty message, as it crosses the boundary.
