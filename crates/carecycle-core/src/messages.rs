@@ -245,10 +245,18 @@ pub fn thread(
     let Some(root) = id.strip_prefix("Communication/") else {
         return Ok(None);
     };
+    // A thread started on this device is known by its local id until the
+    // server gives its first message one: either finds it.
+    let sent_as = match store.get(ResourceType::Communication, root)? {
+        Some(_) => None,
+        None => outbox::server_id_of(store.connection_ref(), "Communication", root)?,
+    };
+    let root = sent_as.as_deref().unwrap_or(root);
+    let id = format!("Communication/{root}");
     // Only this thread's messages and the tasks about it are read.
     let threads = Threads {
         messages: store.pointing_to(ResourceType::Communication, root, &THREAD_LINKS)?,
-        tasks: store.all_where(ResourceType::Task, "$.focus.reference", id)?,
+        tasks: store.all_where(ResourceType::Task, "$.focus.reference", &id)?,
     };
     let Some((summary, list)) = threads.each(patient, now).find(|(s, _)| s.id == id) else {
         return Ok(None);

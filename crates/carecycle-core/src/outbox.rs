@@ -424,6 +424,15 @@ pub fn states_of(
     Ok(out)
 }
 
+/// The id the server gave what was created here as `local_id`, once sent.
+pub fn server_id_of(conn: &Connection, t: &str, local_id: &str) -> Result<Option<String>> {
+    let server: Option<Option<String>> = conn
+        .prepare_cached("SELECT server_id FROM outbox WHERE type = ?1 AND local_id = ?2")?
+        .query_row(params![t, local_id], |row| row.get(0))
+        .optional()?;
+    Ok(server.flatten())
+}
+
 /// Makes failed entries pending again and lets waiting ones go now (the patient pressed "retry" or "send them first").
 pub fn retry_all(conn: &Connection) -> Result<usize> {
     // Asked by the person: what waits out a backoff goes now too.
@@ -448,14 +457,7 @@ fn resolve_local_references(conn: &Connection, body: &mut Value) -> Result<bool>
                         && let Value::String(r) = x
                         && let Some((t, local)) = r.split_once("/local-")
                     {
-                        let server: Option<Option<String>> = conn
-                            .query_row(
-                                "SELECT server_id FROM outbox WHERE type = ?1 AND local_id = ?2",
-                                params![t, format!("local-{local}")],
-                                |row| row.get(0),
-                            )
-                            .optional()?;
-                        match server.flatten() {
+                        match server_id_of(conn, t, &format!("local-{local}"))? {
                             Some(id) => *r = format!("{t}/{id}"),
                             None => *ok = false,
                         }

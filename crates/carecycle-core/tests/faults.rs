@@ -202,6 +202,10 @@ async fn written_offline_arrives_exactly_once_on_reconnect() {
         question.summary.answered_by.as_deref(),
         Some("Priya Raman, RN (Nurse navigator)")
     );
+    // The screen that opened the question by its local id still finds it.
+    let opened = r.core.thread(&r.profile, root.clone()).await.unwrap();
+    assert_eq!(opened.summary.id, question.summary.id);
+    assert_eq!(&opened, question);
     // Searchable as soon as written, and once after it was sent.
     let hits = r
         .core
