@@ -386,6 +386,13 @@ pub const POLICY: &[Row] = &[
     },
     Row {
         role: Team,
+        types: Types::Only(T::HealthcareService),
+        ops: WRITES,
+        rule: Rule::Allow(Reach::OwnUnit),
+        why: "a unit writes only its own services (their hours)",
+    },
+    Row {
+        role: Team,
         types: Types::Only(T::PractitionerRole),
         ops: WRITES,
         rule: Rule::Allow(Reach::OwnUnit),
@@ -565,6 +572,7 @@ fn of_unit(t: ResourceType, id: &str, content: &Value, org: &str, facts: &dyn Fa
     match t {
         ResourceType::Organization => id == org,
         ResourceType::PractitionerRole => references(content, "organization") == [unit.as_str()],
+        ResourceType::HealthcareService => references(content, "providedBy") == [unit.as_str()],
         ResourceType::EpisodeOfCare | ResourceType::CareTeam => {
             let managing = references(content, "managingOrganization");
             !managing.is_empty() && managing.iter().all(|r| *r == unit)
@@ -772,7 +780,7 @@ pub fn markdown() -> String {
     out.push_str(
         "\n*record*: inside the records the role reaches (a patient: their own; a family member: the areas \
          shared now, and the patient's name while any is; the care team: patients their unit has a current \
-         EpisodeOfCare with). *own unit*: the unit's Organization, PractitionerRoles, Practitioners, and the \
+         EpisodeOfCare with). *own unit*: the unit's Organization, HealthcareServices, PractitionerRoles, Practitioners, and the \
          EpisodesOfCare and CareTeams it manages. *as author*: with the caller as `Communication.sender` / \
          `QuestionnaireResponse.author` (filled in with the caller when absent). Anything else is refused with 403 and an OperationOutcome naming the rule.\n",
     );

@@ -43,16 +43,37 @@ pub struct ReplyPolicy {
 #[derive(Debug, Clone)]
 pub struct BusinessCalendar {
     pub tz: TimeZone,
+    /// The days of the week the unit is open.
+    pub days: Vec<Weekday>,
     pub open: Time,
     pub close: Time,
-    /// Weekdays on which the unit is closed (holidays).
+    /// Days on which the unit is closed (holidays).
     pub closed_days: Vec<Date>,
 }
 
+/// Monday to Friday.
+const WORKING_WEEK: [Weekday; 5] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+];
+
+/// R4's days-of-week codes (HealthcareService.availableTime.daysOfWeek).
+const DAY_CODES: [(Weekday, &str); 7] = [
+    (Weekday::Monday, "mon"),
+    (Weekday::Tuesday, "tue"),
+    (Weekday::Wednesday, "wed"),
+    (Weekday::Thursday, "thu"),
+    (Weekday::Friday, "fri"),
+    (Weekday::Saturday, "sat"),
+    (Weekday::Sunday, "sun"),
+];
+
 impl BusinessCalendar {
     pub fn is_business_day(&self, day: Date) -> bool {
-        !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
-            && !self.closed_days.contains(&day)
+        self.days.contains(&day.weekday()) && !self.closed_days.contains(&day)
     }
 
     fn next_business_day(&self, day: Date) -> Date {
@@ -124,8 +145,10 @@ pub fn policies(org: &Value) -> Vec<ReplyPolicy> {
         .collect()
 }
 
-/// An Organization's business calendar (Monday to Friday, 08:00–17:00 in UTC
-/// when it declares nothing).
+/// An Organization's business calendar as CareCycle's extensions on it say
+/// (its time zone; its hours in records written before the unit's
+/// HealthcareService held them): Monday to Friday, 08:00–17:00 in UTC when it
+/// declares nothing.
 pub fn calendar(org: &Value) -> BusinessCalendar {
     let tz = extensions(org, EXT_TIME_ZONE)
         .find_map(|e| e.get("valueCode")?.as_str())
@@ -147,20 +170,105 @@ pub fn calendar(org: &Value) -> BusinessCalendar {
         .collect();
     BusinessCalendar {
         tz,
+        days: WORKING_WEEK.to_vec(),
         open: time("open", Time::constant(8, 0, 0, 0)),
         close: time("close", Time::constant(17, 0, 0, 0)),
         closed_days,
     }
 }
 
-/// The Organization extensions that declare a policy and calendar (for seed data and the team CLI).
-pub fn policy_extensions(
-    policies: &[ReplyPolicy],
-    tz: &str,
+/// A unit's business calendar: its hours and closed days as R4 says them, on
+/// the unit's HealthcareService (`availableTime`, `notAvailable`), over what
+/// its Organization says ([`calendar`]: the time zone, which R4 has no element
+/// for).
+pub fn unit_calendar(conn: &Connection, org: &Stored) -> Result<BusinessCalendar, StoreError> {
+    let mut cal = calendar(&org.content);
+    let service: Option<String> = conn
+        .prepare_cached(
+            "SELECT content FROM resource WHERE type = 'HealthcareService' AND deleted = 0
+               AND json_extract(content, '$.providedBy.reference') = ?1
+               AND coalesce(json_extract(content, '$.active'), 1) = 1
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row([format!("Organization/{}", org.id)], |r| r.get(0))
+        .optional()?;
+    let Some(service) = service.and_then(|s| serde_json::from_str::<Value>(&s).ok()) else {
+        return Ok(cal);
+    };
+    if let Some(hours) = service["availableTime"].as_array().and_then(|a| a.first()) {
+        let days: Vec<Weekday> = hours["daysOfWeek"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| DAY_CODES.iter().find(|(_, c)| d == *c).map(|(w, _)| *w))
+            .collect();
+        if !days.is_empty() {
+            cal.days = days;
+        }
+        let time = |key: &str| hours[key].as_str().and_then(|t| t.parse::<Time>().ok());
+        if hours["allDay"] == true {
+            (cal.open, cal.close) = (Time::MIN, Time::MAX);
+        } else if let (Some(open), Some(close)) =
+            (time("availableStartTime"), time("availableEndTime"))
+        {
+            (cal.open, cal.close) = (open, close);
+        }
+    }
+    for closed in service["notAvailable"].as_array().into_iter().flatten() {
+        let day = |key: &str| {
+            closed["during"][key]
+                .as_str()
+                .and_then(|d| d.get(..10)?.parse::<Date>().ok())
+        };
+        if let Some(start) = day("start") {
+            let end = day("end").unwrap_or(start);
+            let mut d = start;
+            // A closure longer than a year is a data error, not a loop.
+            for _ in 0..366 {
+                if d > end {
+                    break;
+                }
+                cal.closed_days.push(d);
+                d = d.tomorrow().unwrap_or(end);
+            }
+        }
+    }
+    Ok(cal)
+}
+
+/// The unit's HealthcareService that holds its hours and closed days (seed data
+/// and the team CLI), as R4 says them.
+pub fn hours_service(
+    org_id: &str,
+    name: &str,
     open: &str,
     close: &str,
     closed_days: &[Date],
-) -> Vec<Value> {
+) -> Value {
+    let mut service = json!({
+        "resourceType": "HealthcareService",
+        "active": true,
+        "providedBy": {"reference": format!("Organization/{org_id}"), "display": name},
+        "name": format!("{name}: care team messages"),
+        "availableTime": [{
+            "daysOfWeek": WORKING_WEEK.iter().filter_map(|w| DAY_CODES.iter().find(|(d, _)| d == w).map(|(_, c)| *c)).collect::<Vec<_>>(),
+            "availableStartTime": open,
+            "availableEndTime": close
+        }],
+    });
+    let closed: Vec<Value> = closed_days
+        .iter()
+        .map(|d| json!({"description": "Closed", "during": {"start": d.to_string(), "end": d.to_string()}}))
+        .collect();
+    if !closed.is_empty() {
+        service["notAvailable"] = json!(closed);
+    }
+    service
+}
+
+/// The Organization extensions that declare a reply policy and the unit's time
+/// zone (for seed data and the team CLI).
+pub fn policy_extensions(policies: &[ReplyPolicy], tz: &str) -> Vec<Value> {
     let mut out: Vec<Value> = policies
         .iter()
         .map(|p| {
@@ -171,16 +279,6 @@ pub fn policy_extensions(
             ]})
         })
         .collect();
-    let mut hours = vec![
-        json!({"url": "open", "valueTime": open}),
-        json!({"url": "close", "valueTime": close}),
-    ];
-    hours.extend(
-        closed_days
-            .iter()
-            .map(|d| json!({"url": "closedDay", "valueDate": d.to_string()})),
-    );
-    out.push(json!({"url": EXT_BUSINESS_HOURS, "extension": hours}));
     out.push(json!({"url": EXT_TIME_ZONE, "valueCode": tz}));
     out
 }
@@ -311,7 +409,7 @@ pub fn after_patient_message(
         .and_then(|s| carecycle_fhir::time::FhirDateTime::parse(s).ok())
         .map(|d| d.start_instant(&TimeZone::UTC))
         .unwrap_or_else(|| stamper.clock().now());
-    let due = calendar(&org.content).reply_due(sent, policy.business_days);
+    let due = unit_calendar(tx, &org)?.reply_due(sent, policy.business_days);
     let owner = role_holder(tx, &org.id, &policy.role)?;
     let label = MESSAGE_KINDS
         .iter()
@@ -374,6 +472,7 @@ mod tests {
     fn chicago() -> BusinessCalendar {
         BusinessCalendar {
             tz: TimeZone::get("America/Chicago").unwrap(),
+            days: WORKING_WEEK.to_vec(),
             open: Time::constant(8, 0, 0, 0),
             close: Time::constant(17, 0, 0, 0),
             closed_days: vec![Date::constant(2026, 11, 26)], // Thanksgiving
@@ -405,6 +504,74 @@ mod tests {
         assert_eq!(due("2026-11-28T09:00", 0), "2026-11-30T17:00:00");
         // Two business days across the holiday.
         assert_eq!(due("2026-11-25T09:00", 2), "2026-11-30T17:00:00");
+    }
+
+    /// The unit's hours and closed days are read where R4 puts them (its
+    /// HealthcareService), and from CareCycle's extension on records written
+    /// before; the time zone stays on the Organization.
+    #[test]
+    fn hours_come_from_the_healthcare_service_and_older_records_still_work() {
+        use carecycle_fhir::time::FixedClock;
+        let db = crate::store::Db::open_in_memory().unwrap();
+        let clock = std::sync::Arc::new(FixedClock::new("2026-11-22T10:00:00Z".parse().unwrap()));
+        let stamper = Stamper::new(clock, &db).unwrap();
+        let thanksgiving = Date::constant(2026, 11, 26);
+        let mut legacy = json!({"resourceType": "Organization", "name": "Old unit",
+            "extension": policy_extensions(&[], "America/Chicago")});
+        legacy["extension"].as_array_mut().unwrap().push(
+            json!({"url": EXT_BUSINESS_HOURS, "extension": [
+            {"url": "open", "valueTime": "09:00:00"}, {"url": "close", "valueTime": "16:00:00"},
+            {"url": "closedDay", "valueDate": "2026-11-26"}]}),
+        );
+        let (old, new) = db
+            .with(|c| {
+                let tx = c.transaction()?;
+                let old = store::write(
+                    &tx,
+                    &stamper,
+                    ResourceType::Organization,
+                    "old",
+                    legacy,
+                    None,
+                )?;
+                let org = json!({"resourceType": "Organization", "name": "New unit",
+                    "extension": policy_extensions(&[], "America/Chicago")});
+                let new =
+                    store::write(&tx, &stamper, ResourceType::Organization, "new", org, None)?;
+                let mut service =
+                    hours_service("new", "New unit", "07:30:00", "18:00:00", &[thanksgiving]);
+                service["availableTime"][0]["daysOfWeek"] =
+                    json!(["mon", "tue", "wed", "thu", "fri", "sat"]);
+                store::write(
+                    &tx,
+                    &stamper,
+                    ResourceType::HealthcareService,
+                    "hours",
+                    service,
+                    None,
+                )?;
+                tx.commit()?;
+                Ok::<_, StoreError>((old, new))
+            })
+            .unwrap();
+        let cal = db.with(|c| unit_calendar(c, &new)).unwrap();
+        assert_eq!(cal.tz, TimeZone::get("America/Chicago").unwrap());
+        assert_eq!(
+            (cal.open, cal.close),
+            (Time::constant(7, 30, 0, 0), Time::constant(18, 0, 0, 0))
+        );
+        assert!(
+            cal.is_business_day(Date::constant(2026, 11, 28)),
+            "open on Saturdays"
+        );
+        assert!(!cal.is_business_day(thanksgiving));
+        let cal = db.with(|c| unit_calendar(c, &old)).unwrap();
+        assert_eq!(
+            (cal.open, cal.close),
+            (Time::constant(9, 0, 0, 0), Time::constant(16, 0, 0, 0))
+        );
+        assert!(!cal.is_business_day(thanksgiving));
+        assert!(!cal.is_business_day(Date::constant(2026, 11, 28)));
     }
 
     #[test]

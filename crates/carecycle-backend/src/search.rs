@@ -128,7 +128,8 @@ const PARAMS: &[Param] = &[
     // R4 AuditEvent has no identifier.
     param_def("identifier", AllBut(&[T::AuditEvent]), Identifier),
     // R4 defines `status` on these; Patient, Practitioner, Organization,
-    // PractitionerRole and RelatedPerson have `active`, Goal `lifecycle-status`.
+    // HealthcareService, PractitionerRole and RelatedPerson have `active`, Goal
+    // `lifecycle-status`.
     param_def(
         "status",
         AllBut(&[
@@ -137,6 +138,7 @@ const PARAMS: &[Param] = &[
             T::Practitioner,
             T::PractitionerRole,
             T::Organization,
+            T::HealthcareService,
             T::Goal,
             T::AuditEvent,
         ]),
@@ -150,6 +152,7 @@ const PARAMS: &[Param] = &[
             T::Practitioner,
             T::PractitionerRole,
             T::Organization,
+            T::HealthcareService,
         ]),
         Code("$.active"),
     ),
@@ -282,6 +285,11 @@ const PARAMS: &[Param] = &[
         "organization",
         Only(&[T::PractitionerRole]),
         Reference("$.organization"),
+    ),
+    param_def(
+        "organization",
+        Only(&[T::HealthcareService]),
+        Reference("$.providedBy"),
     ),
     param_def(
         "practitioner",

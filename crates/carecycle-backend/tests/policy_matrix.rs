@@ -119,6 +119,9 @@ fn content(t: T, f: &Fixtures, target: Target, n: usize) -> Value {
             json!({"resourceType": "PractitionerRole", "practitioner": {"reference": "Practitioner/nobody"}, "organization": org})
         }
         T::Organization => json!({"resourceType": "Organization", "name": format!("Unit {n}")}),
+        T::HealthcareService => {
+            json!({"resourceType": "HealthcareService", "providedBy": org, "name": format!("Service {n}")})
+        }
         T::CareTeam => {
             json!({"resourceType": "CareTeam", "status": "active", "subject": p, "managingOrganization": [org]})
         }

@@ -43,8 +43,8 @@ pub fn patient_of(resource_type: ResourceType, resource: &Value) -> Option<Strin
             .iter()
             .filter_map(|e| e.get("what")?.get("reference")?.as_str())
             .find_map(patient_id),
-        Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet | CodeSystem
-        | StructureDefinition => None,
+        Practitioner | PractitionerRole | Organization | HealthcareService | Questionnaire
+        | ValueSet | CodeSystem | StructureDefinition => None,
     }
 }
 

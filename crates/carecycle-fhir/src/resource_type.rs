@@ -36,6 +36,7 @@ resource_types!(
     Practitioner,
     PractitionerRole,
     Organization,
+    HealthcareService,
     CareTeam,
     EpisodeOfCare,
     CarePlan,
@@ -77,8 +78,8 @@ impl ResourceType {
             QuestionnaireResponse => &["subject", "author"],
             Observation => &["subject", "performer"],
             AuditEvent => &["patient"],
-            Practitioner | PractitionerRole | Organization | Questionnaire | ValueSet
-            | CodeSystem | StructureDefinition => {
+            Practitioner | PractitionerRole | Organization | HealthcareService | Questionnaire
+            | ValueSet | CodeSystem | StructureDefinition => {
                 return None;
             }
         })

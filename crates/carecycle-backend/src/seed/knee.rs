@@ -170,9 +170,6 @@ fn knee_reply_policy() -> Vec<Value> {
             p("other", "nurse-navigator", 2),
         ],
         KNEE_IPU_TIME_ZONE,
-        "08:00:00",
-        "17:00:00",
-        &KNEE_CLOSED_DAYS.map(|(y, m, d)| Date::new(y, m, d).unwrap_or_default()),
     )
 }
 
@@ -586,6 +583,19 @@ pub(super) fn seed_knee_ipu(
             "address": [{"line": ["1200 Riverside Drive"], "city": "Chicago", "state": "IL", "postalCode": "60601"}],
             "extension": knee_reply_policy()
         }),
+    )?;
+    put(
+        conn,
+        s,
+        HealthcareService,
+        "knee-messages",
+        routing::hours_service(
+            KNEE_ORG_ID,
+            KNEE_IPU_NAME,
+            "08:00:00",
+            "17:00:00",
+            &KNEE_CLOSED_DAYS.map(|(y, m, d)| Date::new(y, m, d).unwrap_or_default()),
+        ),
     )?;
     for m in KNEE_TEAM {
         put(
