@@ -858,20 +858,20 @@ fn move_surgery(
         )? {
             let mut content = r.content.clone();
             let mut changed = false;
-            // Only what has not happened yet moves; a period that has begun keeps its start.
-            for ptr in [
-                "/start",
-                "/end",
-                "/restriction/period/start",
-                "/restriction/period/end",
-                "/period/start",
-                "/period/end",
-            ] {
-                if let Some(Value::String(v)) = content.pointer_mut(ptr)
-                    && v.get(..10).is_some_and(|d| d >= today.as_str())
+            let mut shifted = false;
+            // Only what has not happened yet moves; a period that has begun
+            // keeps its start, which is then no longer relative to the surgery.
+            for ptr in carecycle_fhir::planned::RELATIVE_DATES {
+                let Some(Value::String(v)) = content.pointer_mut(ptr) else {
+                    continue;
+                };
+                if v.get(..10).is_some_and(|d| d >= today.as_str())
                     && let Some(new) = shift(v, days, &tz)
                 {
                     *v = new;
+                    changed = true;
+                    shifted = true;
+                } else if carecycle_fhir::planned::unrelate(&mut content, ptr) {
                     changed = true;
                 }
             }
@@ -882,7 +882,7 @@ fn move_surgery(
                 )
             {
                 update(tx, s, p, t, &r.id, content)?;
-                moved += 1;
+                moved += usize::from(shifted);
             }
         }
     }

@@ -282,6 +282,24 @@ async fn moving_the_surgery_moves_every_future_date_anchored_to_it() {
         prehab["period"]["end"],
         new_day.yesterday().unwrap().to_string()
     );
+    // Each date says how it stands to the surgery in R4's words
+    // (cqf-relativeDateTime), which holds after the move: the prehabilitation
+    // ends one day before the surgery, whichever day that is.
+    let relative = &prehab["period"]["_end"]["extension"][0];
+    assert_eq!(relative["url"], carecycle_fhir::planned::RELATIVE_DATE_TIME);
+    let parts = relative["extension"].as_array().unwrap();
+    let part = |name: &str| parts.iter().find(|e| e["url"] == name).unwrap();
+    assert_eq!(part("relationship")["valueCode"], "before-start");
+    assert_eq!(part("offset")["valueDuration"]["value"], 1);
+    assert_eq!(part("offset")["valueDuration"]["code"], "d");
+    let cycle = part("target")["valueReference"]["reference"]
+        .as_str()
+        .unwrap();
+    let (_, cycle) = eleanor.get(cycle).await;
+    assert_eq!(
+        carecycle_fhir::planned::day(&cycle),
+        Some(new_day.to_string().as_str())
+    );
 }
 
 #[tokio::test]

@@ -261,9 +261,8 @@ fn seed_assignments(
         let url = format!("{}{qid}", carecycle_prom::scoring::QUESTIONNAIRE_BASE);
         let task_id = new_id();
         // A baseline already answered has its response (so results start from it).
-        let mut task = json!({
+        let mut task = a.anchored(json!({
                 "resourceType": "Task",
-                "meta": anchor_tag(),
                 "status": status,
                 "intent": "order",
                 "code": sdc::task_code(),
@@ -275,7 +274,7 @@ fn seed_assignments(
                 "authoredOn": a.at(start, 0, 0),
                 "restriction": {"period": {"start": a.at(start, 0, 0), "end": a.at(end, 23, 59)}},
                 "input": sdc::questionnaire_input(&url)
-        });
+        }));
         if status == "completed" {
             let response_id = new_id();
             let mut qr = baseline_response(qid, &a.at(start + 5, 10, 30))?;
@@ -733,7 +732,7 @@ pub(super) fn seed_knee_ipu(
         }),
     )?;
 
-    let cycle = new_id();
+    let cycle = a.cycle.clone();
     put(
         conn,
         s,
@@ -830,9 +829,8 @@ pub(super) fn seed_knee_ipu(
             s,
             CarePlan,
             &id,
-            json!({
+            a.anchored(json!({
                 "resourceType": "CarePlan",
-                "meta": anchor_tag(),
                 "status": status,
                 "intent": "plan",
                 "category": [{"coding": [coding(CARE_PLAN_KIND_SYSTEM, "phase")]}],
@@ -842,7 +840,7 @@ pub(super) fn seed_knee_ipu(
                 "partOf": [{"reference": format!("CarePlan/{cycle}")}],
                 "period": {"start": a.day(start), "end": a.day(end)},
                 "careTeam": [{"reference": format!("CareTeam/{care_team}")}]
-            }),
+            })),
         )?;
         phase_ids.push(id);
     }
@@ -1001,9 +999,8 @@ pub(super) fn seed_knee_ipu(
             s,
             Appointment,
             &appointment_id,
-            json!({
+            a.anchored(json!({
                 "resourceType": "Appointment",
-                "meta": anchor_tag(),
                 "status": status,
                 "description": title,
                 "start": start,
@@ -1015,7 +1012,7 @@ pub(super) fn seed_knee_ipu(
                     {"actor": {"reference": format!("Practitioner/{who}"), "display": member.map(member_display).unwrap_or_default()}, "status": "accepted"},
                     {"actor": {"display": place}, "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "LOC", "display": "location"}]}], "status": "accepted"}
                 ]
-            }),
+            })),
         )?;
     }
     // Each phase lists its appointments where R4 puts them: CarePlan.activity.reference
@@ -1091,9 +1088,8 @@ pub(super) fn seed_knee_ipu(
             s,
             Task,
             &new_id(),
-            json!({
+            a.anchored(json!({
                 "resourceType": "Task",
-                "meta": anchor_tag(),
                 "status": status,
                 "intent": "order",
                 "code": {"coding": [coding(carecycle_fhir::TASK_KIND_SYSTEM, "checklist")]},
@@ -1103,7 +1099,7 @@ pub(super) fn seed_knee_ipu(
                 "for": {"reference": pref},
                 "owner": {"reference": pref},
                 "restriction": {"period": {"end": a.day(due)}}
-            }),
+            })),
         )?;
     }
     seed_questionnaires(conn, s)?;

@@ -55,6 +55,8 @@ pub const META_ORG_NAME: &str = "org.name";
 struct Anchor {
     tz: TimeZone,
     surgery_day: Date,
+    /// The care-cycle CarePlan whose planned procedure (the surgery) dates hang on.
+    cycle: String,
 }
 
 impl Anchor {
@@ -65,6 +67,22 @@ impl Anchor {
             .to_zoned(self.tz.clone())
             .map(|z| format_zoned(&z))
             .unwrap_or_default()
+    }
+
+    /// `content` dated from the surgery: tagged for the team's tools, which
+    /// move it with the surgery, and each date saying in R4's words how it
+    /// stands to it (`cqf-relativeDateTime`).
+    fn anchored(&self, mut content: Value) -> Value {
+        content["meta"] = anchor_tag();
+        if let Ok(day) = self.surgery_day.to_zoned(self.tz.clone()) {
+            carecycle_fhir::planned::relate(
+                &mut content,
+                &format!("CarePlan/{}", self.cycle),
+                day.timestamp(),
+                &self.tz,
+            );
+        }
+        content
     }
 
     fn day(&self, days: i64) -> String {
@@ -165,6 +183,7 @@ pub fn demo(conn: &mut Connection, stamper: &Stamper) -> Result<(), ApiError> {
     let a = Anchor {
         tz,
         surgery_day: today.saturating_add(DAYS_TO_SURGERY.days()),
+        cycle: new_id(),
     };
     seed_knee_ipu(conn, stamper, &a)?;
     seed_breast_ipu(conn, stamper, &a)?;
