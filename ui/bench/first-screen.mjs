@@ -14,7 +14,7 @@
 //   and Results, and the idle PSS over the demo record's.
 //
 // Alternating runs (product, hello, product, …), medians of ROUNDS each.
-// Run: scripts/e2e-session.sh node ui/bench/first-screen.mjs [--year] [--rounds N]
+// Run: scripts/e2e-session.sh node ui/bench/first-screen.mjs [--year] [--rounds N] [--bin DIR]
 // (the README's benchmark command builds first). Prints figures only, no PHI.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,8 +25,11 @@ import { PASSCODE, lockStage, passLock } from '../e2e/support/app.mjs';
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 7;
 const YEAR = args.includes('--year');
-const PRODUCT = join(ROOT, 'target/debug/carecycle-app');
-const HELLO = join(ROOT, 'target/debug/carecycle-hello');
+// --bin DIR: the two binaries from another build (e.g. a release target
+// directory), built the same way; by default the debug builds.
+const BIN = args.includes('--bin') ? args[args.indexOf('--bin') + 1] : join(ROOT, 'target/debug');
+const PRODUCT = join(BIN, 'carecycle-app');
+const HELLO = join(BIN, 'carecycle-hello');
 const IDLE_MS = 10000;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -187,5 +190,5 @@ try {
 } finally {
   await backend.stop().catch(() => {});
 }
-process.stdout.write(`first screen and memory, medians of ${ROUNDS} alternating runs (debug builds, Xvfb)\n`);
+process.stdout.write(`first screen and memory, medians of ${ROUNDS} alternating runs (${BIN}, Xvfb)\n`);
 for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
