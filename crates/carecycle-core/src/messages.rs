@@ -178,6 +178,15 @@ impl<'a> Views<'a> {
         Ok(name)
     }
 
+    /// A thread with the views of its messages.
+    fn thread(&mut self, summary: ThreadSummary, list: &[&Value]) -> Result<ThreadView> {
+        let messages = list
+            .iter()
+            .map(|m| self.message(m))
+            .collect::<Result<_>>()?;
+        Ok(ThreadView { summary, messages })
+    }
+
     fn message(&mut self, m: &Value) -> Result<MessageView> {
         let id = m["id"].as_str().unwrap_or_default().to_owned();
         let from_me = from_patient(m, self.patient);
@@ -220,15 +229,7 @@ pub fn threads(store: &Store, patient: &str, now: Timestamp) -> Result<Vec<Threa
     let mut views = Views::new(store, patient)?;
     let mut out = threads
         .each(patient, now)
-        .map(|(summary, list)| {
-            Ok(ThreadView {
-                summary,
-                messages: list
-                    .iter()
-                    .map(|m| views.message(m))
-                    .collect::<Result<_>>()?,
-            })
-        })
+        .map(|(summary, list)| views.thread(summary, &list))
         .collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| b.summary.last_sent.cmp(&a.summary.last_sent));
     Ok(out)
@@ -261,12 +262,7 @@ pub fn thread(
     let Some((summary, list)) = threads.each(patient, now).find(|(s, _)| s.id == id) else {
         return Ok(None);
     };
-    let mut views = Views::new(store, patient)?;
-    let messages = list
-        .iter()
-        .map(|m| views.message(m))
-        .collect::<Result<_>>()?;
-    Ok(Some(ThreadView { summary, messages }))
+    Views::new(store, patient)?.thread(summary, &list).map(Some)
 }
 
 /// The record's messages grouped by thread, and the team's reply owed on each.
@@ -275,26 +271,11 @@ struct Threads {
     tasks: Vec<Value>,
 }
 
-/// What of a message the list of threads reads (attachments' bytes stay in the store).
-const LISTED: [&str; 9] = [
-    "id",
-    "sent",
-    "topic",
-    "category",
-    "partOf",
-    "inResponseTo",
-    "sender",
-    "received",
-    "payload",
-];
-/// What of a Task the list of threads reads (its reply owed).
-const TASK_LISTED: [&str; 6] = ["id", "code", "focus", "status", "owner", "restriction"];
-
 impl Threads {
     fn read(store: &Store) -> Result<Threads> {
         Ok(Threads {
-            messages: store.all_with(ResourceType::Communication, &LISTED)?,
-            tasks: store.all_with(ResourceType::Task, &TASK_LISTED)?,
+            messages: store.all(ResourceType::Communication)?,
+            tasks: store.all(ResourceType::Task)?,
         })
     }
 

@@ -214,27 +214,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Every resource of type `t`, with only its top-level `elements`: SQLite
-    /// picks them out, so a list of a year of messages parses what it shows
-    /// and not every attachment's bytes.
-    pub fn all_with(&self, t: ResourceType, elements: &[&str]) -> Result<Vec<Value>> {
-        // `->` keeps each element's JSON; json_patch leaves out the absent ones.
-        let picked = elements
-            .iter()
-            .map(|e| {
-                debug_assert!(e.chars().all(|c| c.is_ascii_alphanumeric()));
-                format!("'{e}', content -> '$.{e}'")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT json_patch('{{}}', json_object({picked})) FROM resource WHERE type = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([t.as_str()], |r| r.get::<_, String>(0))?;
-        rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
-            .collect()
-    }
-
     /// The resources of type `t` whose value at the JSON `path` (one value,
     /// e.g. `$.focus.reference`) is `value`: found by SQLite, so only those
     /// are parsed.

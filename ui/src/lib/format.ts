@@ -25,15 +25,6 @@ function formatter(kind: keyof typeof FORMATS, locale: string | undefined): Intl
   return f;
 }
 
-/**
- * Makes every formatter of the app's language ahead of need: WebKit loads a
- * locale's date patterns on first use (tens of milliseconds), which would
- * otherwise fall on the first tap that shows a date.
- */
-export function prepareFormats(): void {
-  for (const kind of Object.keys(FORMATS) as (keyof typeof FORMATS)[]) formatter(kind, undefined).format(0);
-}
-
 function parts(date: string): [number, number, number] | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;

@@ -1,5 +1,3 @@
-import { prepareFormats } from './format';
-
 // The record's screens, each loaded when first shown (its own chunk): the
 // first screen (the lock screen, or sign-in) loads only what it draws. Once it
 // is up, the rest load in the background, so opening a section never waits.
@@ -14,13 +12,9 @@ export const SCREENS = {
   more: () => import('../screens/More.svelte'),
 };
 
-/**
- * Loads every screen's chunk and prepares the date formats, after `delayMs`
- * (the first screen is drawn by then), so no tap waits for either.
- */
+/** Loads every screen's chunk, after `delayMs` (the first screen is drawn by then). */
 export function loadScreensSoon(delayMs = 1000): void {
   setTimeout(() => {
     for (const load of Object.values(SCREENS)) void load();
-    prepareFormats();
   }, delayMs);
 }
