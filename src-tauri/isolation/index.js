@@ -67,4 +67,32 @@
     if (payload && typeof payload.cmd === 'string' && allowed.has(payload.cmd)) return payload;
     return { ...payload, cmd: refused, payload: {} };
   };
+
+  // Tauri's own script in this frame (put first in <head>) imports the
+  // encryption key, listens for the window's messages, and then says it is
+  // ready only on a 50 ms timer (tauri-utils pattern/isolation.js,
+  // `waitUntilReady`). The window holds every command until then, so each
+  // launch's first screen waited for that timer (#16). This says it as soon
+  // as Tauri's script listens; the hook above is in place by then. Tauri's
+  // own word still follows, and changes nothing.
+  //
+  // Whether it listens: a message it must drop (not from the window's
+  // origin) is dispatched here, and its listener, if there, reads the origin
+  // before anything else. Nothing else in this frame listens.
+  function tauriListens() {
+    let read = false;
+    const probe = new MessageEvent('message', { data: null });
+    Object.defineProperty(probe, 'origin', {
+      get() {
+        read = true;
+        return 'null';
+      },
+    });
+    window.dispatchEvent(probe);
+    return read;
+  }
+  (function announce() {
+    if (tauriListens()) window.parent.postMessage('__TAURI_ISOLATION_READY__', '*');
+    else setTimeout(announce, 5);
+  })();
 })();
