@@ -115,12 +115,20 @@ pub fn same_origin(base: &str, other: &str) -> bool {
 
 /// References from the stored record to shared resources it does not hold yet.
 pub fn missing_references(store: &Store) -> Result<Vec<LocalReference>> {
-    let mut wanted = std::collections::BTreeSet::new();
+    let mut wanted = References::new();
     for t in PULLED_TYPES {
         for resource in store.all(*t)? {
             collect_references(&resource, &mut wanted);
         }
     }
+    missing_among(store, wanted)
+}
+
+/// The references a record's resources make (`reference` elements, as written).
+pub type References = std::collections::BTreeSet<String>;
+
+/// Those of `wanted` that name a shared resource the store does not hold.
+pub fn missing_among(store: &Store, wanted: References) -> Result<Vec<LocalReference>> {
     let mut missing = Vec::new();
     for reference in wanted {
         if let Ok(r) = LocalReference::parse(&reference, None)
@@ -133,7 +141,7 @@ pub fn missing_references(store: &Store) -> Result<Vec<LocalReference>> {
     Ok(missing)
 }
 
-fn collect_references(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+fn collect_references(value: &Value, out: &mut References) {
     match value {
         Value::Object(map) => {
             for (key, v) in map {
@@ -186,6 +194,8 @@ pub struct PullResult {
     pub failures: Vec<(String, CoreError)>,
     /// Types the server refused (403): areas of the record not shared with this sign-in.
     pub not_shared: Vec<ResourceType>,
+    /// What the record's resources this pull brought point at.
+    pub references: References,
 }
 
 /// What one of a pull's first requests is for.
@@ -459,6 +469,9 @@ async fn take(
                     }
                 };
                 let outcome = read_page(t, &base, &bundle);
+                for (_, _, resource) in &outcome.resources {
+                    collect_references(resource, &mut result.references);
+                }
                 let next = outcome.next.clone();
                 result.received += with_store(store, move |s| {
                     apply_page(
@@ -520,8 +533,15 @@ pub async fn pull(
     if result.received == 0 && settled.as_deref() == Some("yes") {
         return Ok(result);
     }
+    // What may be missing: where the last pull left nothing to resolve, or
+    // this is the record's first, only what this pull brought can point at
+    // something the store lacks; otherwise the whole record is looked over
+    // again (a cold sync no longer reads back everything it just wrote).
+    let first = known.cursors.iter().all(|(_, cursor)| cursor.is_none());
+    let brought = std::mem::take(&mut result.references);
+    let wanted = (first || settled.as_deref() == Some("yes")).then_some(brought);
     let failures_before = result.failures.len();
-    resolve(session, store, &known, &mut result).await?;
+    resolve(session, store, &known, wanted, &mut result).await?;
     let resolved = if result.failures.len() == failures_before {
         "yes"
     } else {
@@ -538,16 +558,23 @@ const RESOLVED_META: &str = "pull_resolved";
 /// Fetches what the record points at and does not hold: shared resources by
 /// id, forms by canonical URL, the answer lists forms name, and the roles of
 /// units the first requests did not know.
+/// `wanted`: the references to check, or `None` for every one the stored
+/// record makes.
 async fn resolve(
     session: &FhirSession,
     store: &Arc<Mutex<Store>>,
     known: &Known,
+    wanted: Option<References>,
     result: &mut PullResult,
 ) -> Result<()> {
     let base = session.base().to_owned();
     // What the record points at and does not hold, and the forms SDC Tasks
     // name by canonical URL (in one search): one round of requests.
-    let missing = with_store(store, |s| missing_references(s)).await?;
+    let missing = with_store(store, |s| match wanted {
+        Some(wanted) => missing_among(s, wanted),
+        None => missing_references(s),
+    })
+    .await?;
     let forms = with_store(store, |s| forms_to_fetch(s)).await?;
     let mut asks: Vec<Ask> = missing
         .iter()

@@ -1055,3 +1055,66 @@ async fn a_sync_with_nothing_new_is_one_request_and_a_refused_batch_still_syncs(
             .any(|m| m.text == "Sent while batches are refused")
     );
 }
+
+/// After the record's first sync, a sync looks over only what it brought for
+/// what the record points at (not the whole record again): someone the unit
+/// adds later is fetched with their first message and shown by name.
+#[tokio::test]
+async fn someone_the_team_adds_later_is_fetched_with_their_first_message() {
+    let r = rig().await;
+    let stamper = r.server.state.stamper.clone();
+    r.server
+        .state
+        .db
+        .with(|c| -> Result<(), carecycle_backend::api::ApiError> {
+            let tx = c
+                .transaction()
+                .map_err(carecycle_backend::api::ApiError::from_sql)?;
+            carecycle_backend::store::write(
+                &tx,
+                &stamper,
+                carecycle_fhir::ResourceType::Practitioner,
+                "pr-new-physio",
+                serde_json::json!({"resourceType": "Practitioner", "id": "pr-new-physio",
+                    "name": [{"given": ["Tomás"], "family": "Ibarra"}]}),
+                None,
+            )?;
+            tx.commit()
+                .map_err(carecycle_backend::api::ApiError::from_sql)
+        })
+        .unwrap();
+    let team = tokens(
+        &r.server,
+        carecycle_backend::seed::KNEE_TEAM_USERNAME,
+        carecycle_backend::seed::KNEE_TEAM_PASSWORD,
+        "user/*.cruds",
+    )
+    .await;
+    let status = reqwest::Client::new()
+        .post(format!("{}/Communication", r.server.fhir_base()))
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .header("content-type", "application/fhir+json")
+        .body(
+            serde_json::json!({"resourceType": "Communication", "status": "completed",
+                "subject": {"reference": format!("Patient/{}", r.patient)},
+                "sender": {"reference": "Practitioner/pr-new-physio"},
+                "sent": "2026-11-30T09:00:00Z",
+                "payload": [{"contentString": "I am your physiotherapist from today"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 201);
+    let report = r.core.sync(&r.profile).await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let threads = r.core.messages(&r.profile).await.unwrap();
+    let message = threads
+        .iter()
+        .flat_map(|t| &t.messages)
+        .find(|m| m.text == "I am your physiotherapist from today")
+        .expect("the new message");
+    assert_eq!(message.sender.as_deref(), Some("Tomás Ibarra"));
+}
