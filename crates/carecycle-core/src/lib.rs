@@ -425,6 +425,9 @@ impl CareCycle {
         })
         .await;
         let result = sync::pull(&open.session, &open.store, &patient).await?;
+        if result.received > 0 {
+            index_in_background(&open.store);
+        }
         let pushed = pushed?;
         let finished_at = self.clock.now().to_string();
         let stamp = finished_at.clone();
@@ -969,6 +972,26 @@ impl CareCycle {
             })
             .collect()
     }
+}
+
+/// Puts the words of what a sync wrote into the search index, after the sync
+/// has returned: a few hundred resources a turn, so a screen opened meanwhile
+/// waits for one turn at most. A search indexes what is left before it answers.
+fn index_in_background(store: &Arc<Mutex<Store>>) {
+    const TURN: usize = 200;
+    let store = store.clone();
+    tokio::spawn(async move {
+        loop {
+            match with_store(&store, |s| text_index::catch_up(s.connection_ref(), TURN)).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(code = ?e.code(), "indexing for search stopped; a search resumes it");
+                    break;
+                }
+            }
+        }
+    });
 }
 
 /// The checklist of a loaded record, with the send state of what the patient ticked.

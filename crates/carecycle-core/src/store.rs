@@ -88,6 +88,14 @@ ALTER TABLE outbox ADD COLUMN base TEXT;
 ALTER TABLE outbox ADD COLUMN mine TEXT;
 "#,
     ),
+    Step::Sql(
+        r#"
+-- Resources a sync wrote whose words are not in text_index yet (their
+-- rowids): indexed after the sync returns, and before any search answers
+-- (see text_index.rs).
+CREATE TABLE text_pending (row INTEGER PRIMARY KEY);
+"#,
+    ),
 ];
 
 /// A 256-bit database key, as kept in the keyring (hex).
@@ -300,7 +308,9 @@ pub fn apply_page(
         // not written, not re-indexed and not counted as received.
         // A copy in conflict shows the team's side, so their newer versions
         // replace it (the patient's own version waits in the outbox).
-        let changed = tx.execute(
+        // Prepared once per connection: a cold sync writes thousands.
+        let written_row: Option<i64> = tx
+            .prepare_cached(
             "INSERT INTO resource (type, id, version_id, last_updated, content) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (type, id) DO UPDATE SET version_id = excluded.version_id,
                 last_updated = excluded.last_updated, content = excluded.content
@@ -309,12 +319,18 @@ pub fn apply_page(
                 OR excluded.last_updated IS NULL OR excluded.last_updated >= resource.last_updated)
                AND ((excluded.version_id IS NULL AND excluded.last_updated IS NULL)
                 OR resource.version_id IS NOT excluded.version_id
-                OR resource.last_updated IS NOT excluded.last_updated)",
-            params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content)?],
-        )?;
-        written += changed as u32;
-        if changed > 0 {
-            crate::text_index::index(&tx, *t, id, content)?;
+                OR resource.last_updated IS NOT excluded.last_updated)
+             RETURNING rowid",
+            )?
+            .query_row(
+                params![t.as_str(), id, version_id, last_updated, serde_json::to_string(content)?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(row) = written_row {
+            written += 1;
+            // Indexed after the sync, not in it (text_index::catch_up).
+            crate::text_index::mark(&tx, *t, row)?;
         }
     }
     if let Some((t, last_updated)) = cursor {

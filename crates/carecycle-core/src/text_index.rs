@@ -55,27 +55,84 @@ fn text_of(t: ResourceType, content: &Value) -> Option<(String, String)> {
 /// no index on its UNINDEXED columns; deleting by them scans the table).
 fn rowid(conn: &Connection, t: ResourceType, id: &str) -> Result<Option<i64>> {
     Ok(conn
-        .query_row(
-            "SELECT rowid FROM resource WHERE type = ?1 AND id = ?2",
-            params![t.as_str(), id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT rowid FROM resource WHERE type = ?1 AND id = ?2")?
+        .query_row(params![t.as_str(), id], |r| r.get(0))
         .optional()?)
 }
 
 /// (Re)indexes one stored resource.
 pub fn index(conn: &Connection, t: ResourceType, id: &str, content: &Value) -> Result<()> {
+    match rowid(conn, t, id)? {
+        Some(rowid) => index_row(conn, rowid, t, id, content),
+        None => Ok(()),
+    }
+}
+
+/// Notes that the stored resource at `rowid` is to be (re)indexed: a sync
+/// writes thousands of messages at once, and indexing their words was a
+/// third of a cold sync's time (#16), so [`catch_up`] does it afterwards.
+pub fn mark(conn: &Connection, t: ResourceType, rowid: i64) -> Result<()> {
+    if matches!(
+        t,
+        ResourceType::Communication | ResourceType::DocumentReference
+    ) {
+        conn.prepare_cached("INSERT OR IGNORE INTO text_pending (row) VALUES (?1)")?
+            .execute([rowid])?;
+    }
+    Ok(())
+}
+
+/// A noted row, and the resource stored there now (type, id, content), if any.
+type Noted = (i64, Option<(String, String, String)>);
+
+/// Indexes up to `most` of the resources [`mark`] noted, in one transaction;
+/// returns how many it took (0: none is left).
+pub fn catch_up(conn: &Connection, most: usize) -> Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    let rows: Vec<Noted> = tx
+        .prepare_cached(
+            "SELECT p.row, r.type, r.id, r.content FROM text_pending p
+             LEFT JOIN resource r ON r.rowid = p.row ORDER BY p.row LIMIT ?1",
+        )?
+        .query_map([i64::try_from(most).unwrap_or(i64::MAX)], |r| {
+            let kept = match r.get::<_, Option<String>>(1)? {
+                Some(t) => Some((t, r.get(2)?, r.get(3)?)),
+                None => None,
+            };
+            Ok((r.get(0)?, kept))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (row, kept) in &rows {
+        // A resource gone since (a message the server renamed) has nothing to index.
+        if let Some((t, id, content)) = kept
+            && let Ok(t) = t.parse::<ResourceType>()
+        {
+            index_row(&tx, *row, t, id, &serde_json::from_str(content)?)?;
+        }
+        tx.prepare_cached("DELETE FROM text_pending WHERE row = ?1")?
+            .execute([row])?;
+    }
+    tx.commit()?;
+    Ok(rows.len())
+}
+
+fn index_row(
+    conn: &Connection,
+    rowid: i64,
+    t: ResourceType,
+    id: &str,
+    content: &Value,
+) -> Result<()> {
     let Some((title, body)) = text_of(t, content) else {
         return Ok(());
     };
-    let Some(rowid) = rowid(conn, t, id)? else {
-        return Ok(());
-    };
-    conn.execute("DELETE FROM text_index WHERE rowid = ?1", [rowid])?;
-    conn.execute(
+    // Statements are kept prepared: a cold sync indexes thousands of messages.
+    conn.prepare_cached("DELETE FROM text_index WHERE rowid = ?1")?
+        .execute([rowid])?;
+    conn.prepare_cached(
         "INSERT INTO text_index (rowid, type, id, title, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![rowid, t.as_str(), id, title, body],
-    )?;
+    )?
+    .execute(params![rowid, t.as_str(), id, title, body])?;
     Ok(())
 }
 
@@ -83,6 +140,7 @@ pub fn index(conn: &Connection, t: ResourceType, id: &str, content: &Value) -> R
 pub fn unindex(conn: &Connection, t: ResourceType, id: &str) -> Result<()> {
     if let Some(rowid) = rowid(conn, t, id)? {
         conn.execute("DELETE FROM text_index WHERE rowid = ?1", [rowid])?;
+        conn.execute("DELETE FROM text_pending WHERE row = ?1", [rowid])?;
     }
     Ok(())
 }
@@ -106,11 +164,13 @@ pub fn fts_query(text: &str) -> Option<String> {
     Some(q)
 }
 
-/// Newest first, at most 20 hits.
+/// Newest first, at most 20 hits, over everything stored: what a sync wrote
+/// and is not indexed yet is indexed first.
 pub fn search(conn: &Connection, text: &str) -> Result<Vec<SearchHit>> {
     let Some(query) = fts_query(text) else {
         return Ok(Vec::new());
     };
+    catch_up(conn, usize::MAX)?;
     let mut stmt = conn.prepare_cached(
         "SELECT type, id, title, snippet(text_index, 3, '[', ']', '…', 12) FROM text_index
          WHERE text_index MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
@@ -159,5 +219,88 @@ mod tests {
             fts_query("rodilla ¿qué?").as_deref(),
             Some("\"rodilla\" \"qué\"*")
         );
+    }
+
+    fn message(id: &str, text: &str, version: &str) -> (ResourceType, String, Value) {
+        let content = serde_json::json!({
+            "resourceType": "Communication", "id": id, "status": "completed",
+            "meta": {"versionId": version, "lastUpdated": format!("2026-11-0{version}T10:00:00Z")},
+            "payload": [{"contentString": text}],
+        });
+        (ResourceType::Communication, id.to_owned(), content)
+    }
+
+    fn pending(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM text_pending", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A sync notes what it wrote and indexes nothing itself; the words are
+    /// indexed afterwards in turns, and a search never misses what is stored.
+    #[test]
+    fn what_a_sync_wrote_is_indexed_after_it_and_always_before_a_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            crate::store::Store::open(&dir.path().join("s.db"), &crate::store::new_database_key())
+                .unwrap();
+        let page: Vec<_> = (0..5)
+            .map(|i| {
+                message(
+                    &format!("m{i}"),
+                    &format!("swelling after exercise {i}"),
+                    "1",
+                )
+            })
+            .collect();
+        crate::store::apply_page(store.connection(), &page, None).unwrap();
+        let conn = store.connection_ref();
+        assert_eq!(pending(conn), 5, "noted, not indexed, by the sync");
+        assert_eq!(
+            catch_up(conn, 2).unwrap(),
+            2,
+            "one turn takes at most its share"
+        );
+        assert_eq!(pending(conn), 3);
+        // The rest are indexed before the search answers.
+        assert_eq!(search(conn, "swelling").unwrap().len(), 5);
+        assert_eq!(pending(conn), 0);
+        assert_eq!(catch_up(conn, 2).unwrap(), 0);
+
+        // A newer version replaces the old words once indexed.
+        crate::store::apply_page(
+            store.connection(),
+            &[message("m0", "the wound is dry", "2")],
+            None,
+        )
+        .unwrap();
+        let conn = store.connection_ref();
+        assert_eq!(pending(conn), 1);
+        assert_eq!(search(conn, "wound").unwrap().len(), 1);
+        assert_eq!(search(conn, "swelling").unwrap().len(), 4);
+        // The same version again (a cursor's boundary) is not noted again.
+        crate::store::apply_page(
+            store.connection(),
+            &[message("m0", "the wound is dry", "2")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(pending(store.connection_ref()), 0);
+    }
+
+    /// A resource gone before its turn leaves nothing behind.
+    #[test]
+    fn a_noted_resource_removed_before_its_turn_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store =
+            crate::store::Store::open(&dir.path().join("s.db"), &crate::store::new_database_key())
+                .unwrap();
+        crate::store::apply_page(store.connection(), &[message("gone", "stairs", "1")], None)
+            .unwrap();
+        let conn = store.connection_ref();
+        conn.execute("DELETE FROM resource WHERE id = 'gone'", [])
+            .unwrap();
+        assert_eq!(catch_up(conn, 10).unwrap(), 1);
+        assert_eq!(pending(conn), 0);
+        assert!(search(conn, "stairs").unwrap().is_empty());
     }
 }
