@@ -91,8 +91,10 @@
     window.dispatchEvent(probe);
     return read;
   }
-  (function announce() {
+  // Looked for every 5 ms for 2 s at most: were Tauri's script never to
+  // listen, its own timer would not say it either, and this stops asking.
+  (function announce(tries) {
     if (tauriListens()) window.parent.postMessage('__TAURI_ISOLATION_READY__', '*');
-    else setTimeout(announce, 5);
-  })();
+    else if (tries > 0) setTimeout(announce, 5, tries - 1);
+  })(400);
 })();
