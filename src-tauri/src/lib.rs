@@ -350,16 +350,24 @@ fn guard_webkit_renderer() {
 pub fn run() {
     guard_webkit_renderer();
     carecycle_log::init();
+    // The keyring (on Linux, a D-Bus connection to the Secret Service) is
+    // reached on its own thread from the first moment and taken in setup.
+    // Reached on the main thread, it held the first page back by about half a
+    // second in a quarter of launches (#16's stall between setup() and the
+    // page: 3 to 5 of 16 launches before, none of 16 since).
+    let vault = std::thread::spawn(platform_vault);
     let context = tauri::generate_context!();
     let result = with_commands(tauri::Builder::default())
         .plugin(navigation::guard())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_deep_link::init())
-        .setup(|app| {
+        .setup(move |app| {
             let links = AppLinks::default();
             forward_app_links(app.handle(), links.clone());
-            let vault = platform_vault();
+            let vault = vault
+                .join()
+                .unwrap_or_else(|_| Err("the keyring could not be reached".into()));
             if let Err(why) = &vault {
                 tracing::warn!(reason = %why, "system keyring unavailable; sign-in is disabled");
             }
