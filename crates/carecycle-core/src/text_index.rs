@@ -230,6 +230,14 @@ mod tests {
         (ResourceType::Communication, id.to_owned(), content)
     }
 
+    fn new_store() -> (tempfile::TempDir, crate::store::Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::store::Store::open(&dir.path().join("s.db"), &crate::store::new_database_key())
+                .unwrap();
+        (dir, store)
+    }
+
     fn pending(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM text_pending", [], |r| r.get(0))
             .unwrap()
@@ -239,10 +247,7 @@ mod tests {
     /// indexed afterwards in turns, and a search never misses what is stored.
     #[test]
     fn what_a_sync_wrote_is_indexed_after_it_and_always_before_a_search() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            crate::store::Store::open(&dir.path().join("s.db"), &crate::store::new_database_key())
-                .unwrap();
+        let (_dir, mut store) = new_store();
         let page: Vec<_> = (0..5)
             .map(|i| {
                 message(
@@ -290,10 +295,7 @@ mod tests {
     /// A resource gone before its turn leaves nothing behind.
     #[test]
     fn a_noted_resource_removed_before_its_turn_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            crate::store::Store::open(&dir.path().join("s.db"), &crate::store::new_database_key())
-                .unwrap();
+        let (_dir, mut store) = new_store();
         crate::store::apply_page(store.connection(), &[message("gone", "stairs", "1")], None)
             .unwrap();
         let conn = store.connection_ref();

@@ -1015,29 +1015,13 @@ async fn a_sync_with_nothing_new_is_one_request_and_a_refused_batch_still_syncs(
 
     // A server that refuses the batch: the same sync asks one by one, and
     // what the team wrote meanwhile still arrives.
-    let team = tokens(
-        &r.server,
-        carecycle_backend::seed::KNEE_TEAM_USERNAME,
-        carecycle_backend::seed::KNEE_TEAM_PASSWORD,
-        "user/*.cruds",
+    team_writes(
+        &r,
+        serde_json::json!({"resourceType": "Communication", "status": "completed",
+            "subject": {"reference": format!("Patient/{}", r.patient)},
+            "payload": [{"contentString": "Sent while batches are refused"}]}),
     )
     .await;
-    let status = reqwest::Client::new()
-        .post(format!("{}/Communication", r.server.fhir_base()))
-        .bearer_auth(team["access_token"].as_str().unwrap())
-        .header("content-type", "application/fhir+json")
-        .body(
-            serde_json::json!({"resourceType": "Communication", "status": "completed",
-                "subject": {"reference": format!("Patient/{}", r.patient)},
-                "payload": [{"contentString": "Sent while batches are refused"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    assert_eq!(status, 201);
     r.proxy.next("POST", Fault::Status(405), 1);
     let before = seen().len();
     r.core.sync(&r.profile).await.unwrap();
@@ -1083,31 +1067,15 @@ async fn someone_the_team_adds_later_is_fetched_with_their_first_message() {
                 .map_err(carecycle_backend::api::ApiError::from_sql)
         })
         .unwrap();
-    let team = tokens(
-        &r.server,
-        carecycle_backend::seed::KNEE_TEAM_USERNAME,
-        carecycle_backend::seed::KNEE_TEAM_PASSWORD,
-        "user/*.cruds",
+    team_writes(
+        &r,
+        serde_json::json!({"resourceType": "Communication", "status": "completed",
+            "subject": {"reference": format!("Patient/{}", r.patient)},
+            "sender": {"reference": "Practitioner/pr-new-physio"},
+            "sent": "2026-11-30T09:00:00Z",
+            "payload": [{"contentString": "I am your physiotherapist from today"}]}),
     )
     .await;
-    let status = reqwest::Client::new()
-        .post(format!("{}/Communication", r.server.fhir_base()))
-        .bearer_auth(team["access_token"].as_str().unwrap())
-        .header("content-type", "application/fhir+json")
-        .body(
-            serde_json::json!({"resourceType": "Communication", "status": "completed",
-                "subject": {"reference": format!("Patient/{}", r.patient)},
-                "sender": {"reference": "Practitioner/pr-new-physio"},
-                "sent": "2026-11-30T09:00:00Z",
-                "payload": [{"contentString": "I am your physiotherapist from today"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    assert_eq!(status, 201);
     let report = r.core.sync(&r.profile).await.unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let threads = r.core.messages(&r.profile).await.unwrap();
@@ -1117,4 +1085,27 @@ async fn someone_the_team_adds_later_is_fetched_with_their_first_message() {
         .find(|m| m.text == "I am your physiotherapist from today")
         .expect("the new message");
     assert_eq!(message.sender.as_deref(), Some("Tomás Ibarra"));
+}
+
+/// The knee team creates `resource` on the server, over HTTP, as its tools do.
+async fn team_writes(r: &Rig, resource: Value) {
+    let team = tokens(
+        &r.server,
+        carecycle_backend::seed::KNEE_TEAM_USERNAME,
+        carecycle_backend::seed::KNEE_TEAM_PASSWORD,
+        "user/*.cruds",
+    )
+    .await;
+    let t = resource["resourceType"].as_str().unwrap().to_owned();
+    let status = reqwest::Client::new()
+        .post(format!("{}/{t}", r.server.fhir_base()))
+        .bearer_auth(team["access_token"].as_str().unwrap())
+        .header("content-type", "application/fhir+json")
+        .body(resource.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 201);
 }
