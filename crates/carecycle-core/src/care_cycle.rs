@@ -80,7 +80,7 @@ impl Record {
     /// wherever they gave a translation (FHIR's `translation` extension).
     pub fn load(store: &Store, lang: &str) -> Result<Record> {
         let patient_id = store
-            .meta("patient_id")?
+            .patient_id_if_any()?
             .ok_or_else(|| CoreError::Data("this profile has not synced yet".into()))?;
         let mut left = HashMap::new();
         Ok(Record {

@@ -373,7 +373,7 @@ impl CareCycle {
             .filter(|p| p.fhir_base_url == base)
         {
             if let Ok(open) = self.profile(&entry.id).await {
-                let same = with_store(&open.store, |s| s.meta("patient_id")).await?;
+                let same = with_store(&open.store, |s| s.patient_id_if_any()).await?;
                 if same.as_deref() == Some(patient) {
                     fhir_http::save_tokens(vault, &entry.id, tokens)?;
                     self.open.lock().await.remove(&entry.id);
@@ -393,7 +393,7 @@ impl CareCycle {
         self.profiles.save(&list)?;
         let open = self.profile(&id).await?;
         let patient = patient.to_owned();
-        with_store(&open.store, move |s| s.set_meta("patient_id", &patient)).await?;
+        with_store(&open.store, move |s| s.set_patient_id(&patient)).await?;
         Ok(id)
     }
 
@@ -416,9 +416,7 @@ impl CareCycle {
     pub async fn sync(&self, profile_id: &str) -> Result<SyncReport> {
         let open = self.profile(profile_id).await?;
         let _one_at_a_time = open.sync_lock.lock().await;
-        let patient = with_store(&open.store, |s| s.meta("patient_id"))
-            .await?
-            .ok_or(CoreError::NotSignedIn)?;
+        let patient = with_store(&open.store, |s| s.patient_id()).await?;
         // What the patient wrote goes first, so the pull brings back the server's copies.
         let pushed = outbox::push(&open.session, &open.store, self.clock.now(), || {
             rand::random::<f64>()
@@ -478,7 +476,7 @@ impl CareCycle {
     pub async fn messages(&self, profile_id: &str) -> Result<Vec<ThreadView>> {
         let now = self.clock.now();
         self.in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             messages::threads(s, &patient, now)
         })
         .await
@@ -488,7 +486,7 @@ impl CareCycle {
     pub async fn thread_list(&self, profile_id: &str) -> Result<Vec<ThreadSummary>> {
         let now = self.clock.now();
         self.in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             messages::thread_list(s, &patient, now)
         })
         .await
@@ -498,7 +496,7 @@ impl CareCycle {
     pub async fn thread(&self, profile_id: &str, thread: String) -> Result<ThreadView> {
         let now = self.clock.now();
         self.in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             messages::thread(s, &patient, &thread, now)?
                 .ok_or(CoreError::NotHere("that conversation"))
         })
@@ -528,7 +526,7 @@ impl CareCycle {
     pub async fn send(&self, profile_id: &str, out: contract::Outgoing) -> Result<String> {
         let now = self.clock.now();
         self.change_in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             messages::send(s, &patient, &out, now)
         })
         .await
@@ -538,7 +536,7 @@ impl CareCycle {
     pub async fn mark_thread_read(&self, profile_id: &str, thread: String) -> Result<u32> {
         let now = self.clock.now();
         self.change_in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             messages::mark_read(s, &patient, &thread, now)
         })
         .await
@@ -674,7 +672,7 @@ impl CareCycle {
         let now = self.clock.now();
         let result = self
             .change_in_store(profile_id, move |s| {
-                let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+                let patient = s.patient_id()?;
                 questionnaires::answer(s, &patient, &task_id, &answers, now)
             })
             .await?;
@@ -735,7 +733,7 @@ impl CareCycle {
     ) -> Result<String> {
         let now = self.clock.now();
         self.change_in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             questionnaires::save_draft(s, &patient, &task_id, &answers, now)
         })
         .await
@@ -802,7 +800,7 @@ impl CareCycle {
         let locked = self.is_locked(profile_id);
         let lang = self.language();
         self.in_store(profile_id, move |s| {
-            let patient = s.meta("patient_id")?.ok_or(CoreError::NotSignedIn)?;
+            let patient = s.patient_id()?;
             notices::take_new(s, &patient, now, locked, lang)
         })
         .await

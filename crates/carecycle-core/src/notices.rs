@@ -254,7 +254,7 @@ mod tests {
         page.push((ResourceType::Organization, "o1".to_owned(), org));
         page.push((ResourceType::EpisodeOfCare, "e1".to_owned(), episode));
         apply_page(store.connection(), &page, None).unwrap();
-        store.set_meta("patient_id", "p1").unwrap();
+        store.set_patient_id("p1").unwrap();
         (dir, store)
     }
 

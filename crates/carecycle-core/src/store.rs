@@ -98,6 +98,9 @@ CREATE TABLE text_pending (row INTEGER PRIMARY KEY);
     ),
 ];
 
+/// Where the store keeps its record's patient id.
+const PATIENT_META: &str = "patient_id";
+
 /// A 256-bit database key, as kept in the keyring (hex).
 pub fn new_database_key() -> String {
     use rand::RngCore;
@@ -232,6 +235,22 @@ impl Store {
         let rows = stmt.query_map(params![t.as_str(), path, value], |r| r.get::<_, String>(0))?;
         rows.map(|r| serde_json::from_str(&r?).map_err(CoreError::from))
             .collect()
+    }
+
+    /// The record's patient (their FHIR id), kept at sign-in; a profile
+    /// without one is not signed in.
+    pub fn patient_id(&self) -> Result<String> {
+        self.patient_id_if_any()?.ok_or(CoreError::NotSignedIn)
+    }
+
+    /// The record's patient, if it has one yet.
+    pub fn patient_id_if_any(&self) -> Result<Option<String>> {
+        self.meta(PATIENT_META)
+    }
+
+    /// Keeps the record's patient (at sign-in).
+    pub fn set_patient_id(&self, patient: &str) -> Result<()> {
+        self.set_meta(PATIENT_META, patient)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
