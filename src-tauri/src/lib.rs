@@ -5,6 +5,8 @@
 pub mod commands;
 pub mod navigation;
 pub mod notifier;
+#[cfg(target_os = "linux")]
+pub mod renderer;
 
 use carecycle_core::contract::ServerChoice;
 use carecycle_core::lock::LockOptions;
@@ -333,16 +335,14 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, String> {
     }
 }
 
-/// WebKitGTK ≥ 2.42 can paint a blank window with its DMA-BUF renderer on some
-/// GPU/driver setups (Tauri issues 9304, 9394, 13885); turn it off unless the
-/// person chose otherwise.
+/// Sets how WebKitGTK paints (see `renderer`) before it starts.
 #[allow(unsafe_code)]
 fn guard_webkit_renderer() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+    for (name, value) in renderer::choices(|name| std::env::var(name).ok(), renderer::has_gpu()) {
         // SAFETY: called first thing in `run`, before any other thread exists,
         // so nothing can read the environment concurrently.
-        unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
+        unsafe { std::env::set_var(name, value) };
     }
 }
 
