@@ -116,14 +116,18 @@ async function close({ s, driver }) {
 
 const backend = await startBackend({ seed: YEAR ? 'year' : 'demo' });
 const account = YEAR ? ['morgan', 'year-demo-2026'] : ['eleanor', 'knee-demo-2026'];
+// Compositing as each app chooses on this machine (the e2e sessions pin
+// WebKit's default for their screenshots; `undefined` leaves it unset).
+const asChosen = { WEBKIT_DISABLE_COMPOSITING_MODE: undefined };
 const env = {
+  ...asChosen,
   CARECYCLE_DATA_DIR: tempDir('bench-app'),
   CARECYCLE_SERVERS: `Bench unit|${backend.fhirBase}`,
   BROWSER: SCRIPTED_BROWSER,
   CARECYCLE_E2E_USERNAME: account[0],
   CARECYCLE_E2E_PASSWORD: account[1],
 };
-const helloEnv = { CARECYCLE_DATA_DIR: tempDir('bench-hello') };
+const helloEnv = { ...asChosen, CARECYCLE_DATA_DIR: tempDir('bench-hello') };
 const rows = [];
 try {
   // Signed in and synced once, as a patient's app is on any later launch.

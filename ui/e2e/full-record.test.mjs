@@ -1,6 +1,7 @@
 // A year of care in the real window (#16 item 2b): the record generator's
 // one-year record (2,000 messages in 301 threads, one of them 200 long, 60
-// questionnaire responses, 120 readings). Lists draw what a screen shows and
+// questionnaire responses, 120 readings, 200 checklist items of which 164
+// done). Lists draw what a screen shows and
 // the rest on request; every score reaches Results. How fast each screen
 // opens is measured by ui/bench/first-screen.mjs --year, not asserted here.
 import assert from 'node:assert/strict';
@@ -9,8 +10,21 @@ import { screenshots, signedInApp } from './support/app.mjs';
 
 const count = async (s, css) => (await s.findAll(css)).length;
 
-test('a year of care: the newest conversations and messages first, the rest on request, every score in Results', async (t) => {
+test('a year of care: what is open and the last done, the newest conversations and messages first, the rest on request, every score in Results', async (t) => {
   const { s } = await signedInApp(t, { seed: 'year', user: 'morgan', password: 'year-demo-2026' });
+
+  // Today: the 36 open items, the 5 last done, the other 159 done on request
+  // (the generator's 200 checklist Tasks, completed before day 300).
+  await s.waitFor(async () => (await count(s, '[data-testid="checklist-item"]')) > 0, { what: 'the checklist' });
+  assert.equal(await count(s, '[data-testid="checklist-item"]:not(.done)'), 36, 'every open item is drawn');
+  assert.equal(await count(s, '[data-testid="checklist-item"].done'), 5, 'the last 5 done are drawn');
+  const earlierDone = await s.find('[data-testid="earlier-done"]');
+  assert.equal(await s.text(earlierDone), 'Show 159 earlier items you did');
+  const [today] = await screenshots(s, 'year-today', { show: '[data-testid="earlier-done"]' });
+  t.diagnostic(`screenshot: ${today}`);
+  await s.click(await s.find('[data-testid="earlier-done"]'));
+  await s.waitFor(async () => (await count(s, '[data-testid="checklist-item"]')) === 200, { what: 'every checklist item' });
+  assert.equal(await count(s, '[data-testid="earlier-done"]'), 0);
 
   await s.click(await s.find('[data-testid="nav-messages"]'));
   await s.waitFor(async () => (await count(s, '[data-testid="thread"]')) > 0, { what: 'the threads' });

@@ -101,6 +101,9 @@ export function startBackend({ dataDir = tempDir('backend'), port = 0, seed = 'd
 }
 
 /** Starts tauri-driver with `env` for the app it will launch; resolves when /status answers. */
+/** WebKit's own defaults for how it paints, which e2e sessions keep (see startDriver). */
+const E2E_PAINTING = { WEBKIT_DISABLE_DMABUF_RENDERER: '0', WEBKIT_DISABLE_COMPOSITING_MODE: '0' };
+
 export async function startDriver(env) {
   const port = await freePort();
   const nativePort = await freePort();
@@ -110,9 +113,13 @@ export async function startDriver(env) {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore'],
     // WebKitWebDriver's screenshot never returns when the DMA-BUF renderer is
-    // off, which the app does by default to avoid blank windows on some GPUs;
-    // under Xvfb there is no GPU, so e2e runs keep WebKit's default renderer.
-    env: { WEBKIT_DISABLE_DMABUF_RENDERER: '0', ...process.env, ...env },
+    // off, which the app does by default to avoid blank windows on some GPUs,
+    // nor (on a page that does not change, e.g. Results) when compositing is
+    // off, which the app does with no GPU (src-tauri/src/renderer.rs). The
+    // window itself paints either way (checked with X's own screenshot); e2e
+    // runs keep WebKit's defaults so their screenshots return. The benchmark
+    // passes `undefined` for a variable to leave the choice to the app.
+    env: { ...E2E_PAINTING, ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30000;
