@@ -335,20 +335,11 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, String> {
     }
 }
 
-/// Sets how WebKitGTK paints (see `renderer`) before it starts.
-#[allow(unsafe_code)]
-fn guard_webkit_renderer() {
-    #[cfg(target_os = "linux")]
-    for (name, value) in renderer::choices(|name| std::env::var(name).ok(), renderer::has_gpu()) {
-        // SAFETY: called first thing in `run`, before any other thread exists,
-        // so nothing can read the environment concurrently.
-        unsafe { std::env::set_var(name, value) };
-    }
-}
-
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    guard_webkit_renderer();
+    // How WebKitGTK paints, chosen before it starts.
+    #[cfg(target_os = "linux")]
+    renderer::apply();
     carecycle_log::init();
     // The keyring (on Linux, a D-Bus connection to the Secret Service) is
     // reached on its own thread from the first moment and taken in setup.

@@ -31,11 +31,21 @@ pub fn choices(env: impl Fn(&str) -> Option<String>, has_gpu: bool) -> Vec<Choic
     wanted
 }
 
+/// Sets what [`choices`] gives for this process's environment and machine.
+/// Call it first thing, before any other thread exists and before WebKit starts.
+#[allow(unsafe_code)]
+pub fn apply() {
+    for (name, value) in choices(|name| std::env::var(name).ok(), has_gpu()) {
+        // SAFETY: called first thing in `run`, before any other thread exists,
+        // so nothing can read the environment concurrently.
+        unsafe { std::env::set_var(name, value) };
+    }
+}
+
 /// Whether the kernel offers a GPU render node (`/dev/dri/renderD*`), which
 /// every hardware GL driver on Linux opens; without one Mesa falls back to
 /// llvmpipe.
-#[cfg(target_os = "linux")]
-pub fn has_gpu() -> bool {
+fn has_gpu() -> bool {
     std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
         entries
             .flatten()

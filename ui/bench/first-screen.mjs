@@ -23,7 +23,7 @@
 // (the README's benchmark command builds first). Prints figures only, no PHI.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from '../e2e/support/processes.mjs';
+import { APP_CHOOSES_COMPOSITING, ROOT, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from '../e2e/support/processes.mjs';
 import { Session } from '../e2e/support/webdriver.mjs';
 import { PASSCODE, lockStage, passLock } from '../e2e/support/app.mjs';
 
@@ -117,8 +117,8 @@ async function close({ s, driver }) {
 const backend = await startBackend({ seed: YEAR ? 'year' : 'demo' });
 const account = YEAR ? ['morgan', 'year-demo-2026'] : ['eleanor', 'knee-demo-2026'];
 // Compositing as each app chooses on this machine (the e2e sessions pin
-// WebKit's default for their screenshots; `undefined` leaves it unset).
-const asChosen = { WEBKIT_DISABLE_COMPOSITING_MODE: undefined };
+// WebKit's default for their screenshots).
+const asChosen = APP_CHOOSES_COMPOSITING;
 const env = {
   ...asChosen,
   CARECYCLE_DATA_DIR: tempDir('bench-app'),

@@ -103,6 +103,8 @@ export function startBackend({ dataDir = tempDir('backend'), port = 0, seed = 'd
 /** Starts tauri-driver with `env` for the app it will launch; resolves when /status answers. */
 /** WebKit's own defaults for how it paints, which e2e sessions keep (see startDriver). */
 const E2E_PAINTING = { WEBKIT_DISABLE_DMABUF_RENDERER: '0', WEBKIT_DISABLE_COMPOSITING_MODE: '0' };
+/** Passed in `env`: compositing as the app chooses on this machine (`undefined` leaves it unset). */
+export const APP_CHOOSES_COMPOSITING = { WEBKIT_DISABLE_COMPOSITING_MODE: undefined };
 
 export async function startDriver(env) {
   const port = await freePort();
@@ -118,7 +120,7 @@ export async function startDriver(env) {
     // off, which the app does with no GPU (src-tauri/src/renderer.rs). The
     // window itself paints either way (checked with X's own screenshot); e2e
     // runs keep WebKit's defaults so their screenshots return. The benchmark
-    // passes `undefined` for a variable to leave the choice to the app.
+    // passes APP_CHOOSES_COMPOSITING to leave that choice to the app.
     env: { ...E2E_PAINTING, ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
