@@ -2,7 +2,7 @@
 // tauri-driver, each on a free loopback port, each stopped by the test.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { invalidAmong, writtenSince } from './validate-fhir.mjs';
@@ -15,8 +15,18 @@ export const SCRIPTED_BROWSER = join(import.meta.dirname, 'scripted-browser.mjs'
 export const NOTIFICATION_RECORDER =
   process.env.CARECYCLE_NOTIFICATION_RECORDER ?? join(ROOT, 'target/debug/examples/notification_recorder');
 
+// Every folder a test or bench makes is removed when its process exits, after
+// the test has stopped what wrote there: a run of the suite leaves nothing in
+// /tmp (before, each run left ~130 folders, the back end's databases among them).
+const made = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), `carecycle-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `carecycle-${prefix}-`));
+  made.push(dir);
+  return dir;
 }
 
 export function freePort() {
