@@ -23,7 +23,7 @@
 // (the README's benchmark command builds first). Prints figures only, no PHI.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_CHOOSES_COMPOSITING, ROOT, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from '../e2e/support/processes.mjs';
+import { ROOT, SCRIPTED_BROWSER, startBackend, startDriver, tempDir } from '../e2e/support/processes.mjs';
 import { Session } from '../e2e/support/webdriver.mjs';
 import { PASSCODE, lockStage, passLock } from '../e2e/support/app.mjs';
 
@@ -116,18 +116,14 @@ async function close({ s, driver }) {
 
 const backend = await startBackend({ seed: YEAR ? 'year' : 'demo' });
 const account = YEAR ? ['morgan', 'year-demo-2026'] : ['eleanor', 'knee-demo-2026'];
-// Compositing as each app chooses on this machine (the e2e sessions pin
-// WebKit's default for their screenshots).
-const asChosen = APP_CHOOSES_COMPOSITING;
 const env = {
-  ...asChosen,
   CARECYCLE_DATA_DIR: tempDir('bench-app'),
   CARECYCLE_SERVERS: `Bench unit|${backend.fhirBase}`,
   BROWSER: SCRIPTED_BROWSER,
   CARECYCLE_E2E_USERNAME: account[0],
   CARECYCLE_E2E_PASSWORD: account[1],
 };
-const helloEnv = { ...asChosen, CARECYCLE_DATA_DIR: tempDir('bench-hello') };
+const helloEnv = { CARECYCLE_DATA_DIR: tempDir('bench-hello') };
 const rows = [];
 try {
   // Signed in and synced once, as a patient's app is on any later launch.

@@ -110,12 +110,11 @@ export function startBackend({ dataDir = tempDir('backend'), port = 0, seed = 'd
   });
 }
 
-/** Starts tauri-driver with `env` for the app it will launch; resolves when /status answers. */
-/** WebKit's own defaults for how it paints, which e2e sessions keep (see startDriver). */
-const E2E_PAINTING = { WEBKIT_DISABLE_DMABUF_RENDERER: '0', WEBKIT_DISABLE_COMPOSITING_MODE: '0' };
-/** Passed in `env`: compositing as the app chooses on this machine (`undefined` leaves it unset). */
-export const APP_CHOOSES_COMPOSITING = { WEBKIT_DISABLE_COMPOSITING_MODE: undefined };
-
+/**
+ * Starts tauri-driver with `env` for the app it will launch; resolves when
+ * /status answers. The app paints as it chooses on this machine
+ * (src-tauri/src/renderer.rs), as on a patient's: with no GPU, no compositing.
+ */
 export async function startDriver(env) {
   const port = await freePort();
   const nativePort = await freePort();
@@ -124,14 +123,7 @@ export async function startDriver(env) {
     // ours, so nothing it leaves behind can hold the test runner open.
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore'],
-    // WebKitWebDriver's screenshot never returns when the DMA-BUF renderer is
-    // off, which the app does by default to avoid blank windows on some GPUs,
-    // nor (on a page that does not change, e.g. Results) when compositing is
-    // off, which the app does with no GPU (src-tauri/src/renderer.rs). The
-    // window itself paints either way (checked with X's own screenshot); e2e
-    // runs keep WebKit's defaults so their screenshots return. The benchmark
-    // passes APP_CHOOSES_COMPOSITING to leave that choice to the app.
-    env: { ...E2E_PAINTING, ...process.env, ...env },
+    env: { ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30000;

@@ -4,6 +4,16 @@ const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export class WebDriverError extends Error {}
 
+const REPAINT_START = `
+  const root = document.documentElement;
+  let on = false;
+  window.__e2eRepaint = setInterval(() => { on = !on; root.style.outline = on ? '1px solid transparent' : ''; }, 50);
+  return true;`;
+const REPAINT_STOP = `
+  clearInterval(window.__e2eRepaint);
+  document.documentElement.style.outline = '';
+  return true;`;
+
 async function call(base, method, path, body) {
   const response = await fetch(`${base}${path}`, {
     method,
@@ -85,8 +95,21 @@ export class Session {
     return this.cmd('POST', '/window/rect', { width, height });
   }
 
+  /**
+   * A PNG of the window. WebKitWebDriver's screenshot waits for the page's
+   * next paint; with WebKit's compositing off (what the app chooses with no
+   * GPU: src-tauri/src/renderer.rs) a page that has stopped changing never
+   * paints again, and the screenshot never returns (Results, in the year test).
+   * So while it waits, the page repaints every 50 ms: an invisible outline on
+   * the root, on and off, which moves nothing and draws nothing.
+   */
   async screenshot() {
-    return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
+    await this.execute(REPAINT_START);
+    try {
+      return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64');
+    } finally {
+      await this.execute(REPAINT_STOP);
+    }
   }
 
   /** Polls `predicate` until it returns a truthy value or the time runs out. */
