@@ -9,7 +9,6 @@ pub mod error;
 pub mod fhir_http;
 pub mod files;
 pub mod lock;
-mod memory;
 pub mod messages;
 pub mod notices;
 pub mod outbox;

@@ -750,22 +750,20 @@ fn resource_id(resource: &Value) -> Result<String> {
         .ok_or_else(|| CoreError::Data("a resource from the server has no valid id".into()))
 }
 
-/// Runs store work on the blocking pool; what it freed goes back to the system
-/// once the work goes quiet ([`crate::memory`]).
+/// Runs store work on the blocking pool.
 pub async fn with_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
     f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let store = store.clone();
-    let out = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut guard = store.lock().map_err(|_| {
             CoreError::StoreLocked("the local database is in a bad state; restart the app".into())
         })?;
         f(&mut guard)
     })
-    .await;
-    crate::memory::after_store_work();
-    out.map_err(|_| CoreError::Data("background task failed".into()))?
+    .await
+    .map_err(|_| CoreError::Data("background task failed".into()))?
 }
 
 #[cfg(test)]
