@@ -49,7 +49,18 @@ test('a year of care: what is open and the last done, the newest conversations a
   // Every completed response was extracted to a score, and Results draws them all.
   await s.click(await s.find('[data-testid="nav-results"]'));
   await s.waitFor(async () => (await count(s, '[data-testid="chart-point"]')) === 60, { what: '60 PHQ-9 scores on the chart' });
-  const [desktop, phone] = await screenshots(s, 'year-results', { show: '[data-testid="result-chart"]' });
+  // A year of dates under the chart: as many as fit, each clear of the next
+  // by at least a space (6 px), so "October 7" and "December 1" never read as one.
+  const DATES_TOO_CLOSE = `
+    const boxes = [...document.querySelectorAll('[data-testid="chart-date"]')].map((el) => el.getBoundingClientRect());
+    return boxes.slice(1).flatMap((b, i) => (b.left - boxes[i].right < 6 ? [[boxes[i].right, b.left]] : []));`;
+  const [desktop, phone] = await screenshots(s, 'year-results', {
+    show: '[data-testid="result-chart"]',
+    each: async (size) => {
+      assert.ok((await count(s, '[data-testid="chart-date"]')) >= 2, `${size}: the first and the latest date`);
+      assert.deepEqual(await s.execute(DATES_TOO_CLOSE), [], `${size}: each date under the chart is clear of the next`);
+    },
+  });
   t.diagnostic(`screenshots: ${desktop}, ${phone}`);
 
   await s.click(await s.find('[data-testid="nav-reading"]'));

@@ -56,16 +56,18 @@ export async function tap(s, el) {
 /**
  * Saves `name-desktop.png` and `name-phone.png`, and returns to desktop size;
  * with `show` (a CSS selector), that element is scrolled into the middle of
- * the window at each size.
+ * the window at each size; `each(size)` checks the screen at each size.
  */
-export async function screenshots(s, name, { show = null } = {}) {
+export async function screenshots(s, name, { show = null, each = async () => {} } = {}) {
   const scroll = () =>
     show && s.execute('document.querySelector(arguments[0])?.scrollIntoView({ block: "center" }); return true;', [show]);
   await scroll();
+  await each('desktop');
   const desktop = save(`${name}-desktop.png`, await s.screenshot());
   await s.setWindowSize(...SIZES.phone);
   await new Promise((r) => setTimeout(r, 500));
   await scroll();
+  await each('phone');
   const phone = save(`${name}-phone.png`, await s.screenshot());
   await s.setWindowSize(...SIZES.desktop);
   return [desktop, phone];
