@@ -3,7 +3,7 @@
 //! who set one of them keeps their choice.
 
 /// A variable and the value CareCycle gives it when the person has not.
-pub type Choice = (&'static str, &'static str);
+type Choice = (&'static str, &'static str);
 
 /// WebKitGTK ≥ 2.42 can paint a blank window with its DMA-BUF renderer on some
 /// GPU/driver setups (Tauri issues 9304, 9394, 13885).
@@ -21,7 +21,7 @@ const SOFTWARE_GL: &str = "LIBGL_ALWAYS_SOFTWARE";
 
 /// What to set, given the environment as it is and whether the machine has a
 /// GPU a renderer can use.
-pub fn choices(env: impl Fn(&str) -> Option<String>, has_gpu: bool) -> Vec<Choice> {
+fn choices(env: impl Fn(&str) -> Option<String>, has_gpu: bool) -> Vec<Choice> {
     let forced_software = env(SOFTWARE_GL).is_some_and(|v| !v.is_empty() && v != "0");
     let mut wanted = vec![NO_DMABUF_RENDERER];
     if !has_gpu || forced_software {

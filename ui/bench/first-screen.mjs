@@ -101,7 +101,7 @@ function paintingOf(root) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'WebKitWebProces') continue;
       const vars = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((kv) => kv.startsWith('WEBKIT_') && !kv.startsWith('WEBKIT_INSPECTOR_SERVER='));
-      return Object.fromEntries(vars.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      return Object.fromEntries(vars.map((kv) => kv.split(/=(.*)/s, 2)));
     } catch {
       // gone
     }
